@@ -1,0 +1,96 @@
+"""The one place where HTTP responses and transport failures become vendor errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+
+from vendors import errors
+
+#: (connect, read) seconds; read is the longest we let one vendor call hang.
+DEFAULT_TIMEOUT_S = (3.05, 10.0)
+
+
+def new_session(pool_size: int = 16) -> requests.Session:
+    """A keep-alive session: one per worker thread or client, never shared across forks."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def send(
+    session: requests.Session,
+    vendor: str,
+    method: str,
+    url: str,
+    *,
+    timeout_s: tuple[float, float] = DEFAULT_TIMEOUT_S,
+    **kwargs: Any,
+) -> requests.Response:
+    """Send one request; transport failures come out as vendor errors, never as requests' own."""
+    try:
+        return session.request(method, url, timeout=timeout_s, **kwargs)
+    except requests.ConnectTimeout as exc:
+        raise errors.VendorConnectionError(f"connect timeout: {exc}", vendor=vendor) from exc
+    except requests.Timeout as exc:
+        raise errors.VendorTimeout(f"no answer within {timeout_s[1]} s", vendor=vendor) from exc
+    except requests.ConnectionError as exc:
+        raise errors.VendorConnectionError(f"connection failed: {exc}", vendor=vendor) from exc
+    except requests.RequestException as exc:
+        raise errors.VendorConnectionError(f"request failed: {exc}", vendor=vendor) from exc
+
+
+def body_of(response: requests.Response) -> Any:
+    """The decoded JSON body, or the text when the vendor did not send JSON."""
+    try:
+        return response.json()
+    except (ValueError, json.JSONDecodeError):
+        return response.text[:2000]
+
+
+def retry_after_s(headers: Mapping[str, str]) -> float | None:
+    """Retry-After in seconds (the delta-seconds form; an HTTP date is not worth parsing here)."""
+    value = headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def raise_for_status(response: requests.Response, vendor: str, message: str | None = None) -> None:
+    """Map a non-2xx answer onto the hierarchy in vendors.errors."""
+    status = response.status_code
+    if status < 400:
+        return
+    body = body_of(response)
+    kwargs = {"vendor": vendor, "status": status, "body": body, "headers": dict(response.headers)}
+    text = message or _message_of(body) or response.reason or "error"
+    if status == 429:
+        raise errors.RateLimited(text, retry_after_s=retry_after_s(response.headers), **kwargs)
+    if status >= 500:
+        raise errors.VendorServerError(text, **kwargs)
+    if status in (401, 403):
+        raise errors.AuthError(text, **kwargs)
+    if status in (408, 425):  # the vendor's own "try again" statuses
+        raise errors.VendorServerError(text, **kwargs)
+    raise errors.ValidationError(text, **kwargs)
+
+
+def _message_of(body: Any) -> str | None:
+    """Pull a readable message out of the usual vendor error shapes."""
+    if isinstance(body, str):
+        return body[:300] or None
+    if not isinstance(body, dict):
+        return None
+    for key in ("error", "message", "errors", "detail"):
+        value = body.get(key)
+        if isinstance(value, dict):
+            value = value.get("message") or value
+        if value:
+            return str(value)[:300]
+    return None

@@ -1,0 +1,76 @@
+"""Ringostat client: Power Dialer campaign rows (one number per request)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from vendors import errors
+from vendors.http import DEFAULT_TIMEOUT_S, body_of, raise_for_status, send
+
+VENDOR = "ringostat"
+CAMPAIGN_ROWS_PATH = "/power-dialer/campaigns/campaign-rows"
+
+
+class RingostatCredentials(BaseModel):
+    """What the `Auth-key` and `x-project-id` headers carry."""
+
+    auth_key: SecretStr
+    project_id: str
+
+
+class CampaignRow(BaseModel):
+    """The documented body: one number per request, digits with country code."""
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True)
+
+    campaign_id: int = Field(alias="campaignId", gt=0)
+    phone_number: str = Field(pattern=r"^\d{10,15}$")
+    fio: str = Field(default="", max_length=255)
+
+
+class ResultReply(BaseModel):
+    """Ringostat answers `{"result": true}`; anything else is a refusal."""
+
+    result: bool
+
+
+class RingostatClient:
+    """Plain HTTP over a caller-owned session; no retries here (the task layer decides)."""
+
+    def __init__(
+        self,
+        credentials: RingostatCredentials,
+        *,
+        base_url: str,
+        session: requests.Session,
+        timeout_s: tuple[float, float] = DEFAULT_TIMEOUT_S,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._session = session
+        self._timeout_s = timeout_s
+        self._headers = {
+            "Auth-key": credentials.auth_key.get_secret_value(),
+            "x-project-id": str(credentials.project_id),
+            "Content-Type": "application/json",
+        }
+
+    def add_campaign_row(self, campaign_id: int, phone_number: str, fio: str = "") -> ResultReply:
+        """Add one number to a Power Dialer campaign."""
+        row = CampaignRow(campaign_id=campaign_id, phone_number=phone_number, fio=fio)
+        return self._post(CAMPAIGN_ROWS_PATH, row.model_dump(by_alias=True))
+
+    def _post(self, path: str, payload: dict[str, Any]) -> ResultReply:
+        response = send(
+            self._session, VENDOR, "POST", self._base_url + path,
+            json=payload, headers=self._headers, timeout_s=self._timeout_s,
+        )
+        raise_for_status(response, VENDOR)
+        body = body_of(response)
+        if not isinstance(body, dict) or body.get("result") is not True:
+            raise errors.VendorRejected(
+                f"result is not true: {str(body)[:200]}", vendor=VENDOR, status=response.status_code, body=body,
+            )
+        return ResultReply.model_validate(body)

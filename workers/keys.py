@@ -1,0 +1,51 @@
+"""Every Redis key telequeue writes, in one place. All start with the settings' `key_prefix`."""
+
+from __future__ import annotations
+
+
+class Keys:
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def limiter(self, vendor: str, account: str) -> str:
+        """GCRA theoretical arrival time of one vendor account (µs, Redis clock)."""
+        return f"{self.prefix}limit:{vendor}:{account}"
+
+    def limiter_stats(self, vendor: str, account: str) -> str:
+        return f"{self.prefix}limit:{vendor}:{account}:stats"
+
+    def jobs(self) -> str:
+        """Sorted set of job ids by creation time."""
+        return f"{self.prefix}jobs"
+
+    def job(self, job_id: str) -> str:
+        """Hash: the job's parameters, state and counters."""
+        return f"{self.prefix}job:{job_id}"
+
+    def delivered(self, job_id: str) -> str:
+        """Bitmap: bit N set when the row of line N was accepted by the vendor."""
+        return f"{self.prefix}job:{job_id}:delivered"
+
+    def failed(self, job_id: str) -> str:
+        """Hash: line -> JSON {phone, fio, reason} for rows that failed for good."""
+        return f"{self.prefix}job:{job_id}:failed"
+
+    def claims(self, job_id: str) -> str:
+        """Hash: line -> lease deadline (ms) while a worker may be sending that row."""
+        return f"{self.prefix}job:{job_id}:claims"
+
+    def unknown(self, job_id: str) -> str:
+        """Hash: line -> times the row was sent again after an unknown outcome."""
+        return f"{self.prefix}job:{job_id}:unknown"
+
+    def rejects(self, job_id: str) -> str:
+        """List of JSON rows refused before sending (validation, duplicates)."""
+        return f"{self.prefix}job:{job_id}:rejects"
+
+    def parked(self, job_id: str) -> str:
+        """List of chunk payloads set aside while the job is paused."""
+        return f"{self.prefix}job:{job_id}:parked"
+
+    def deferred(self) -> str:
+        """Sorted set of chunk payloads waiting for a retry, scored by due time (s)."""
+        return f"{self.prefix}deferred"

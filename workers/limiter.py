@@ -1,0 +1,102 @@
+"""Global rate limit per (vendor, account): GCRA in one atomic Redis script.
+
+Every worker process on every host reserves its send slot from the same Redis key, so the
+limit holds cluster-wide. Redis' own clock is used, so host clocks need not agree.
+A reservation is refused when the slot is further away than `max_wait_s`: callers then
+sleep and ask again instead of booking slots far ahead, which keeps pause/cancel prompt.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import redis
+
+# KEYS[1]  theoretical arrival time (TAT) of the account, µs on the Redis clock
+# KEYS[2]  stats hash of the account (waits, refusals, penalties)
+# ARGV[1]  emission interval, µs (1e6 / rate_per_s)
+# ARGV[2]  tolerance, µs ((burst - 1) * interval): how far ahead of schedule a send may be
+# ARGV[3]  max wait, µs: beyond it nothing is reserved
+# returns  {reserved (1/0), wait µs}
+RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or 0), now)
+local wait = math.max(0, tat - tonumber(ARGV[2]) - now)
+if wait > tonumber(ARGV[3]) then
+  redis.call('HINCRBY', KEYS[2], 'refused', 1)
+  return {0, wait}
+end
+local ttl_ms = math.ceil((tat + interval - now) / 1000) + 1000
+redis.call('SET', KEYS[1], tat + interval, 'PX', ttl_ms)
+redis.call('HINCRBY', KEYS[2], 'granted', 1)
+if wait > 0 then redis.call('HINCRBYFLOAT', KEYS[2], 'wait_s', wait / 1000000) end
+return {1, wait}
+"""
+
+# KEYS[1]  TAT of the account;  KEYS[2]  stats hash
+# ARGV[1]  how long the vendor asked us to stay away, µs (429 Retry-After)
+# Nobody may send before now + ARGV[1]: the TAT moves there unless it is already later.
+PENALIZE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local until_us = now + tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]) or 0)
+redis.call('HINCRBY', KEYS[2], 'throttled', 1)
+if until_us > tat then
+  redis.call('SET', KEYS[1], until_us, 'PX', math.ceil(tonumber(ARGV[1]) / 1000) + 1000)
+end
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Reservation:
+    granted: bool
+    wait_s: float
+
+
+class RateLimiter:
+    """acquire() blocks until this caller may send one request; penalize() obeys a 429."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        key: str,
+        stats_key: str,
+        rate_per_s: float,
+        burst: int = 1,
+        max_wait_s: float = 5.0,
+    ) -> None:
+        self._client = client
+        self._keys = [key, stats_key]
+        self._interval_us = int(1_000_000 / rate_per_s)
+        self._tolerance_us = (burst - 1) * self._interval_us
+        self._max_wait_us = int(max_wait_s * 1_000_000)
+        self._reserve = client.register_script(RESERVE)
+        self._penalize = client.register_script(PENALIZE)
+
+    def reserve(self) -> Reservation:
+        """One atomic try: a slot within max_wait_s, or how far away the next one is."""
+        granted, wait_us = self._reserve(keys=self._keys, args=[self._interval_us, self._tolerance_us, self._max_wait_us])
+        return Reservation(bool(granted), int(wait_us) / 1_000_000)
+
+    def acquire(self, *, should_stop=lambda: False) -> bool:
+        """Sleep until our reserved slot; False when should_stop() said so before a slot came."""
+        while True:
+            reservation = self.reserve()
+            if reservation.granted:
+                if reservation.wait_s:
+                    time.sleep(reservation.wait_s)
+                return True
+            if should_stop():
+                return False
+            # Not granted: the schedule is full for max_wait_s. Sleep most of the way, then ask again.
+            time.sleep(min(reservation.wait_s, self._max_wait_us / 1_000_000) * 0.9)
+
+    def penalize(self, retry_after_s: float) -> None:
+        """Push this account's schedule past the vendor's Retry-After, for every worker at once."""
+        self._penalize(keys=self._keys, args=[int(max(retry_after_s, 0) * 1_000_000)])

@@ -1,0 +1,100 @@
+"""Settings from env (`TELEQUEUE_`, nested with `__`) and an optional TOML file; env wins.
+
+Credentials live here and only here: tasks carry an account alias, workers resolve it.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+SANDBOX_URL = "http://127.0.0.1:18080"
+SETTINGS_FILE_ENV = "TELEQUEUE_SETTINGS_FILE"
+
+
+class AccountLimits(BaseModel):
+    """The global limit of one vendor account, shared by every worker on every host."""
+
+    rate_per_s: float = Field(default=10.0, gt=0)
+    burst: int = Field(default=1, ge=1)
+
+
+class RingostatAccount(AccountLimits):
+    auth_key: SecretStr = SecretStr("sandbox-ringostat-key")
+    project_id: str = "123"
+
+
+class RingostatSettings(BaseModel):
+    base_url: str = f"{SANDBOX_URL}/ringostat"
+    connect_timeout_s: float = 3.05
+    read_timeout_s: float = 10.0
+    accounts: dict[str, RingostatAccount] = Field(default_factory=lambda: {"default": RingostatAccount()})
+
+
+class RetrySettings(BaseModel):
+    """Bounded retries of transient vendor failures, per row."""
+
+    in_task_attempts: int = Field(default=3, ge=1)
+    in_task_backoff_s: float = 0.2
+    max_task_retries: int = Field(default=8, ge=0)
+    backoff_base_s: float = 2.0
+    backoff_max_s: float = 120.0
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TELEQUEUE_", env_nested_delimiter="__", extra="ignore")
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    broker_url: str | None = None  # defaults to redis_url
+    key_prefix: str = "tq:"
+    visibility_timeout_s: int = 3600
+    chunk_size: int = Field(default=100, ge=1, le=10_000)
+    default_region: str = "UA"
+    #: how long a claimed row stays claimed: longer than one vendor call can take.
+    row_lease_s: float = 30.0
+    #: a limiter wait longer than this defers the rows instead of holding the worker.
+    max_limiter_wait_s: float = 5.0
+    job_ttl_s: int = 14 * 24 * 3600
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    ringostat: RingostatSettings = Field(default_factory=RingostatSettings)
+
+    @property
+    def broker(self) -> str:
+        return self.broker_url or self.redis_url
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources = [init_settings, env_settings, file_secret_settings]
+        path = os.environ.get(SETTINGS_FILE_ENV)
+        if path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(path)))
+        return tuple(sources)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+class UnknownAccount(KeyError):
+    """A task named an account alias that this worker has no credentials for."""
+
+
+def ringostat_account(name: str, settings: Settings | None = None) -> RingostatAccount:
+    settings = settings or get_settings()
+    try:
+        return settings.ringostat.accounts[name]
+    except KeyError:
+        known = ", ".join(sorted(settings.ringostat.accounts)) or "none"
+        raise UnknownAccount(f"no ringostat account {name!r} configured (known: {known})") from None
