@@ -1,0 +1,29 @@
+"""Wiring: one aiohttp Application serving every vendor plugin and /_sandbox/."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from aiohttp import web
+
+from . import control, ringostat
+from .config import SandboxConfig
+from .state import STATE, SandboxState
+from .vendor import VendorPlugin
+
+# A new vendor is a sibling module exposing PLUGIN, listed here.
+VENDORS: tuple[VendorPlugin, ...] = (ringostat.PLUGIN,)
+
+
+def make_app(
+    config: SandboxConfig | None = None, vendors: Sequence[VendorPlugin] = VENDORS
+) -> web.Application:
+    names = [plugin.name for plugin in vendors]
+    if len(set(names)) != len(names):
+        raise ValueError(f"duplicate vendor plugin names: {names}")
+    app = web.Application()
+    app[STATE] = SandboxState(config or SandboxConfig())
+    for plugin in vendors:
+        app.router.add_routes(plugin.routes)
+    app.router.add_routes(control.routes(vendors))
+    return app

@@ -1,0 +1,78 @@
+"""What every emulated vendor shares: the plugin shape and the request pipeline.
+
+A vendor module builds a `VendorPlugin` (its routes and how its recorded rows
+are filtered) and its handlers follow one order, so faults mean the same thing
+for every vendor:
+
+    latency -> auth (vendor's own) -> admit (rate limit, 5xx fault)
+            -> validation (vendor's own) -> accept (record, then maybe hang)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any, Hashable, Mapping, Sequence
+
+from aiohttp import web
+
+from .faults import ERROR_MESSAGES
+from .ratelimit import retry_after_header
+from .state import Row, SandboxState
+
+JSON_TYPE = "application/json"
+
+
+@dataclass(frozen=True)
+class VendorPlugin:
+    name: str  # URL prefix ("/ringostat/...") and the key of its recorded rows
+    routes: Sequence[web.RouteDef]
+    # Query parameter of GET /_sandbox/<name>/rows -> row field it filters on.
+    row_filters: Mapping[str, str] = field(default_factory=dict)
+
+
+def json_bytes(payload: Any) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def error_body(message: str) -> bytes:
+    return json_bytes({"result": False, "error": message})
+
+
+# Built once: these are the hot answers under load.
+TOO_MANY_BODY = error_body("Too many requests")
+SERVER_ERROR_BODIES = {status: error_body(msg) for status, msg in ERROR_MESSAGES.items()}
+
+
+def reply(
+    state: SandboxState, status: int, body: bytes, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    """Every vendor answer goes through here, so the stats see each one."""
+    state.count(status)
+    return web.Response(body=body, status=status, content_type=JSON_TYPE, headers=headers)
+
+
+def admit(state: SandboxState, account: str) -> web.Response | None:
+    """Vendor-side throttling and 5xx faults; an answer here means nothing was applied."""
+    wait_s = state.limiter.check(account)
+    if wait_s is not None:
+        return reply(state, 429, TOO_MANY_BODY, {"Retry-After": retry_after_header(wait_s)})
+    status = state.faults.error_status()
+    if status is not None:
+        return reply(state, status, SERVER_ERROR_BODIES[status])
+    return None
+
+
+async def accept(
+    state: SandboxState, vendor: str, identity: Hashable, row: Row, body: bytes
+) -> web.Response:
+    """Record the row as applied, then answer, late if a hang was drawn."""
+    state.record(vendor, identity, row)
+    hang_s = state.faults.hang_s()
+    response = reply(state, 200, body)
+    if hang_s > 0:
+        # Counted before sleeping so stats are right while the client is still waiting.
+        state.stats.hangs += 1
+        await asyncio.sleep(hang_s)
+    return response
