@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     broker_url: str | None = None  # defaults to redis_url
     key_prefix: str = "tq:"
+    #: prefix of the broker's own Redis keys (kombu `global_keyprefix`): lets apps share one Redis
+    broker_key_prefix: str = ""
     visibility_timeout_s: int = 3600
     chunk_size: int = Field(default=100, ge=1, le=10_000)
     default_region: str = "UA"

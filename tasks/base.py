@@ -1,0 +1,73 @@
+"""The base of every vendor task: payload validation, limiter, and one retry policy."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, TypeVar
+
+import pydantic
+from celery import Task
+
+from vendors.errors import PermanentVendorError, RateLimited, TransientVendorError
+
+from tasks.backoff import backoff_s
+from tasks.runtime import current
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+
+class InvalidPayload(ValueError):
+    """The message does not match the task's payload model: failing again would not help."""
+
+
+class VendorCallFailed(Exception):
+    """A permanent vendor refusal, flattened to text and status so any result backend can carry it."""
+
+    def __init__(self, message: str, status: int | None = None, body: Any = None) -> None:
+        super().__init__(message, status, body)
+        self.message, self.status, self.body = message, status, body
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class VendorTask(Task):
+    """Single vendor operations: transient failures retry with backoff and jitter, bounded."""
+
+    abstract = True
+    acks_late = True
+    reject_on_worker_lost = True
+    #: retries of transient vendor failures before the task fails for good
+    max_retries = 8
+    backoff_base_s = 2.0
+    backoff_max_s = 120.0
+
+    def parse(self, model: type[M], payload: dict[str, Any]) -> M:
+        try:
+            return model.model_validate(payload)
+        except pydantic.ValidationError as exc:
+            raise InvalidPayload(f"{self.name}: invalid payload: {_short(exc)}") from None
+
+    def call_vendor(self, vendor: str, account: str, call: Callable[[], Any]) -> Any:
+        limiter = current().limiter(vendor, account)
+        limiter.acquire()
+        try:
+            return call()
+        except RateLimited as exc:
+            limiter.penalize(exc.retry_after_s or 1.0)
+            raise self.retry(exc=_flat(exc), countdown=exc.retry_after_s or 1.0) from None
+        except TransientVendorError as exc:
+            delay = backoff_s(self.request.retries, base_s=self.backoff_base_s, max_s=self.backoff_max_s)
+            raise self.retry(exc=_flat(exc), countdown=delay) from None
+        except PermanentVendorError as exc:
+            raise _flat(exc) from None
+
+
+def _flat(exc: Exception) -> VendorCallFailed:
+    return VendorCallFailed(str(exc), getattr(exc, "status", None), getattr(exc, "body", None))
+
+
+def _short(exc: pydantic.ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'payload'}: {e['msg']}" for e in exc.errors()[:5])
+
+
+__all__ = ["InvalidPayload", "VendorCallFailed", "VendorTask"]

@@ -1,0 +1,38 @@
+"""Shared fixtures: a real Redis (started when none answers), isolated by DB number and key prefix."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import redis
+
+from workers import devstack
+
+TEST_REDIS_URL = os.environ.get("TELEQUEUE_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    url, proc = devstack.ensure_redis(TEST_REDIS_URL)
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    # Everything imported later (workers.app, settings) talks to this Redis.
+    os.environ["TELEQUEUE_REDIS_URL"] = url
+    from workers.settings import get_settings
+
+    get_settings.cache_clear()
+    yield url
+    client.flushdb()
+    devstack.stop(proc)
+
+
+@pytest.fixture
+def r(redis_url):
+    return redis.Redis.from_url(redis_url)
+
+
+@pytest.fixture
+def key_prefix():
+    return f"tqtest-{uuid.uuid4().hex[:8]}:"

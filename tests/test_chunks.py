@@ -1,0 +1,102 @@
+"""The chunk runner against a real ledger and limiter, with a scripted vendor."""
+
+from __future__ import annotations
+
+import pytest
+
+from tasks.chunks import ChunkRunner, JobRow
+from vendors import errors
+from workers.jobs import JobStore
+from workers.keys import Keys
+from workers.ledger import Ledger
+from workers.limiter import RateLimiter
+from workers.settings import RetrySettings
+
+ROWS = [JobRow(line, f"38093000000{line}", f"name {line}") for line in range(2, 6)]
+
+
+class ScriptedVendor:
+    """Answers each phone from a script of outcomes, then succeeds; records what was sent."""
+
+    def __init__(self, script: dict[str, list[Exception]]) -> None:
+        self.script = {phone: list(outcomes) for phone, outcomes in script.items()}
+        self.sent: list[str] = []
+
+    def __call__(self, row: JobRow) -> None:
+        self.sent.append(row.phone)
+        outcomes = self.script.get(row.phone)
+        if outcomes:
+            raise outcomes.pop(0)
+
+
+@pytest.fixture
+def setup(r, key_prefix):
+    keys = Keys(key_prefix)
+    store = JobStore(r, keys)
+    job_id = store.create(kind="test", vendor="ringostat", account="default", target="t")
+    store.add_rows(job_id, valid=len(ROWS), rejects=[])
+    store.mark_produced(job_id)
+    ledger = Ledger(r, keys, job_id, lease_s=30)
+    limiter = RateLimiter(r, key=keys.limiter("ringostat", "x"), stats_key=keys.limiter_stats("ringostat", "x"),
+                          rate_per_s=1000, burst=10)
+    return store, job_id, ledger, limiter
+
+
+def runner(ledger, limiter, vendor, **retry):
+    policy = RetrySettings(in_task_attempts=3, in_task_backoff_s=0.001, **retry)
+    return ChunkRunner(ledger=ledger, limiter=limiter, retry=policy, lease_s=0.01, send=vendor, sleep=lambda s: None)
+
+
+def err(cls, status=None, **kw):
+    return cls("boom", vendor="ringostat", status=status, **kw)
+
+
+def test_transient_errors_retry_in_task_and_permanent_ones_fail_the_row(setup):
+    store, job_id, ledger, limiter = setup
+    vendor = ScriptedVendor({
+        ROWS[0].phone: [err(errors.VendorServerError, 503)],
+        ROWS[1].phone: [err(errors.ValidationError, 400)],
+        ROWS[2].phone: [err(errors.RateLimited, 429, retry_after_s=0.01)],
+    })
+    outcome = runner(ledger, limiter, vendor).run(ROWS)
+    assert (outcome.delivered, outcome.failed, outcome.deferred) == (3, 1, [])
+    status = store.status(job_id)
+    assert (status.delivered, status.failed, status.state) == (3, 1, "done")
+    assert [row["reason"] for row in store.problem_rows(job_id)] == ["ringostat HTTP 400: boom"]
+
+
+def test_rows_out_of_attempts_are_deferred_not_failed(setup):
+    _, _, ledger, limiter = setup
+    vendor = ScriptedVendor({ROWS[0].phone: [err(errors.VendorServerError, 500)] * 5})
+    outcome = runner(ledger, limiter, vendor).run(ROWS)
+    assert [row.line for row in outcome.deferred] == [ROWS[0].line]
+    assert "500" in outcome.last_error
+    assert vendor.sent.count(ROWS[0].phone) == 3
+
+
+def test_a_rerun_sends_only_rows_without_an_outcome(setup):
+    store, job_id, ledger, limiter = setup
+    first = ScriptedVendor({ROWS[3].phone: [err(errors.VendorConnectionError)] * 3})
+    runner(ledger, limiter, first).run(ROWS)
+    # When the same chunk runs again (a retry or a redelivered message)
+    second = ScriptedVendor({})
+    outcome = runner(ledger, limiter, second).run(ROWS)
+    # Then only the row still pending is sent
+    assert second.sent == [ROWS[3].phone]
+    assert (outcome.skipped, outcome.delivered) == (3, 1)
+    assert store.status(job_id).state == "done"
+
+
+def test_timeouts_count_as_unknown_outcome(setup):
+    store, job_id, ledger, limiter = setup
+    vendor = ScriptedVendor({ROWS[0].phone: [err(errors.VendorTimeout)]})
+    runner(ledger, limiter, vendor).run(ROWS)
+    assert store.status(job_id).unknown_outcome == 1
+    assert vendor.sent.count(ROWS[0].phone) == 2
+
+
+def test_a_paused_job_stops_the_chunk(setup):
+    store, job_id, ledger, limiter = setup
+    store.set_state(job_id, "paused")
+    outcome = runner(ledger, limiter, ScriptedVendor({})).run(ROWS)
+    assert (outcome.stop_reason, outcome.stopped, outcome.delivered) == ("paused", ROWS, 0)

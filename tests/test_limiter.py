@@ -1,0 +1,78 @@
+"""The global limiter: one schedule shared by several processes, never over the limit."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+
+import redis
+
+from workers.limiter import RateLimiter
+
+
+def _limiter(url: str, prefix: str, rate: float, burst: int = 1, max_wait_s: float = 5.0) -> RateLimiter:
+    return RateLimiter(redis.Redis.from_url(url), key=f"{prefix}limit", stats_key=f"{prefix}stats",
+                       rate_per_s=rate, burst=burst, max_wait_s=max_wait_s)
+
+
+def _sender(url: str, prefix: str, rate: float, burst: int, duration_s: float, out: mp.Queue) -> None:
+    limiter = _limiter(url, prefix, rate, burst)
+    sent, deadline = [], time.time() + duration_s
+    while time.time() < deadline:
+        limiter.acquire()
+        sent.append(time.time())
+    out.put(sent)
+
+
+def max_in_any_window(times: list[float], window_s: float = 1.0) -> int:
+    times = sorted(times)
+    best, start = 0, 0
+    for end, t in enumerate(times):
+        while t - times[start] >= window_s:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def test_several_processes_never_exceed_the_limit(redis_url, key_prefix):
+    # Given 4 processes hammering one account limited to 40/s with a burst of 2
+    rate, burst, duration_s = 40, 2, 3.0
+    out = mp.get_context("fork").Queue()
+    procs = [mp.get_context("fork").Process(target=_sender, args=(redis_url, key_prefix, rate, burst, duration_s, out))
+             for _ in range(4)]
+    for p in procs:
+        p.start()
+    times = [t for _ in procs for t in out.get(timeout=30)]
+    for p in procs:
+        p.join(10)
+    # Then no 1 s window holds more than rate + burst sends, and the rate was nearly used
+    assert max_in_any_window(times) <= rate + burst
+    span = max(times) - min(times)
+    assert len(times) / span >= 0.9 * rate
+    # And every process got a share (the schedule is shared, not first-come-takes-all)
+    assert all(p.exitcode == 0 for p in procs)
+
+
+def test_penalize_pushes_every_worker_back(redis_url, key_prefix):
+    # Given two limiters (two workers) on the same account
+    a, b = _limiter(redis_url, key_prefix, 100), _limiter(redis_url, key_prefix, 100)
+    a.acquire()
+    # When one of them meets a 429 asking for 1 s
+    a.penalize(1.0)
+    started = time.monotonic()
+    b.acquire()
+    # Then the other waits about that long before its next send
+    assert 0.9 <= time.monotonic() - started < 1.5
+
+
+def test_refuses_to_book_beyond_max_wait(redis_url, key_prefix):
+    # Given an account at 1/s whose next slot is taken
+    limiter = _limiter(redis_url, key_prefix, rate=1, max_wait_s=0.5)
+    assert limiter.reserve().granted
+    # When the next slot is further away than max_wait
+    reservation = limiter.reserve()
+    # Then nothing is booked, and the caller learns how far away the slot is
+    assert not reservation.granted
+    assert 0.5 < reservation.wait_s <= 1.0
+    # And acquire() gives up when asked to stop instead of booking far ahead
+    assert limiter.acquire(should_stop=lambda: True) is False

@@ -1,0 +1,69 @@
+"""The Ringostat Power Dialer campaign load: a job from a CSV file or from rows in code."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from tasks.ringostat import ADD_CHUNK, VENDOR
+
+from workers.app import app
+
+from workers.intake import read_csv, records_from_dicts, validate_contacts
+from workers.jobs import JobStore
+from workers.producer import produce
+from workers.redis_conn import get_keys, get_redis
+from workers.settings import get_settings, ringostat_account
+
+KIND = "ringostat-campaign"
+
+
+def load_campaign_csv(
+    path: str | Path,
+    *,
+    campaign_id: int,
+    account: str = "default",
+    region: str | None = None,
+    phone_column: str | None = None,
+    name_column: str | None = None,
+    on_created: Callable[[str], None] = lambda job_id: None,
+    on_progress: Callable[[int], None] = lambda n: None,
+) -> str:
+    """Validate and enqueue a CSV; raises CsvFormatError before creating a job when the file is unusable."""
+    ringostat_account(account)  # an unknown account fails before the file is even opened
+    # read_csv checks the header at once: an unusable file fails before any job exists
+    with read_csv(path, phone_column=phone_column, name_column=name_column) as records:
+        rows = validate_contacts(records, region=region or get_settings().default_region)
+        target = f"campaign {campaign_id} from {Path(path).name}"
+        return _load(rows, campaign_id, account, target, on_created, on_progress)
+
+
+def load_campaign_rows(
+    rows: Iterable[dict],
+    *,
+    campaign_id: int,
+    account: str = "default",
+    region: str | None = None,
+    on_created: Callable[[str], None] = lambda job_id: None,
+) -> str:
+    """The same job from code: rows are dicts with `phone` and optional `fio`."""
+    validated = validate_contacts(records_from_dicts(rows), region=region or get_settings().default_region)
+    return _load(validated, campaign_id, account, f"campaign {campaign_id}", on_created, lambda n: None)
+
+
+def _load(rows, campaign_id, account, target, on_created, on_progress) -> str:
+    ringostat_account(account)
+    store = JobStore(get_redis(), get_keys())
+    job_id = store.create(kind=KIND, vendor=VENDOR, account=account, target=target,
+                          params={"campaign_id": campaign_id})
+    on_created(job_id)
+
+    def enqueue(chunk: list[list]) -> None:
+        app.send_task(ADD_CHUNK, kwargs={"job_id": job_id, "campaign_id": campaign_id,
+                                         "account": account, "rows": chunk})
+
+    produce(job_id, rows, store=store, chunk_size=get_settings().chunk_size, enqueue=enqueue, on_progress=on_progress)
+    return job_id
+
+
+__all__ = ["ADD_CHUNK", "KIND", "load_campaign_csv", "load_campaign_rows"]

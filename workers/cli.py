@@ -1,0 +1,147 @@
+"""`telequeue`: load bulk jobs and look after them."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from workers.intake import CsvFormatError
+from workers.jobs import JobNotFound, JobStore
+from workers.progress import follow, summary_table
+from workers.redis_conn import get_keys, get_redis
+from workers.report import write_report
+from workers.settings import UnknownAccount
+
+cli = typer.Typer(help="Rate-limited vendor API jobs on Celery.", no_args_is_help=True, add_completion=False)
+load_cli = typer.Typer(help="Load a bulk job from a file.", no_args_is_help=True)
+job_cli = typer.Typer(help="Look after jobs.", no_args_is_help=True)
+cli.add_typer(load_cli, name="load")
+cli.add_typer(job_cli, name="job")
+console = Console(stderr=True)
+out = Console()
+
+
+def fail(message: str, code: int = 1) -> None:
+    console.print(f"[red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def store() -> JobStore:
+    return JobStore(get_redis(), get_keys())
+
+
+@load_cli.command("ringostat-campaign")
+def load_ringostat_campaign(
+    file: Path = typer.Argument(..., help="CSV with a phone column and optionally fio/name"),
+    campaign: int = typer.Option(..., "--campaign", min=1, help="Power Dialer campaign id (editCampaign)"),
+    account: str = typer.Option("default", help="account alias from settings"),
+    region: Optional[str] = typer.Option(None, help="region for numbers without country code (default: settings, UA)"),
+    phone_column: Optional[str] = typer.Option(None, help="header of the phone column"),
+    name_column: Optional[str] = typer.Option(None, help="header of the name column"),
+    detach: bool = typer.Option(False, "--detach", help="print the job id and return at once"),
+    timeout: Optional[float] = typer.Option(None, help="stop following after this many seconds (the job goes on)"),
+) -> None:
+    """Load a CSV of contacts into a Ringostat Power Dialer campaign, one number per request."""
+    from workers.campaign import load_campaign_csv  # the Celery app loads only for commands that send
+
+    created = threading.Event()
+    job: dict[str, str] = {}
+
+    def on_created(job_id: str) -> None:
+        job["id"] = job_id
+        created.set()
+
+    kwargs = dict(campaign_id=campaign, account=account, region=region, phone_column=phone_column,
+                  name_column=name_column, on_created=on_created)
+    with ThreadPoolExecutor(1) as pool:
+        producing: Future = pool.submit(load_campaign_csv, file, **kwargs)
+        while not created.wait(0.1):
+            if producing.done():
+                _raise_load_error(producing)
+        out.print(job["id"]) if detach else console.print(f"job [bold]{job['id']}[/]")
+        if detach:
+            _raise_load_error(producing)  # wait for the whole file to be enqueued, then return
+            return
+        warn_if_no_worker()
+        status = follow(store(), job["id"], console, producing=lambda: not producing.done(), timeout_s=timeout)
+        _raise_load_error(producing)
+    finish(status)
+
+
+def _raise_load_error(producing: Future) -> None:
+    try:
+        producing.result()
+    except (CsvFormatError, UnknownAccount, ValueError) as exc:
+        fail(str(exc).strip("'\""))
+
+
+def warn_if_no_worker() -> None:
+    from workers.app import app
+
+    if not app.control.ping(timeout=1.0):
+        console.print("[yellow]no worker answers: rows wait in the queue until one starts "
+                      "(celery -A workers.app worker -Q ringostat,bulk)[/]")
+
+
+def finish(status) -> None:
+    out.print(summary_table(status))
+    if status.failed or status.rejected:
+        out.print(f"failed and rejected rows: telequeue job report {status.id} -o failed.csv")
+    if not status.finished:
+        fail(f"job {status.id} is not finished: {status.pending} rows pending (state {status.state})")
+
+
+@job_cli.command("status")
+def job_status(job_id: str, as_json: bool = typer.Option(False, "--json", help="machine-readable")) -> None:
+    """Counters and state of a job."""
+    status = _status(job_id)
+    if as_json:
+        out.print_json(json.dumps(status.as_dict()))
+    else:
+        out.print(summary_table(status))
+
+
+@job_cli.command("report")
+def job_report(job_id: str, output: Path = typer.Option(Path("-"), "-o", "--output", help="CSV file, - for stdout")) -> None:
+    """Failed and rejected rows with reasons, as CSV to fix and load again."""
+    _status(job_id)
+    rows = store().problem_rows(job_id)
+    if str(output) == "-":
+        count = write_report(rows, sys.stdout)
+    else:
+        with output.open("w", newline="", encoding="utf-8") as fh:
+            count = write_report(rows, fh)
+        console.print(f"{count} rows written to {output}")
+
+
+@job_cli.command("list")
+def job_list(limit: int = typer.Option(20, help="how many, newest first")) -> None:
+    """Recent jobs."""
+    for status in store().list(limit):
+        out.print(f"{status.id}  {status.state:9} {status.accounted}/{status.total}  {status.kind}  {status.target}",
+                  highlight=False)
+
+
+@job_cli.command("follow")
+def job_follow(job_id: str, timeout: Optional[float] = typer.Option(None)) -> None:
+    """Show the progress bar of a running job until it ends."""
+    _status(job_id)
+    finish(follow(store(), job_id, console, timeout_s=timeout))
+
+
+def _status(job_id: str):
+    try:
+        return store().status(job_id)
+    except JobNotFound as exc:
+        fail(str(exc).strip("'\""))
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,49 @@
+"""Follow a job to its end with a rich progress bar, and summarise it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from workers.jobs import JobStatus, JobStore
+
+
+def follow(store: JobStore, job_id: str, console: Console, *, producing: Callable[[], bool] = lambda: False,
+           poll_s: float = 0.5, timeout_s: float | None = None) -> JobStatus:
+    """Poll the job until it finishes (or timeout_s passes); the bar counts rows with an outcome."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        bar = progress.add_task("reading", total=None, detail="")
+        while True:
+            status = store.status(job_id)
+            reading = producing() or not status.produced
+            progress.update(
+                bar, description="reading + sending" if reading else "sending",
+                total=None if reading else status.total, completed=status.accounted, detail=_detail(status),
+            )
+            if status.finished or (deadline is not None and time.monotonic() > deadline):
+                return status
+            time.sleep(poll_s)
+
+
+def _detail(status: JobStatus) -> str:
+    return (f"[green]{status.delivered} sent[/] [red]{status.failed} failed[/] "
+            f"[yellow]{status.rejected} rejected[/] {status.pending} pending")
+
+
+def summary_table(status: JobStatus) -> Table:
+    table = Table(title=f"job {status.id}: {status.target}", show_header=False)
+    rows = [("state", status.state), ("rows read", status.total), ("delivered", status.delivered),
+            ("failed", status.failed), ("rejected", status.rejected), ("cancelled", status.cancelled),
+            ("pending", status.pending), ("sent again after unknown outcome", status.unknown_outcome)]
+    if status.finished_at:
+        rows.append(("took", f"{status.finished_at - status.created_at:.1f} s"))
+    for name, value in rows:
+        table.add_row(name, str(value))
+    return table

@@ -1,0 +1,91 @@
+"""The worker side of tasks.runtime: limiters, ledgers, vendor clients and retry plumbing."""
+
+from __future__ import annotations
+
+import json
+import threading
+from functools import cached_property
+
+from vendors.http import new_session
+from vendors.ringostat import RingostatClient, RingostatCredentials
+
+from workers.deferred import DeferredQueue
+from workers.ledger import Ledger
+from workers.limiter import RateLimiter
+from workers.redis_conn import get_keys, get_redis
+from workers.settings import Settings, get_settings, ringostat_account
+
+# KEYS[1] job hash;  KEYS[2] parked list;  ARGV[1] chunk entry
+# Parks the entry only while the job is still paused, atomically with that check, so a
+# resume that drains the list afterwards cannot miss it.
+PARK = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'paused' then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+return 1
+"""
+
+
+class WorkerRuntime:
+    def __init__(self, publish, settings: Settings | None = None) -> None:
+        self._settings = settings or get_settings()
+        self._publish = publish  # (task_name, kwargs) -> None, i.e. app.send_task
+        self._local = threading.local()  # a requests.Session is not safe across threads
+
+    @property
+    def retry(self):
+        return self._settings.retry
+
+    @property
+    def row_lease_s(self) -> float:
+        """Longer than one vendor call can take, so a live sender's claim never lapses."""
+        ringostat = self._settings.ringostat
+        return max(self._settings.row_lease_s, ringostat.connect_timeout_s + ringostat.read_timeout_s + 5)
+
+    def limiter(self, vendor: str, account: str) -> RateLimiter:
+        limits = self._account(vendor, account)
+        keys = get_keys()
+        return RateLimiter(
+            get_redis(), key=keys.limiter(vendor, account), stats_key=keys.limiter_stats(vendor, account),
+            rate_per_s=limits.rate_per_s, burst=limits.burst, max_wait_s=self._settings.max_limiter_wait_s,
+        )
+
+    def ledger(self, job_id: str) -> Ledger:
+        return Ledger(get_redis(), get_keys(), job_id, lease_s=self.row_lease_s)
+
+    def client(self, vendor: str, account: str) -> RingostatClient:
+        cache = self._local.__dict__.setdefault("clients", {})
+        if (vendor, account) not in cache:
+            cache[(vendor, account)] = self._new_client(vendor, account)
+        return cache[(vendor, account)]
+
+    def defer(self, task_name: str, kwargs: dict, *, delay_s: float) -> None:
+        self.deferred.add(task_name, kwargs, delay_s=delay_s)
+
+    def park(self, job_id: str, task_name: str, kwargs: dict) -> bool:
+        """Set a paused job's rows aside; publish them at once if the job was resumed meanwhile."""
+        keys = get_keys()
+        entry = json.dumps({"task": task_name, "kwargs": kwargs})
+        if get_redis().eval(PARK, 2, keys.job(job_id), keys.parked(job_id), entry):
+            return True
+        self._publish(task_name, kwargs)
+        return False
+
+    @cached_property
+    def deferred(self) -> DeferredQueue:
+        return DeferredQueue(get_redis(), get_keys().deferred())
+
+    def _account(self, vendor: str, account: str):
+        if vendor == "ringostat":
+            return ringostat_account(account, self._settings)
+        raise ValueError(f"unknown vendor {vendor!r}")
+
+    def _new_client(self, vendor: str, account: str) -> RingostatClient:
+        if vendor != "ringostat":
+            raise ValueError(f"unknown vendor {vendor!r}")
+        conf = self._settings.ringostat
+        creds = ringostat_account(account, self._settings)
+        return RingostatClient(
+            RingostatCredentials(auth_key=creds.auth_key, project_id=creds.project_id),
+            base_url=conf.base_url, session=new_session(),
+            timeout_s=(conf.connect_timeout_s, conf.read_timeout_s),
+        )
