@@ -37,6 +37,10 @@ app.conf.update(
 )
 
 
+# Register the tasks in every process that imports the app (producers and `send` need the names too).
+import tasks.ringostat  # noqa: E402,F401
+
+
 def publish(task_name: str, kwargs: dict) -> None:
     app.send_task(task_name, kwargs=kwargs)
 

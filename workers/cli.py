@@ -98,6 +98,38 @@ def finish(status) -> None:
         fail(f"job {status.id} is not finished: {status.pending} rows pending (state {status.state})")
 
 
+@cli.command("send")
+def send(
+    task_name: str = typer.Argument(..., help="e.g. ringostat.campaign_rows.add"),
+    payload: str = typer.Option("{}", help="JSON payload (the task's model; `account` picks the credentials)"),
+    wait: Optional[float] = typer.Option(None, help="wait up to this many seconds and print the result"),
+) -> None:
+    """Enqueue one vendor operation by task name."""
+    from workers.app import app
+
+    try:
+        kwargs = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        fail(f"--payload is not JSON: {exc}")
+    if task_name not in app.tasks:
+        fail(f"no task named {task_name!r}")
+    result = app.send_task(task_name, kwargs=kwargs)
+    if wait is None:
+        out.print(result.id)
+        return
+    try:
+        value = result.get(timeout=wait, propagate=False)
+    except Exception as exc:  # celery's TimeoutError and backend errors alike
+        fail(f"task {result.id}: no result within {wait} s ({type(exc).__name__})")
+    out.print_json(json.dumps({"id": result.id, "state": result.state, "result": _jsonable(value)}))
+    if result.state != "SUCCESS":
+        raise typer.Exit(1)
+
+
+def _jsonable(value):
+    return value if isinstance(value, (dict, list, str, int, float, bool, type(None))) else repr(value)
+
+
 @job_cli.command("status")
 def job_status(job_id: str, as_json: bool = typer.Option(False, "--json", help="machine-readable")) -> None:
     """Counters and state of a job."""

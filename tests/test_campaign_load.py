@@ -1,0 +1,92 @@
+"""The whole campaign load through the CLI: real Redis, worker processes and sandbox HTTP."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+
+import pytest
+
+from tests.data import write_contacts
+from tests.stack import Stack
+
+
+@pytest.fixture(scope="module")
+def stack(redis_url, tmp_path_factory):
+    s = Stack(redis_url, tmp_path_factory.mktemp("load"))
+    s.start_worker(queues="ringostat,ringostat.badkey,bulk")
+    yield s
+    s.stop()
+
+
+def job_status(stack, job_id):
+    result = stack.cli("job", "status", job_id, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_cli_load_delivers_each_valid_number_exactly_once(stack, tmp_path):
+    # Given a CSV of 3,000 valid contacts, 7 invalid numbers and 5 repeated ones
+    valid = write_contacts(tmp_path / "c.csv", 3000, bad=7, dups=5)
+    # When the operator loads it
+    result = stack.cli("load", "ringostat-campaign", "--campaign", "456", str(tmp_path / "c.csv"))
+    # Then the CLI exits 0 with a summary, and the sandbox got every valid number once
+    assert result.returncode == 0, result.stderr
+    received = Counter(row["phone_number"] for row in stack.rows(456))
+    assert set(received) == valid
+    assert max(received.values()) == 1
+    assert {row["fio"] for row in stack.rows(456) if row["phone_number"] == "380930000002"} == {"Контакт 2"}
+    # And the counters add up
+    job_id = result.stderr.split("job ", 1)[1].split()[0]
+    status = job_status(stack, job_id)
+    assert (status["total"], status["delivered"], status["rejected"], status["failed"]) == (3012, 3000, 12, 0)
+    assert status["delivered"] + status["failed"] + status["rejected"] == status["total"]
+    assert status["state"] == "done" and status["pending"] == 0
+
+
+def test_report_lists_rejects_with_line_numbers(stack, tmp_path):
+    write_contacts(tmp_path / "c.csv", 50, offset=10_000, bad=2, dups=1)
+    load = stack.cli("load", "ringostat-campaign", "--campaign", "457", "--detach", str(tmp_path / "c.csv"))
+    assert load.returncode == 0, load.stderr
+    job_id = load.stdout.strip()
+    stack.cli("job", "follow", job_id, "--timeout", "60")
+    report = stack.cli("job", "report", job_id)
+    assert report.returncode == 0, report.stderr
+    rows = list(csv.DictReader(io.StringIO(report.stdout)))
+    assert [(r["line"], r["status"]) for r in rows] == [("52", "rejected"), ("53", "rejected"), ("54", "rejected")]
+    assert "duplicate of line 2" in rows[2]["reason"]
+    assert rows[0]["phone"] == "123450"
+
+
+def test_detach_returns_the_job_id_and_the_job_finishes(stack, tmp_path):
+    write_contacts(tmp_path / "c.csv", 20, offset=20_000)
+    load = stack.cli("load", "ringostat-campaign", "--campaign", "458", "--detach", str(tmp_path / "c.csv"))
+    job_id = load.stdout.strip()
+    follow = stack.cli("job", "follow", job_id, "--timeout", "60")
+    assert follow.returncode == 0, follow.stderr
+    assert job_status(stack, job_id)["delivered"] == 20
+
+
+def test_vendor_refusals_fail_rows_with_the_vendor_reason(stack, tmp_path):
+    # Given an account whose key the vendor refuses (its own queue, served by the worker)
+    write_contacts(tmp_path / "c.csv", 3, offset=30_000)
+    # When rows are loaded through it
+    load = stack.cli("load", "ringostat-campaign", "--campaign", "459", "--account", "badkey", str(tmp_path / "c.csv"))
+    # Then every row is accounted for as failed, with what the vendor said, and nothing was accepted
+    assert load.returncode == 0, load.stderr
+    job_id = load.stderr.split("job ", 1)[1].split()[0]
+    assert job_status(stack, job_id)["failed"] == 3
+    rows = list(csv.DictReader(io.StringIO(stack.cli("job", "report", job_id).stdout)))
+    assert {r["status"] for r in rows} == {"failed"}
+    assert all("HTTP 401" in r["reason"] and "Invalid Auth-key" in r["reason"] for r in rows)
+    assert stack.rows(459) == []
+
+
+def test_unknown_account_is_a_clear_error(stack, tmp_path):
+    write_contacts(tmp_path / "c.csv", 3, offset=40_000)
+    load = stack.cli("load", "ringostat-campaign", "--campaign", "460", "--account", "nope", str(tmp_path / "c.csv"))
+    assert load.returncode == 1
+    assert "no ringostat account 'nope' configured" in load.stderr
+    assert "Traceback" not in load.stderr

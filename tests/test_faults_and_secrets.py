@@ -1,0 +1,124 @@
+"""A flaky vendor, a crashing worker, and secrets that must never leave the settings."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections import Counter
+
+import pytest
+
+from tests.data import write_contacts
+from tests.stack import SECRET_KEY, Stack
+from workers import devstack
+
+
+def job_id_of(result) -> str:
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def status(stack, job_id) -> dict:
+    return json.loads(stack.cli("job", "status", job_id, "--json").stdout)
+
+
+def unknown_lines(stack, job_id) -> dict[int, int]:
+    raw = stack.redis.hgetall(f"{stack.prefix}job:{job_id}:unknown")
+    return {int(k): int(v) for k, v in raw.items()}
+
+
+def assert_exactly_once_except_unknown(stack, job_id, campaign, valid, line_of):
+    """0 lost; any number sent twice is a row whose first outcome was unknown, and counted."""
+    received = Counter(row["phone_number"] for row in stack.rows(campaign))
+    assert set(received) == valid, f"lost: {sorted(valid - set(received))[:5]}"
+    unknown = unknown_lines(stack, job_id)
+    extra = {phone: n - 1 for phone, n in received.items() if n > 1}
+    for phone, copies in extra.items():
+        assert unknown.get(line_of[phone], 0) >= copies, f"{phone} sent {copies + 1} times, not counted"
+    assert sum(extra.values()) <= status(stack, job_id)["unknown_outcome"]
+    return sum(extra.values())
+
+
+def line_map(valid_count: int, offset: int) -> dict[str, int]:
+    return {f"38093{i:07d}": i - offset + 2 for i in range(offset, offset + valid_count)}
+
+
+@pytest.fixture
+def flaky_stack(redis_url, tmp_path):
+    # 20 % of requests answer 5xx; 2 % hang past the client's 2 s timeout after accepting the row
+    s = Stack(redis_url, tmp_path, "--error-rate", "0.2", "--hang-rate", "0.02", "--hang-s", "4", "--seed", "7")
+    s.start_worker(concurrency=16)
+    yield s
+    s.stop()
+
+
+def test_flaky_vendor_every_row_delivered_duplicates_only_after_timeouts(flaky_stack, tmp_path):
+    stack = flaky_stack
+    valid = write_contacts(tmp_path / "c.csv", 800, offset=100_000)
+    job_id = job_id_of(stack.cli("load", "ringostat-campaign", "--campaign", "600", "--detach", str(tmp_path / "c.csv")))
+    follow = stack.cli("job", "follow", job_id, "--timeout", "150", timeout_s=200)
+    assert follow.returncode == 0, follow.stderr
+    final = status(stack, job_id)
+    assert (final["delivered"], final["failed"], final["pending"]) == (800, 0, 0)
+    stats = stack.sandbox.control.stats()
+    assert stats["status_counts"].get("500", 0) + stats["status_counts"].get("502", 0) + \
+        stats["status_counts"].get("503", 0) > 50  # the faults really happened
+    assert stats["hangs"] > 0
+    assert_exactly_once_except_unknown(stack, job_id, 600, valid, line_map(800, 100_000))
+
+
+@pytest.fixture
+def crash_stack(redis_url, tmp_path):
+    # A short visibility timeout so the killed worker's unacked chunks come back within the test
+    s = Stack(redis_url, tmp_path, "--latency-ms", "3", visibility_timeout_s="6", chunk_size="50")
+    yield s
+    s.stop()
+
+
+def test_worker_killed_mid_job_loses_nothing(crash_stack, tmp_path):
+    stack = crash_stack
+    valid = write_contacts(tmp_path / "c.csv", 2000, offset=200_000)
+    first = stack.start_worker("doomed", concurrency=4)
+    job_id = job_id_of(stack.cli("load", "ringostat-campaign", "--campaign", "700", "--detach", str(tmp_path / "c.csv")))
+    devstack.wait_until(lambda: status(stack, job_id)["delivered"] >= 300, 60, "the first worker to get going")
+    # When the worker (main process and all) dies without a chance to clean up
+    devstack.stop(first, sig=signal.SIGKILL)
+    delivered_at_crash = status(stack, job_id)["delivered"]
+    assert delivered_at_crash < 2000
+    time.sleep(1)
+    stack.start_worker("survivor", concurrency=4)
+    follow = stack.cli("job", "follow", job_id, "--timeout", "120", timeout_s=150)
+    # Then the job completes: 0 rows lost, and any number sent twice was in flight at the crash
+    assert follow.returncode == 0, follow.stderr
+    assert status(stack, job_id)["delivered"] == 2000
+    duplicates = assert_exactly_once_except_unknown(stack, job_id, 700, valid, line_map(2000, 200_000))
+    assert duplicates <= 4  # at most one in-flight row per thread of the killed worker
+
+
+def test_no_secret_in_messages_results_or_logs(redis_url, tmp_path):
+    stack = Stack(redis_url, tmp_path)
+    try:
+        stack.start_worker(queues="ringostat,ringostat.badkey,bulk")
+        write_contacts(tmp_path / "c.csv", 50, offset=300_000, bad=2)
+        outputs = [
+            stack.cli("load", "ringostat-campaign", "--campaign", "800", str(tmp_path / "c.csv")),
+            stack.cli("load", "ringostat-campaign", "--campaign", "801", "--account", "badkey", str(tmp_path / "c.csv")),
+            stack.cli("send", "ringostat.campaign_rows.add", "--wait", "20",
+                      "--payload", '{"campaign_id": 802, "phone_number": "380931234567", "fio": "A"}'),
+            stack.cli("send", "ringostat.campaign_rows.add", "--wait", "20",
+                      "--payload", '{"campaign_id": 802, "phone_number": "380931234568", "account": "badkey"}'),
+        ]
+        assert outputs[2].returncode == 0 and '"result": true' in outputs[2].stdout.replace("\n", " ").replace("  ", " ")
+        assert outputs[3].returncode == 1 and "Invalid Auth-key" in outputs[3].stdout
+        # Every key in this Redis: broker queues, unacked messages, results, job data
+        for key in stack.redis.scan_iter(count=1000):
+            dump = stack.redis.dump(key) or b""
+            assert SECRET_KEY.encode() not in dump, f"secret found in Redis key {key!r}"
+        for result in outputs:
+            assert SECRET_KEY not in result.stdout + result.stderr
+        logs = "".join(p.read_text(errors="replace") for p in tmp_path.glob("*.log"))
+        assert "campaign_rows.add" in logs  # the worker did log the tasks it ran
+        assert SECRET_KEY not in logs
+    finally:
+        stack.stop()
