@@ -71,7 +71,8 @@ def test_flaky_vendor_every_row_delivered_duplicates_only_after_timeouts(flaky_s
 @pytest.fixture
 def crash_stack(redis_url, tmp_path):
     # A short visibility timeout so the killed worker's unacked chunks come back within the test
-    s = Stack(redis_url, tmp_path, "--latency-ms", "3", visibility_timeout_s="6", chunk_size="50")
+    s = Stack(redis_url, tmp_path, "--latency-ms", "3", visibility_timeout_s="6", chunk_size="50",
+              broker_transport_options='{"unacked_restore_interval": 1, "unacked_restore_throttle": 1}')
     yield s
     s.stop()
 

@@ -13,7 +13,7 @@ from workers.settings import get_settings
 settings = get_settings()
 
 app = Celery("telequeue", broker=settings.broker, backend=settings.redis_url, include=["tasks.ringostat"])
-transport_options: dict = {"visibility_timeout": settings.visibility_timeout_s}
+transport_options: dict = {"visibility_timeout": settings.visibility_timeout_s, **settings.broker_transport_options}
 if settings.broker_key_prefix:
     transport_options["global_keyprefix"] = settings.broker_key_prefix
 app.conf.update(

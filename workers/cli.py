@@ -29,7 +29,7 @@ out = Console()
 
 
 def fail(message: str, code: int = 1) -> None:
-    console.print(f"[red]error:[/] {message}", highlight=False)
+    console.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

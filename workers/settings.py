@@ -53,7 +53,11 @@ class Settings(BaseSettings):
     key_prefix: str = "tq:"
     #: prefix of the broker's own Redis keys (kombu `global_keyprefix`): lets apps share one Redis
     broker_key_prefix: str = ""
+    #: a chunk unacknowledged this long is delivered again: keep it above the longest chunk
+    #: (chunk_size x worker threads / rate_per_s of the account)
     visibility_timeout_s: int = 3600
+    #: extra kombu Redis transport options, e.g. {"unacked_restore_interval": 1}
+    broker_transport_options: dict = Field(default_factory=dict)
     chunk_size: int = Field(default=100, ge=1, le=10_000)
     default_region: str = "UA"
     #: how long a claimed row stays claimed: longer than one vendor call can take.
