@@ -45,10 +45,18 @@ def load_ringostat_campaign(
     region: Optional[str] = typer.Option(None, help="region for numbers without country code (default: settings, UA)"),
     phone_column: Optional[str] = typer.Option(None, help="header of the phone column"),
     name_column: Optional[str] = typer.Option(None, help="header of the name column"),
-    detach: bool = typer.Option(False, "--detach", help="print the job id and return at once"),
+    detach: bool = typer.Option(False, "--detach", help="print the job id at once; no progress bar (exits once the file is enqueued)"),
     timeout: Optional[float] = typer.Option(None, help="stop following after this many seconds (the job goes on)"),
 ) -> None:
     """Load a CSV of contacts into a Ringostat Power Dialer campaign, one number per request."""
+    status = run_campaign_load(file, campaign=campaign, account=account, region=region, phone_column=phone_column,
+                               name_column=name_column, detach=detach, timeout=timeout)
+    if status is not None:
+        finish(status)
+
+
+def run_campaign_load(file: Path, *, campaign: int, detach: bool = False, timeout: float | None = None, **options):
+    """Produce in a background thread while the progress bar follows the job; None when detached."""
     from workers.campaign import load_campaign_csv  # the Celery app loads only for commands that send
 
     created = threading.Event()
@@ -58,21 +66,20 @@ def load_ringostat_campaign(
         job["id"] = job_id
         created.set()
 
-    kwargs = dict(campaign_id=campaign, account=account, region=region, phone_column=phone_column,
-                  name_column=name_column, on_created=on_created)
     with ThreadPoolExecutor(1) as pool:
-        producing: Future = pool.submit(load_campaign_csv, file, **kwargs)
+        producing: Future = pool.submit(load_campaign_csv, file, campaign_id=campaign, on_created=on_created, **options)
         while not created.wait(0.1):
             if producing.done():
                 _raise_load_error(producing)
-        out.print(job["id"]) if detach else console.print(f"job [bold]{job['id']}[/]")
         if detach:
-            _raise_load_error(producing)  # wait for the whole file to be enqueued, then return
-            return
+            out.print(job["id"])  # at once, so a script can follow the job while the file streams in
+            _raise_load_error(producing)  # the process lives until every row is enqueued
+            return None
+        console.print(f"job [bold]{job['id']}[/]")
         warn_if_no_worker()
         status = follow(store(), job["id"], console, producing=lambda: not producing.done(), timeout_s=timeout)
         _raise_load_error(producing)
-    finish(status)
+    return status
 
 
 def _raise_load_error(producing: Future) -> None:
@@ -146,10 +153,9 @@ def job_report(job_id: str, output: Path = typer.Option(Path("-"), "-o", "--outp
     _status(job_id)
     rows = store().problem_rows(job_id)
     if str(output) == "-":
-        count = write_report(rows, sys.stdout)
+        write_report(rows, sys.stdout)
     else:
-        with output.open("w", newline="", encoding="utf-8") as fh:
-            count = write_report(rows, fh)
+        count = write_report(rows, output)  # UTF-8 with BOM: Excel then shows Cyrillic names right
         console.print(f"{count} rows written to {output}")
 
 
@@ -173,6 +179,20 @@ def _status(job_id: str):
         return store().status(job_id)
     except JobNotFound as exc:
         fail(str(exc).strip("'\""))
+
+
+@cli.command("demo")
+def demo(
+    file: Path = typer.Argument(None, help="CSV to load (default: the shipped 10,000-row example)"),
+    keep_running: Optional[bool] = typer.Option(None, "--keep-running/--no-keep-running",
+                                                help="keep the stack up after the load (default: when on a terminal)"),
+    flower_port: Optional[int] = typer.Option(None, help="Flower's port (default: a free one)"),
+) -> None:
+    """Start Redis (if none answers), the sandbox, a worker and Flower, then load the example campaign."""
+    from workers import demo as demo_module
+
+    raise typer.Exit(demo_module.run(file or demo_module.EXAMPLE_CSV, console,
+                                     keep_running=keep_running, flower_port=flower_port))
 
 
 def main() -> None:

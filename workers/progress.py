@@ -16,15 +16,15 @@ def follow(store: JobStore, job_id: str, console: Console, *, producing: Callabl
            poll_s: float = 0.5, timeout_s: float | None = None) -> JobStatus:
     """Poll the job until it finishes (or timeout_s passes); the bar counts rows with an outcome."""
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
-               TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (TextColumn("{task.description}"), BarColumn(bar_width=24), MofNCompleteColumn(),
+               TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[detail]}"))
     with Progress(*columns, console=console, transient=False) as progress:
         bar = progress.add_task("reading", total=None, detail="")
         while True:
             status = store.status(job_id)
             reading = producing() or not status.produced
             progress.update(
-                bar, description="reading + sending" if reading else "sending",
+                bar, description="reading" if reading else "sending",
                 total=None if reading else status.total, completed=status.accounted, detail=_detail(status),
             )
             if status.finished or (deadline is not None and time.monotonic() > deadline):
@@ -33,8 +33,7 @@ def follow(store: JobStore, job_id: str, console: Console, *, producing: Callabl
 
 
 def _detail(status: JobStatus) -> str:
-    return (f"[green]{status.delivered} sent[/] [red]{status.failed} failed[/] "
-            f"[yellow]{status.rejected} rejected[/] {status.pending} pending")
+    return f"[green]{status.delivered} ok[/] [red]{status.failed} failed[/] [yellow]{status.rejected} rejected[/]"
 
 
 def summary_table(status: JobStatus) -> Table:

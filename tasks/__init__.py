@@ -1,0 +1,1 @@
+"""telequeue tasks: one Celery task per vendor operation, plus bulk chunk tasks."""

@@ -1,0 +1,1 @@
+"""telequeue workers: the Celery app, settings, limiter, jobs, CLI."""
