@@ -1,0 +1,251 @@
+"""Offline checks of the deployment files: docker-compose.yml, deploy/Dockerfile, packaging.
+
+No Docker needed. The compose checks need PyYAML (test extra); the schema check runs only
+where check-jsonschema is installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from workers.routing import BULK_QUEUE, VENDORS, queue_for
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "deploy" / "Dockerfile"
+DOCKERIGNORE = ROOT / ".dockerignore"
+
+#: env names that hold a credential; their value must never be written in the compose file.
+SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.IGNORECASE)
+#: a value that is only a Compose interpolation, e.g. `${FLOWER_BASIC_AUTH:?...}`.
+INTERPOLATION_ONLY = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(?:(?::?[-?+]).*)?\}$")
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    yaml = pytest.importorskip("yaml", reason="PyYAML is not installed (add `pyyaml` to the test extra)")
+    return yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))  # resolves anchors and `<<` merges
+
+
+def services(compose: dict) -> dict[str, dict]:
+    return compose["services"]
+
+
+def command(service: dict) -> list[str]:
+    cmd = service.get("command") or []
+    assert isinstance(cmd, list), f"use the exec (list) form for commands, got {cmd!r}"
+    return [str(arg) for arg in cmd]
+
+
+def option(args: list[str], *names: str) -> str | None:
+    """The value of `--name value`, `--name=value` or `-N value` in an argv list."""
+    for i, arg in enumerate(args):
+        for name in names:
+            if arg == name and i + 1 < len(args):
+                return args[i + 1]
+            if name.startswith("--") and arg.startswith(name + "="):
+                return arg.split("=", 1)[1]
+    return None
+
+
+def environment(service: dict) -> dict[str, str | None]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        return {k: (v if sep else None) for k, sep, v in (item.partition("=") for item in env)}
+    return {k: (None if v is None else str(v)) for k, v in env.items()}
+
+
+def mount_targets(service: dict) -> list[str]:
+    return [v["target"] if isinstance(v, dict) else str(v).split(":")[1] for v in service.get("volumes", [])]
+
+
+def interpolation_default(value: str) -> str:
+    """`${VAR:-default}` -> default; anything else as it is."""
+    m = re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-(.*)\}", value)
+    return m.group(1) if m else value
+
+
+def duration_s(value: str | int) -> float:
+    """Compose durations: `120s`, `2m`, `1m30s`, `1h`, `500ms`."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 1e-6}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)", value)
+    assert parts and "".join(n + u for n, u in parts) == value, f"not a duration: {value!r}"
+    return sum(float(n) * units[u] for n, u in parts)
+
+
+def celery_workers(compose: dict) -> dict[str, list[str]]:
+    """Service name -> the queues its `celery ... worker -Q` consumes."""
+    found = {}
+    for name, svc in services(compose).items():
+        args = command(svc)
+        if args[:1] == ["celery"] and "worker" in args:
+            queues = option(args, "-Q", "--queues")
+            found[name] = queues.split(",") if queues else []
+    return found
+
+
+def telequeue_services(compose: dict) -> dict[str, dict]:
+    """Services that run the project's image and talk to Redis (all but redis and the sandbox)."""
+    return {n: s for n, s in services(compose).items() if n not in ("redis", "sandbox")}
+
+
+# ---- compose ----------------------------------------------------------------------------------
+
+def test_compose_has_no_obsolete_version_key(compose):
+    assert "version" not in compose
+
+
+def test_redis_is_durable_and_never_evicts(compose):
+    redis = services(compose)["redis"]
+    assert str(redis["image"]).split(":")[0] in ("redis", "docker.io/library/redis")
+    args = command(redis)
+    assert option(args, "--appendonly") == "yes", args
+    assert option(args, "--maxmemory-policy") == "noeviction", args
+    assert "/data" in mount_targets(redis), "AOF needs a volume on /data"
+    assert "redis-cli ping" in " ".join(redis["healthcheck"]["test"])
+
+
+def test_flower_has_auth_and_persistent_state(compose):
+    flower = services(compose)["flower"]
+    args = command(flower)
+    assert args[:4] == ["celery", "-A", "workers.app", "flower"]
+    auth = option(args, "--basic-auth")
+    assert auth, "Flower must run with --basic-auth"
+    assert INTERPOLATION_ONLY.match(auth) and ":?" in auth, (
+        f"--basic-auth must come from a required variable (${{FLOWER_BASIC_AUTH:?...}}), not a literal: {auth!r}")
+    assert option(args, "--persistent") == "True"
+    db = option(args, "--db")
+    assert db and db.startswith("/data/")
+    assert "/data" in mount_targets(flower), "Flower's db needs a volume on /data"
+    assert option(args, "--max_tasks") == "100000"
+    assert option(args, "--port") == "5555"
+    assert any(str(p).endswith(":5555") for p in flower.get("ports", [])), "Flower's port must be published"
+
+
+def test_sandbox_listens_on_all_interfaces(compose):
+    args = command(services(compose)["sandbox"])
+    assert args[:3] == ["python", "-m", "sandbox"]
+    assert option(args, "--host") == "0.0.0.0"
+    assert option(args, "--port") == "18080"
+
+
+@pytest.mark.parametrize("queue", [queue_for(v) for v in VENDORS] + [BULK_QUEUE])
+def test_every_vendor_queue_has_a_worker(compose, queue):
+    consumers = [name for name, queues in celery_workers(compose).items() if queue in queues]
+    assert consumers, f"no worker service consumes queue {queue!r}"
+
+
+def test_workers_shut_down_warm(compose):
+    workers = celery_workers(compose)
+    assert workers
+    for name in workers:
+        svc = services(compose)[name]
+        args = command(svc)
+        assert args[:4] == ["celery", "-A", "workers.app", "worker"], name
+        assert option(args, "-P", "--pool") == "threads", name
+        assert int(option(args, "-c", "--concurrency") or 0) >= 1, name
+        assert svc.get("stop_signal") == "SIGTERM", name
+        assert duration_s(svc.get("stop_grace_period", "10s")) >= 60, f"{name}: grace period shorter than a chunk"
+        node = option(args, "-n", "--hostname")
+        if node:  # the healthcheck must ping this very node
+            assert node.split("@")[0] + "@" in " ".join(svc["healthcheck"]["test"]), name
+
+
+def test_app_services_share_env_secrets_file_and_wait_for_redis(compose):
+    for name, svc in telequeue_services(compose).items():
+        env = environment(svc)
+        assert env.get("TELEQUEUE_REDIS_URL") == "redis://redis:6379/0", name
+        assert interpolation_default(env.get("TELEQUEUE_RINGOSTAT__BASE_URL") or "") == \
+            "http://sandbox:18080/ringostat", f"{name}: the default base URL must point at the sandbox"
+        env_files = svc.get("env_file") or []
+        assert any(isinstance(f, dict) and f.get("path") == "secrets.env" and f.get("required") is False
+                   for f in env_files), f"{name}: secrets.env must be an optional env_file"
+        depends = svc.get("depends_on") or {}
+        assert isinstance(depends, dict) and depends.get("redis", {}).get("condition") == "service_healthy", name
+
+
+def test_no_inline_credentials(compose):
+    offenders = []
+    env_blocks = {name: environment(svc) for name, svc in services(compose).items()}
+    env_blocks |= {key: environment({"environment": value}) for key, value in compose.items()
+                   if key.startswith("x-") and isinstance(value, (dict, list)) and "env" in key}
+    for where, env in env_blocks.items():
+        for key, value in env.items():
+            if SECRET_NAME.search(key) and value is not None and not INTERPOLATION_ONLY.match(value):
+                offenders.append(f"{where}: {key}")
+    # Also the raw text (comments aside): `..._KEY=literal` or `..._KEY: literal` anywhere.
+    for lineno, line in enumerate(COMPOSE_FILE.read_text(encoding="utf-8").splitlines(), 1):
+        code = line.split("#", 1)[0]
+        for m in re.finditer(r"([A-Z0-9_]*(?:AUTH_KEY|API_KEY|_KEY|TOKEN|SECRET|PASSWORD))\s*[:=]\s*([^\s\"'$]\S*)", code):
+            offenders.append(f"line {lineno}: {m.group(1)}")
+    assert not offenders, f"credentials written in docker-compose.yml (put them in secrets.env): {offenders}"
+
+
+def test_compose_validates_against_the_compose_spec_schema():
+    if importlib.util.find_spec("check_jsonschema") is None:
+        pytest.skip("check-jsonschema is not installed (not a project dependency); "
+                    "validate by hand: check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml")
+    result = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(COMPOSE_FILE)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ---- image ------------------------------------------------------------------------------------
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    text = DOCKERFILE.read_text(encoding="utf-8").replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines()]
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "")
+            for line in lines if line and not line.startswith("#")]
+
+
+def test_dockerfile_is_multistage_non_root_with_healthcheck():
+    instructions = dockerfile_instructions()
+    args = {rest.split("=", 1)[0]: rest.split("=", 1)[1] for op, rest in instructions if op == "ARG" and "=" in rest}
+    stages = [rest.split()[0].replace("${PYTHON_IMAGE}", args.get("PYTHON_IMAGE", "")) for op, rest in instructions
+              if op == "FROM"]
+    assert len(stages) >= 2 and all(s == "python:3.11-slim" for s in stages), stages
+    assert any(op == "COPY" and "--from=builder" in rest and "/opt/venv" in rest for op, rest in instructions)
+    users = [rest for op, rest in instructions if op == "USER"]
+    assert users and users[-1].split(":")[0] not in ("root", "0"), users
+    assert any(op == "HEALTHCHECK" for op, _ in instructions)
+    # No ENTRYPOINT: `docker run IMAGE celery ...` and `docker run IMAGE telequeue ...` both work.
+    assert not any(op == "ENTRYPOINT" for op, _ in instructions)
+
+
+def test_dockerignore_keeps_secrets_and_bulk_out_of_the_build_context():
+    patterns = {line.strip() for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+                if line.strip() and not line.startswith("#")}
+    for needed in (".git", ".venv", "bench/out", "**/secrets.env", "**/.env"):
+        assert needed in patterns, needed
+
+
+def test_wheel_includes_every_package():
+    """The image installs the project as a regular wheel (not editable): every package directory
+    under a listed top-level package must be in the build, or the image lacks it."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    packages = config.get("tool", {}).get("setuptools", {}).get("packages")
+    if not isinstance(packages, list):
+        pytest.skip("packages are discovered by setuptools (packages.find), not listed")
+    missing = []
+    for top in {p.split(".")[0] for p in packages}:
+        for directory in [ROOT / top, *(ROOT / top).rglob("*")]:
+            if directory.is_dir() and directory.name != "__pycache__" and any(directory.glob("*.py")):
+                dotted = ".".join(directory.relative_to(ROOT).parts)
+                if dotted not in packages:
+                    missing.append(dotted)
+    assert not missing, (f"pyproject.toml [tool.setuptools] packages lacks {sorted(missing)}: a non-editable "
+                         "install (the Docker image) would not contain them")
