@@ -8,6 +8,7 @@ from pathlib import Path
 from tasks.ringostat import ADD_CHUNK, VENDOR
 
 from workers.app import app
+from workers.control import CHUNK_BUILDERS
 
 from workers.intake import read_csv, records_from_dicts, validate_contacts
 from workers.jobs import JobStore
@@ -55,15 +56,22 @@ def _load(rows, campaign_id, account, target, on_created, on_progress) -> str:
     ringostat_account(account)
     store = JobStore(get_redis(), get_keys())
     job_id = store.create(kind=KIND, vendor=VENDOR, account=account, target=target,
-                          params={"campaign_id": campaign_id})
+                          params={"campaign_id": campaign_id, "account": account})
     on_created(job_id)
 
+    params = {"campaign_id": campaign_id, "account": account}
+
     def enqueue(chunk: list[list]) -> None:
-        app.send_task(ADD_CHUNK, kwargs={"job_id": job_id, "campaign_id": campaign_id,
-                                         "account": account, "rows": chunk})
+        app.send_task(ADD_CHUNK, kwargs=chunk_payload(job_id, params, chunk))
 
     produce(job_id, rows, store=store, chunk_size=get_settings().chunk_size, enqueue=enqueue, on_progress=on_progress)
     return job_id
 
+
+def chunk_payload(job_id: str, params: dict, rows: list[list]) -> dict:
+    return {"job_id": job_id, "campaign_id": params["campaign_id"], "account": params["account"], "rows": rows}
+
+
+CHUNK_BUILDERS[KIND] = (ADD_CHUNK, chunk_payload)
 
 __all__ = ["ADD_CHUNK", "KIND", "load_campaign_csv", "load_campaign_rows"]

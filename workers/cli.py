@@ -86,7 +86,12 @@ def _raise_load_error(producing: Future) -> None:
     try:
         producing.result()
     except (CsvFormatError, UnknownAccount, ValueError) as exc:
-        fail(str(exc).strip("'\""))
+        fail(_message(exc))
+
+
+def _message(exc: Exception) -> str:
+    # KeyError's str() wraps its message in quotes; the message itself is what we want.
+    return str(exc.args[0]) if exc.args else str(exc)
 
 
 def warn_if_no_worker() -> None:
@@ -167,6 +172,53 @@ def job_list(limit: int = typer.Option(20, help="how many, newest first")) -> No
                   highlight=False)
 
 
+def _control():
+    from workers.app import publish
+    from workers.campaign import KIND  # noqa: F401  (registers the campaign's chunk builder)
+    from workers.control import JobControl
+
+    return JobControl(get_redis(), get_keys(), publish)
+
+
+def _controlled(action: str, job_id: str) -> None:
+    from workers.control import JobStateError
+
+    _status(job_id)
+    try:
+        result = getattr(_control(), action.replace("-", "_"))(job_id)
+    except JobStateError as exc:
+        fail(str(exc))
+    messages = {"pause": "paused: workers stop sending within seconds; `job resume` continues",
+                "resume": f"resumed ({result} parked chunks sent back to the workers)",
+                "cancel": "cancelled: pending rows end as cancelled",
+                "retry-failed": f"{result} failed rows sent again"}
+    console.print(f"job {job_id} {messages[action]}")
+
+
+@job_cli.command("pause")
+def job_pause(job_id: str) -> None:
+    """Stop sending; nothing is lost, `job resume` continues."""
+    _controlled("pause", job_id)
+
+
+@job_cli.command("resume")
+def job_resume(job_id: str) -> None:
+    """Continue a paused job."""
+    _controlled("resume", job_id)
+
+
+@job_cli.command("cancel")
+def job_cancel(job_id: str) -> None:
+    """Stop for good: rows not yet sent end as cancelled (in the report)."""
+    _controlled("cancel", job_id)
+
+
+@job_cli.command("retry-failed")
+def job_retry_failed(job_id: str) -> None:
+    """Send the failed rows again, after the cause was fixed."""
+    _controlled("retry-failed", job_id)
+
+
 @job_cli.command("follow")
 def job_follow(job_id: str, timeout: Optional[float] = typer.Option(None)) -> None:
     """Show the progress bar of a running job until it ends."""
@@ -178,7 +230,7 @@ def _status(job_id: str):
     try:
         return store().status(job_id)
     except JobNotFound as exc:
-        fail(str(exc).strip("'\""))
+        fail(_message(exc))
 
 
 @cli.command("demo")

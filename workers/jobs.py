@@ -16,7 +16,26 @@ from dataclasses import dataclass, fields
 import redis
 
 from workers.keys import Keys
-from workers.ledger import CHECK_DONE
+from workers.ledger import _MAYBE_DONE, CHECK_DONE
+
+# KEYS[1] job.  A pause or cancel that came in while loading must survive the end of loading.
+PRODUCED = _MAYBE_DONE + """
+redis.call('HSET', KEYS[1], 'produced', 1)
+if redis.call('HGET', KEYS[1], 'state') == 'loading' then redis.call('HSET', KEYS[1], 'state', 'running') end
+maybe_done(KEYS[1])
+return 1
+"""
+
+# KEYS[1] job;  ARGV[1] new state;  ARGV[2..] states it may come from
+# returns the state before, and changes it only when that was one of ARGV[2..]
+TRANSITION = """
+local before = redis.call('HGET', KEYS[1], 'state')
+if not before then return false end
+for i = 2, #ARGV do
+  if before == ARGV[i] then redis.call('HSET', KEYS[1], 'state', ARGV[1]) return before end
+end
+return before
+"""
 
 COUNTERS = ("total", "valid", "rejected", "delivered", "failed", "cancelled", "unknown_outcome")
 
@@ -67,6 +86,8 @@ class JobStore:
         self._r = client
         self._keys = keys
         self._check_done = client.register_script(CHECK_DONE)
+        self._produced = client.register_script(PRODUCED)
+        self._transition = client.register_script(TRANSITION)
 
     def create(self, *, kind: str, vendor: str, account: str, target: str, params: dict | None = None) -> str:
         job_id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
@@ -93,8 +114,7 @@ class JobStore:
 
     def mark_produced(self, job_id: str) -> None:
         """Every row is counted and enqueued: from now on the job can finish."""
-        self._r.hset(self._keys.job(job_id), mapping={"produced": 1, "state": "running"})
-        self._check_done(keys=[self._keys.job(job_id)])
+        self._produced(keys=[self._keys.job(job_id)])
 
     def status(self, job_id: str) -> JobStatus:
         raw = self._r.hgetall(self._keys.job(job_id))
@@ -118,6 +138,13 @@ class JobStore:
 
     def set_state(self, job_id: str, state: str) -> None:
         self._r.hset(self._keys.job(job_id), "state", state)
+
+    def transition(self, job_id: str, to: str, *, allowed_from: tuple[str, ...]) -> str:
+        """Move to `to` only from one of `allowed_from`, atomically; returns the state before."""
+        before = self._transition(keys=[self._keys.job(job_id)], args=[to, *allowed_from])
+        if before is None:
+            raise JobNotFound(f"no job {job_id!r}")
+        return before.decode()
 
     def problem_rows(self, job_id: str) -> Iterator[dict]:
         """Failed and rejected rows, in file order, for the operator's report."""
