@@ -21,9 +21,11 @@ MAX_THROTTLES_PER_ROW = 10
 
 @dataclass(frozen=True, slots=True)
 class JobRow:
+    """One row of a job: its line, its fields by name, and its form in the chunk message."""
+
     line: int
-    phone: str
-    fio: str = ""
+    fields: dict
+    wire: list
 
 
 @dataclass
@@ -99,7 +101,7 @@ class ChunkRunner:
                     continue  # the limiter now makes us wait as the vendor asked
                 return self._defer(row, exc, outcome)
             except PermanentVendorError as exc:
-                self._ledger.failed(row.line, phone=row.phone, fio=row.fio, reason=_reason(exc))
+                self._ledger.failed(row.line, row.fields, reason=_reason(exc), wire=row.wire)
                 outcome.failed += 1
                 return "failed"
             except TransientVendorError as exc:

@@ -12,7 +12,8 @@ from workers.ledger import Ledger
 from workers.limiter import RateLimiter
 from workers.settings import RetrySettings
 
-ROWS = [JobRow(line, f"38093000000{line}", f"name {line}") for line in range(2, 6)]
+ROWS = [JobRow(line, {"phone": f"38093000000{line}", "fio": f"name {line}"}, [line, f"38093000000{line}", ""])
+        for line in range(2, 6)]
 
 
 class ScriptedVendor:
@@ -23,8 +24,8 @@ class ScriptedVendor:
         self.sent: list[str] = []
 
     def __call__(self, row: JobRow) -> None:
-        self.sent.append(row.phone)
-        outcomes = self.script.get(row.phone)
+        self.sent.append(row.fields['phone'])
+        outcomes = self.script.get(row.fields['phone'])
         if outcomes:
             raise outcomes.pop(0)
 
@@ -54,9 +55,9 @@ def err(cls, status=None, **kw):
 def test_transient_errors_retry_in_task_and_permanent_ones_fail_the_row(setup):
     store, job_id, ledger, limiter = setup
     vendor = ScriptedVendor({
-        ROWS[0].phone: [err(errors.VendorServerError, 503)],
-        ROWS[1].phone: [err(errors.ValidationError, 400)],
-        ROWS[2].phone: [err(errors.RateLimited, 429, retry_after_s=0.01)],
+        ROWS[0].fields['phone']: [err(errors.VendorServerError, 503)],
+        ROWS[1].fields['phone']: [err(errors.ValidationError, 400)],
+        ROWS[2].fields['phone']: [err(errors.RateLimited, 429, retry_after_s=0.01)],
     })
     outcome = runner(ledger, limiter, vendor).run(ROWS)
     assert (outcome.delivered, outcome.failed, outcome.deferred) == (3, 1, [])
@@ -67,32 +68,32 @@ def test_transient_errors_retry_in_task_and_permanent_ones_fail_the_row(setup):
 
 def test_rows_out_of_attempts_are_deferred_not_failed(setup):
     _, _, ledger, limiter = setup
-    vendor = ScriptedVendor({ROWS[0].phone: [err(errors.VendorServerError, 500)] * 5})
+    vendor = ScriptedVendor({ROWS[0].fields['phone']: [err(errors.VendorServerError, 500)] * 5})
     outcome = runner(ledger, limiter, vendor).run(ROWS)
     assert [row.line for row in outcome.deferred] == [ROWS[0].line]
     assert "500" in outcome.last_error
-    assert vendor.sent.count(ROWS[0].phone) == 3
+    assert vendor.sent.count(ROWS[0].fields['phone']) == 3
 
 
 def test_a_rerun_sends_only_rows_without_an_outcome(setup):
     store, job_id, ledger, limiter = setup
-    first = ScriptedVendor({ROWS[3].phone: [err(errors.VendorConnectionError)] * 3})
+    first = ScriptedVendor({ROWS[3].fields['phone']: [err(errors.VendorConnectionError)] * 3})
     runner(ledger, limiter, first).run(ROWS)
     # When the same chunk runs again (a retry or a redelivered message)
     second = ScriptedVendor({})
     outcome = runner(ledger, limiter, second).run(ROWS)
     # Then only the row still pending is sent
-    assert second.sent == [ROWS[3].phone]
+    assert second.sent == [ROWS[3].fields['phone']]
     assert (outcome.skipped, outcome.delivered) == (3, 1)
     assert store.status(job_id).state == "done"
 
 
 def test_timeouts_count_as_unknown_outcome(setup):
     store, job_id, ledger, limiter = setup
-    vendor = ScriptedVendor({ROWS[0].phone: [err(errors.VendorTimeout)]})
+    vendor = ScriptedVendor({ROWS[0].fields['phone']: [err(errors.VendorTimeout)]})
     runner(ledger, limiter, vendor).run(ROWS)
     assert store.status(job_id).unknown_outcome == 1
-    assert vendor.sent.count(ROWS[0].phone) == 2
+    assert vendor.sent.count(ROWS[0].fields['phone']) == 2
 
 
 def test_a_paused_job_stops_the_chunk(setup):

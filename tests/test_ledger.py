@@ -56,7 +56,7 @@ def test_job_is_done_when_every_valid_row_has_an_outcome(r, job):
     store, keys, job_id = job
     ledger = Ledger(r, keys, job_id, lease_s=30)
     ledger.delivered(2)
-    ledger.failed(3, phone="380930000000", fio="=cmd", reason="ringostat HTTP 400: bad")
+    ledger.failed(3, {"phone": "380930000000", "fio": "=cmd"}, reason="ringostat HTTP 400: bad")
     store.mark_produced(job_id)
     assert store.status(job_id).state == "running"
     ledger.delivered(4)
@@ -71,7 +71,7 @@ def test_finished_lines_in_one_round_trip(r, job):
     _, keys, job_id = job
     ledger = Ledger(r, keys, job_id, lease_s=30)
     ledger.delivered(2)
-    ledger.failed(3, phone="p", fio="", reason="x")
+    ledger.failed(3, {"phone": "p", "fio": ""}, reason="x")
     assert ledger.finished_lines([2, 3, 4]) == {2, 3}
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from tasks.ringostat import ADD_CHUNK, VENDOR
 
 from workers.app import app
-from workers.control import CHUNK_BUILDERS
+from workers.kinds import JobKind, register
 
 from workers.intake import read_csv, records_from_dicts, validate_contacts
 from workers.jobs import JobStore
@@ -72,6 +72,6 @@ def chunk_payload(job_id: str, params: dict, rows: list[list]) -> dict:
     return {"job_id": job_id, "campaign_id": params["campaign_id"], "account": params["account"], "rows": rows}
 
 
-CHUNK_BUILDERS[KIND] = (ADD_CHUNK, chunk_payload)
+register(JobKind(KIND, VENDOR, ADD_CHUNK, chunk_payload, report_fields=("phone", "fio")))
 
 __all__ = ["ADD_CHUNK", "KIND", "load_campaign_csv", "load_campaign_rows"]

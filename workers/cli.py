@@ -155,12 +155,14 @@ def job_status(job_id: str, as_json: bool = typer.Option(False, "--json", help="
 @job_cli.command("report")
 def job_report(job_id: str, output: Path = typer.Option(Path("-"), "-o", "--output", help="CSV file, - for stdout")) -> None:
     """Failed and rejected rows with reasons, as CSV to fix and load again."""
-    _status(job_id)
+    from workers.kinds import kind_of
+
+    columns = ("line", *kind_of(_status(job_id).kind).report_fields, "status", "reason")
     rows = store().problem_rows(job_id)
     if str(output) == "-":
-        write_report(rows, sys.stdout)
+        write_report(rows, sys.stdout, columns=columns)
     else:
-        count = write_report(rows, output)  # UTF-8 with BOM: Excel then shows Cyrillic names right
+        count = write_report(rows, output, columns=columns)  # UTF-8 with BOM: Excel then shows Cyrillic names right
         console.print(f"{count} rows written to {output}")
 
 
@@ -174,7 +176,6 @@ def job_list(limit: int = typer.Option(20, help="how many, newest first")) -> No
 
 def _control():
     from workers.app import publish
-    from workers.campaign import KIND  # noqa: F401  (registers the campaign's chunk builder)
     from workers.control import JobControl
 
     return JobControl(get_redis(), get_keys(), publish)

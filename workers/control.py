@@ -14,10 +14,9 @@ import redis
 
 from workers.jobs import JobStore
 from workers.keys import Keys
+from workers.kinds import kind_of
 
 Publish = Callable[[str, dict], None]
-#: job kind -> (task name, chunk payload builder from the job's params and rows)
-CHUNK_BUILDERS: dict[str, tuple[str, Callable[[str, dict, list[list]], dict]]] = {}
 
 
 class JobStateError(RuntimeError):
@@ -57,11 +56,11 @@ class JobControl:
         status = self._store.status(job_id)
         if status.state not in ("done", "running"):
             raise JobStateError(f"job {job_id} is {status.state}: retry-failed needs a running or done job")
-        task_name, build = CHUNK_BUILDERS[status.kind]
+        kind = kind_of(status.kind)
         rows = self._take_failed(job_id)
         params = self._store.params(job_id)
         for start in range(0, len(rows), chunk_size):
-            self._publish(task_name, build(job_id, params, rows[start:start + chunk_size]))
+            self._publish(kind.task_name, kind.build_chunk(job_id, params, rows[start:start + chunk_size]))
         return len(rows)
 
     def _take_failed(self, job_id: str) -> list[list]:
@@ -77,7 +76,7 @@ class JobControl:
         pipe.hset(job_key, "state", "running")
         pipe.hdel(job_key, "finished_at")
         pipe.execute()
-        return [[r["line"], r["phone"], r["fio"]] for r in records]
+        return [r["wire"] for r in records]
 
     def _drain_parked(self, job_id: str) -> int:
         # Publish, then trim: a crash in between publishes some chunks twice, which the

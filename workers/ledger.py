@@ -124,8 +124,9 @@ class Ledger:
     def delivered(self, line: int) -> bool:
         return bool(self._finish(keys=self._job_keys, args=[line, "delivered", ""]))
 
-    def failed(self, line: int, *, phone: str, fio: str, reason: str, outcome: str = "failed") -> bool:
-        record = json.dumps({"line": line, "phone": phone, "fio": fio, "reason": reason}, ensure_ascii=False)
+    def failed(self, line: int, fields: dict, *, reason: str, outcome: str = "failed", wire: list | None = None) -> bool:
+        """Record a row's failure: its fields (for the report), the reason, and its chunk form (to retry it)."""
+        record = json.dumps({**fields, "line": line, "reason": reason, "wire": wire}, ensure_ascii=False)
         return bool(self._finish(keys=self._job_keys, args=[line, outcome, record]))
 
     def release(self, line: int, *, unknown_outcome: bool) -> None:

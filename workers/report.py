@@ -31,6 +31,7 @@ def write_report(
     out: TextIO | str | os.PathLike[str],
     *,
     delimiter: str = ",",
+    columns: tuple[str, ...] = COLUMNS,
 ) -> int:
     """Write `rows` (mappings with keys from `COLUMNS`) as CSV; return how many.
 
@@ -41,16 +42,16 @@ def write_report(
     """
     if isinstance(out, (str, os.PathLike)):
         with open(out, "w", encoding="utf-8-sig", newline="") as stream:
-            return _write(rows, stream, delimiter)
-    return _write(rows, out, delimiter)
+            return _write(rows, stream, delimiter, columns)
+    return _write(rows, out, delimiter, columns)
 
 
-def _write(rows: Iterable[Mapping[str, Any]], stream: TextIO, delimiter: str) -> int:
+def _write(rows: Iterable[Mapping[str, Any]], stream: TextIO, delimiter: str, columns: tuple[str, ...]) -> int:
     writer = csv.writer(stream, delimiter=delimiter)
-    writer.writerow(COLUMNS)
+    writer.writerow(columns)
     count = 0
     for row in rows:
-        writer.writerow([escape_cell(row.get(column)) for column in COLUMNS])
+        writer.writerow([escape_cell(row.get(column)) for column in columns])
         count += 1
     return count
 

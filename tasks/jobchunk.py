@@ -1,0 +1,63 @@
+"""The one way a job's chunk task runs, whatever the vendor: payload base, runner, follow-up."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tasks.backoff import backoff_s
+from tasks.chunks import ChunkOutcome, ChunkRunner, JobRow
+from tasks.runtime import current
+
+
+class ChunkPayload(BaseModel):
+    """What every chunk message carries; a job kind adds its own target (campaign, base, ...)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    job_id: str
+    account: str = "default"
+    #: each row as [line, ...fields]: compact, since a 1M-row job sits in the broker as these
+    rows: list[list]
+    #: how many rounds of deferred retries these rows have been through
+    attempt: int = Field(default=0, ge=0)
+
+
+def run_chunk(task_name: str, vendor: str, payload: ChunkPayload, *,
+              to_row: Callable[[list], JobRow], send: Callable[[JobRow], Any]) -> dict[str, int]:
+    runtime = current()
+    runner = ChunkRunner(
+        ledger=runtime.ledger(payload.job_id), limiter=runtime.limiter(vendor, payload.account),
+        retry=runtime.retry, lease_s=runtime.row_lease_s, send=send,
+    )
+    outcome = runner.run([to_row(wire) for wire in payload.rows])
+    follow_up(task_name, payload, outcome)
+    return {"delivered": outcome.delivered, "failed": outcome.failed, "skipped": outcome.skipped,
+            "deferred": len(outcome.deferred)}
+
+
+def follow_up(task_name: str, payload: ChunkPayload, outcome: ChunkOutcome) -> None:
+    """Park rows of a paused job, end rows of a cancelled one; defer rows still pending, or
+    fail them once the rounds of retries run out."""
+    runtime = current()
+    ledger = runtime.ledger(payload.job_id)
+    if outcome.stop_reason == "paused":
+        runtime.park(payload.job_id, task_name, _with_rows(payload, outcome.stopped, payload.attempt))
+    elif outcome.stop_reason == "cancelled":
+        for row in outcome.stopped:
+            ledger.failed(row.line, row.fields, reason="job cancelled", outcome="cancelled", wire=row.wire)
+    if not outcome.deferred:
+        return
+    policy = runtime.retry
+    if payload.attempt >= policy.max_task_retries:
+        reason = f"gave up after {payload.attempt + 1} rounds of retries: {outcome.last_error or 'no limiter slot'}"
+        for row in outcome.deferred:
+            ledger.failed(row.line, row.fields, reason=reason, wire=row.wire)
+        return
+    delay_s = backoff_s(payload.attempt, base_s=policy.backoff_base_s, max_s=policy.backoff_max_s)
+    runtime.defer(task_name, _with_rows(payload, outcome.deferred, payload.attempt + 1), delay_s=delay_s)
+
+
+def _with_rows(payload: ChunkPayload, rows: list[JobRow], attempt: int) -> dict[str, Any]:
+    return {**payload.model_dump(), "rows": [row.wire for row in rows], "attempt": attempt}

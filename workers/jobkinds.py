@@ -1,0 +1,3 @@
+"""Import every job kind so that it registers in workers.kinds."""
+
+import workers.campaign  # noqa: F401
