@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from tasks.base import VendorTask
 from tasks.chunks import JobRow
 from tasks.jobchunk import ChunkPayload, run_chunk
+from tasks.operations import OperationPayload, operation
 from tasks.runtime import current
 
 VENDOR = "ringostat"
@@ -17,15 +18,12 @@ ADD_ROW = "ringostat.campaign_rows.add"
 ADD_CHUNK = "ringostat.campaign_rows.add_chunk"
 
 
-class CampaignRowPayload(BaseModel):
-    """Payload of `ringostat.campaign_rows.add`: one number into one Power Dialer campaign."""
-
-    model_config = ConfigDict(extra="forbid")
+class CampaignRowPayload(OperationPayload):
+    """Add one number to a Power Dialer campaign (one number per request)."""
 
     campaign_id: int = Field(gt=0)
     phone_number: str = Field(pattern=r"^\d{10,15}$", description="digits with country code, e.g. 380930000000")
     fio: str = Field(default="", max_length=255)
-    account: str = "default"
 
 
 class CampaignChunkPayload(ChunkPayload):
@@ -34,12 +32,8 @@ class CampaignChunkPayload(ChunkPayload):
     campaign_id: int = Field(gt=0)
 
 
-@shared_task(bind=True, base=VendorTask, name=ADD_ROW)
-def add_campaign_row(self: VendorTask, **payload: Any) -> dict[str, Any]:
-    row = self.parse(CampaignRowPayload, payload)
-    client = current().client(VENDOR, row.account)
-    reply = self.call_vendor(VENDOR, row.account, lambda: client.add_campaign_row(row.campaign_id, row.phone_number, row.fio))
-    return reply.model_dump()
+add_campaign_row = operation(
+    ADD_ROW, CampaignRowPayload, lambda client, p: client.add_campaign_row(p.campaign_id, p.phone_number, p.fio))
 
 
 @shared_task(bind=True, base=VendorTask, name=ADD_CHUNK, ignore_result=True)

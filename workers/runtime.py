@@ -6,14 +6,17 @@ import json
 import threading
 from functools import cached_property
 
-from vendors.http import new_session
-from vendors.ringostat import RingostatClient, RingostatCredentials
+from typing import Any
 
+from vendors.http import new_session
+
+from workers.clients import build_client
 from workers.deferred import DeferredQueue
 from workers.ledger import Ledger
 from workers.limiter import RateLimiter
 from workers.redis_conn import get_keys, get_redis
-from workers.settings import Settings, get_settings, ringostat_account
+from workers.routing import VENDORS
+from workers.settings import Settings, get_settings, vendor_account
 
 # KEYS[1] job hash;  KEYS[2] parked list;  ARGV[1] chunk entry
 # Parks the entry only while the job is still paused, atomically with that check, so a
@@ -37,12 +40,13 @@ class WorkerRuntime:
 
     @property
     def row_lease_s(self) -> float:
-        """Longer than one vendor call can take, so a live sender's claim never lapses."""
-        ringostat = self._settings.ringostat
-        return max(self._settings.row_lease_s, ringostat.connect_timeout_s + ringostat.read_timeout_s + 5)
+        """Longer than one vendor call can take (any vendor), so a live sender's claim never lapses."""
+        s = self._settings
+        slowest = max(s.vendor(v).connect_timeout_s + s.vendor(v).read_timeout_s for v in VENDORS)
+        return max(s.row_lease_s, slowest + 5)
 
     def limiter(self, vendor: str, account: str) -> RateLimiter:
-        limits = self._account(vendor, account)
+        limits = vendor_account(vendor, account, self._settings)
         keys = get_keys()
         return RateLimiter(
             get_redis(), key=keys.limiter(vendor, account), stats_key=keys.limiter_stats(vendor, account),
@@ -52,10 +56,11 @@ class WorkerRuntime:
     def ledger(self, job_id: str) -> Ledger:
         return Ledger(get_redis(), get_keys(), job_id, lease_s=self.row_lease_s)
 
-    def client(self, vendor: str, account: str) -> RingostatClient:
+    def client(self, vendor: str, account: str) -> Any:
+        """One client per (vendor, account) per thread: sessions are not thread-safe."""
         cache = self._local.__dict__.setdefault("clients", {})
         if (vendor, account) not in cache:
-            cache[(vendor, account)] = self._new_client(vendor, account)
+            cache[(vendor, account)] = build_client(self._settings, vendor, account, new_session(), get_redis())
         return cache[(vendor, account)]
 
     def defer(self, task_name: str, kwargs: dict, *, delay_s: float) -> None:
@@ -73,19 +78,3 @@ class WorkerRuntime:
     @cached_property
     def deferred(self) -> DeferredQueue:
         return DeferredQueue(get_redis(), get_keys().deferred())
-
-    def _account(self, vendor: str, account: str):
-        if vendor == "ringostat":
-            return ringostat_account(account, self._settings)
-        raise ValueError(f"unknown vendor {vendor!r}")
-
-    def _new_client(self, vendor: str, account: str) -> RingostatClient:
-        if vendor != "ringostat":
-            raise ValueError(f"unknown vendor {vendor!r}")
-        conf = self._settings.ringostat
-        creds = ringostat_account(account, self._settings)
-        return RingostatClient(
-            RingostatCredentials(auth_key=creds.auth_key, project_id=creds.project_id),
-            base_url=conf.base_url, session=new_session(),
-            timeout_s=(conf.connect_timeout_s, conf.read_timeout_s),
-        )

@@ -23,16 +23,54 @@ class AccountLimits(BaseModel):
     burst: int = Field(default=1, ge=1)
 
 
+class VendorSettings(BaseModel):
+    """What every vendor has: where it is, how long we wait for it, and its accounts."""
+
+    base_url: str
+    connect_timeout_s: float = 3.05
+    read_timeout_s: float = 10.0
+    accounts: dict[str, AccountLimits]
+
+
 class RingostatAccount(AccountLimits):
     auth_key: SecretStr = SecretStr("sandbox-ringostat-key")
     project_id: str = "123"
 
 
-class RingostatSettings(BaseModel):
+class RingostatSettings(VendorSettings):
     base_url: str = f"{SANDBOX_URL}/ringostat"
-    connect_timeout_s: float = 3.05
-    read_timeout_s: float = 10.0
     accounts: dict[str, RingostatAccount] = Field(default_factory=lambda: {"default": RingostatAccount()})
+
+
+class PozvonimAccount(AccountLimits):
+    uid: str = "1001"
+    api_key: SecretStr = SecretStr("sandbox-pozvonim-key")
+
+
+class PozvonimSettings(VendorSettings):
+    base_url: str = f"{SANDBOX_URL}/pozvonim/v2u"
+    accounts: dict[str, PozvonimAccount] = Field(default_factory=lambda: {"default": PozvonimAccount()})
+    #: a cached token is refreshed this long before the vendor's 4 h expiry
+    token_refresh_margin_s: float = 600.0
+
+
+class ObzvonilkaAccount(AccountLimits):
+    api_key: SecretStr = SecretStr("sandbox-obzvonilka-key")
+
+
+class ObzvonilkaSettings(VendorSettings):
+    base_url: str = f"{SANDBOX_URL}/obzvonilka"
+    accounts: dict[str, ObzvonilkaAccount] = Field(default_factory=lambda: {"default": ObzvonilkaAccount()})
+
+
+class SalesScriptPrompterAccount(AccountLimits):
+    key: SecretStr = SecretStr("sandbox-ssp-key")
+
+
+class SalesScriptPrompterSettings(VendorSettings):
+    base_url: str = f"{SANDBOX_URL}/salesscriptprompter/integration/apiv2"
+    accounts: dict[str, SalesScriptPrompterAccount] = Field(
+        default_factory=lambda: {"default": SalesScriptPrompterAccount()})
 
 
 class RetrySettings(BaseModel):
@@ -67,6 +105,15 @@ class Settings(BaseSettings):
     job_ttl_s: int = 14 * 24 * 3600
     retry: RetrySettings = Field(default_factory=RetrySettings)
     ringostat: RingostatSettings = Field(default_factory=RingostatSettings)
+    pozvonim: PozvonimSettings = Field(default_factory=PozvonimSettings)
+    obzvonilka: ObzvonilkaSettings = Field(default_factory=ObzvonilkaSettings)
+    salesscriptprompter: SalesScriptPrompterSettings = Field(default_factory=SalesScriptPrompterSettings)
+
+    def vendor(self, name: str) -> VendorSettings:
+        try:
+            return getattr(self, name)
+        except AttributeError:
+            raise ValueError(f"unknown vendor {name!r}") from None
 
     @property
     def broker(self) -> str:
@@ -97,10 +144,15 @@ class UnknownAccount(KeyError):
     """A task named an account alias that this worker has no credentials for."""
 
 
-def ringostat_account(name: str, settings: Settings | None = None) -> RingostatAccount:
-    settings = settings or get_settings()
+def vendor_account(vendor: str, name: str, settings: Settings | None = None):
+    """The account's credentials and limits; UnknownAccount names the ones configured."""
+    accounts = (settings or get_settings()).vendor(vendor).accounts
     try:
-        return settings.ringostat.accounts[name]
+        return accounts[name]
     except KeyError:
-        known = ", ".join(sorted(settings.ringostat.accounts)) or "none"
-        raise UnknownAccount(f"no ringostat account {name!r} configured (known: {known})") from None
+        known = ", ".join(sorted(accounts)) or "none"
+        raise UnknownAccount(f"no {vendor} account {name!r} configured (known: {known})") from None
+
+
+def ringostat_account(name: str, settings: Settings | None = None) -> RingostatAccount:
+    return vendor_account("ringostat", name, settings)
