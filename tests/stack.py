@@ -18,6 +18,11 @@ SECRET_KEY = f"secret-{uuid.uuid4().hex}"
 PROJECT_ID = "123"
 
 
+def vendor_secret(vendor: str) -> str:
+    """The key this test run gives a vendor's default account; never expected outside settings."""
+    return f"{SECRET_KEY}-{vendor}"
+
+
 class Stack:
     def __init__(self, redis_url: str, tmp: Path, *sandbox_args: str, **settings: str) -> None:
         self.prefix = f"tqtest-{uuid.uuid4().hex[:8]}:"
@@ -25,11 +30,21 @@ class Stack:
         self.tmp = tmp
         self.sandbox = start_sandbox(*sandbox_args)
         self.sandbox.control.configure(projects={PROJECT_ID: SECRET_KEY})
+        # Each vendor's sandbox learns this stack's secrets (see vendor_secret) below this line.
         self.env = {
             "TELEQUEUE_REDIS_URL": redis_url,
             "TELEQUEUE_KEY_PREFIX": self.prefix,
             "TELEQUEUE_BROKER_KEY_PREFIX": self.prefix + "broker:",
             "TELEQUEUE_RINGOSTAT__BASE_URL": f"{self.sandbox.url}/ringostat",
+            "TELEQUEUE_POZVONIM__BASE_URL": f"{self.sandbox.url}/pozvonim/v2u",
+            "TELEQUEUE_POZVONIM__ACCOUNTS__DEFAULT__API_KEY": vendor_secret("pozvonim"),
+            "TELEQUEUE_POZVONIM__ACCOUNTS__DEFAULT__RATE_PER_S": "1000",
+            "TELEQUEUE_OBZVONILKA__BASE_URL": f"{self.sandbox.url}/obzvonilka",
+            "TELEQUEUE_OBZVONILKA__ACCOUNTS__DEFAULT__API_KEY": vendor_secret("obzvonilka"),
+            "TELEQUEUE_OBZVONILKA__ACCOUNTS__DEFAULT__RATE_PER_S": "1000",
+            "TELEQUEUE_SALESSCRIPTPROMPTER__BASE_URL": f"{self.sandbox.url}/salesscriptprompter/integration/apiv2",
+            "TELEQUEUE_SALESSCRIPTPROMPTER__ACCOUNTS__DEFAULT__KEY": vendor_secret("salesscriptprompter"),
+            "TELEQUEUE_SALESSCRIPTPROMPTER__ACCOUNTS__DEFAULT__RATE_PER_S": "1000",
             "TELEQUEUE_RINGOSTAT__ACCOUNTS__DEFAULT__AUTH_KEY": SECRET_KEY,
             "TELEQUEUE_RINGOSTAT__ACCOUNTS__DEFAULT__PROJECT_ID": PROJECT_ID,
             "TELEQUEUE_RINGOSTAT__ACCOUNTS__DEFAULT__RATE_PER_S": "5000",

@@ -56,9 +56,17 @@ def load_ringostat_campaign(
 
 
 def run_campaign_load(file: Path, *, campaign: int, detach: bool = False, timeout: float | None = None, **options):
-    """Produce in a background thread while the progress bar follows the job; None when detached."""
     from workers.campaign import load_campaign_csv  # the Celery app loads only for commands that send
 
+    return run_load(lambda on_created: load_campaign_csv(file, campaign_id=campaign, on_created=on_created, **options),
+                    detach=detach, timeout=timeout)
+
+
+def run_load(start, *, detach: bool = False, timeout: float | None = None):
+    """Produce in a background thread while the progress bar follows the job; None when detached.
+
+    `start(on_created)` creates the job, calls on_created(job_id) and then enqueues its rows.
+    """
     created = threading.Event()
     job: dict[str, str] = {}
 
@@ -67,7 +75,7 @@ def run_campaign_load(file: Path, *, campaign: int, detach: bool = False, timeou
         created.set()
 
     with ThreadPoolExecutor(1) as pool:
-        producing: Future = pool.submit(load_campaign_csv, file, campaign_id=campaign, on_created=on_created, **options)
+        producing: Future = pool.submit(start, on_created)
         while not created.wait(0.1):
             if producing.done():
                 _raise_load_error(producing)
@@ -80,6 +88,9 @@ def run_campaign_load(file: Path, *, campaign: int, detach: bool = False, timeou
         status = follow(store(), job["id"], console, producing=lambda: not producing.done(), timeout_s=timeout)
         _raise_load_error(producing)
     return status
+
+
+# Other job kinds' load commands go below this line, one function each.
 
 
 def _raise_load_error(producing: Future) -> None:
