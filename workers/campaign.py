@@ -7,13 +7,9 @@ from pathlib import Path
 
 from tasks.ringostat import ADD_CHUNK, VENDOR
 
-from workers.app import app
-from workers.kinds import JobKind, register
-
 from workers.intake import read_csv, records_from_dicts, validate_contacts
-from workers.jobs import JobStore
-from workers.producer import produce
-from workers.redis_conn import get_keys, get_redis
+from workers.kinds import JobKind, register
+from workers.producer import start_job
 from workers.settings import get_settings, ringostat_account
 
 KIND = "ringostat-campaign"
@@ -46,32 +42,23 @@ def load_campaign_rows(
     account: str = "default",
     region: str | None = None,
     on_created: Callable[[str], None] = lambda job_id: None,
+    publish=None,
 ) -> str:
     """The same job from code: rows are dicts with `phone` and optional `fio`."""
     validated = validate_contacts(records_from_dicts(rows), region=region or get_settings().default_region)
-    return _load(validated, campaign_id, account, f"campaign {campaign_id}", on_created, lambda n: None)
+    return _load(validated, campaign_id, account, f"campaign {campaign_id}", on_created, lambda n: None, publish)
 
 
-def _load(rows, campaign_id, account, target, on_created, on_progress) -> str:
+def _load(rows, campaign_id, account, target, on_created, on_progress, publish=None) -> str:
     ringostat_account(account)
-    store = JobStore(get_redis(), get_keys())
-    job_id = store.create(kind=KIND, vendor=VENDOR, account=account, target=target,
-                          params={"campaign_id": campaign_id, "account": account})
-    on_created(job_id)
-
-    params = {"campaign_id": campaign_id, "account": account}
-
-    def enqueue(chunk: list[list]) -> None:
-        app.send_task(ADD_CHUNK, kwargs=chunk_payload(job_id, params, chunk))
-
-    produce(job_id, rows, store=store, chunk_size=get_settings().chunk_size, enqueue=enqueue, on_progress=on_progress)
-    return job_id
+    return start_job(CAMPAIGN, rows, account=account, target=target, params={"campaign_id": campaign_id},
+                     on_created=on_created, on_progress=on_progress, publish=publish)
 
 
 def chunk_payload(job_id: str, params: dict, rows: list[list]) -> dict:
     return {"job_id": job_id, "campaign_id": params["campaign_id"], "account": params["account"], "rows": rows}
 
 
-register(JobKind(KIND, VENDOR, ADD_CHUNK, chunk_payload, report_fields=("phone", "fio")))
+CAMPAIGN = register(JobKind(KIND, VENDOR, ADD_CHUNK, chunk_payload, report_fields=("phone", "fio")))
 
 __all__ = ["ADD_CHUNK", "KIND", "load_campaign_csv", "load_campaign_rows"]

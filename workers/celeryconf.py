@@ -1,0 +1,35 @@
+"""Celery configuration shared by the worker app and the light client app other programs use."""
+
+from __future__ import annotations
+
+from workers.routing import BULK_QUEUE, route_task
+from workers.settings import Settings
+
+
+def celery_config(settings: Settings) -> dict:
+    transport_options: dict = {"visibility_timeout": settings.visibility_timeout_s,
+                               **settings.broker_transport_options}
+    if settings.broker_key_prefix:
+        transport_options["global_keyprefix"] = settings.broker_key_prefix
+    return dict(
+        broker_url=settings.broker,
+        result_backend=settings.redis_url,
+        # Reliability: a chunk is acknowledged only once done; a lost worker's chunk comes back.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_transport_options=transport_options,
+        result_backend_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+        broker_connection_retry_on_startup=True,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_expires=24 * 3600,
+        result_extended=True,  # Flower and result readers see the task's name and queue
+        task_routes=(route_task,),
+        task_default_queue=BULK_QUEUE,
+        # For Flower: names, queues and states readable in its views.
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        task_track_started=True,
+    )
