@@ -1,6 +1,2 @@
-"""Plain HTTP clients of the vendor APIs (no Celery here)."""
-
-from vendors import errors
-from vendors.ringostat import RingostatClient, RingostatCredentials
-
-__all__ = ["RingostatClient", "RingostatCredentials", "errors"]
+"""Plain HTTP clients of the vendor APIs (no Celery here): one module per vendor,
+`vendors.errors` for the error tree, `vendors.http` for the shared transport mapping."""

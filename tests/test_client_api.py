@@ -1,0 +1,69 @@
+"""Other apps: enqueue from a separate Python process that imports only workers.client."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tests.stack import Stack
+
+APP = textwrap.dedent('''
+    import json, sys
+    from workers.client import Telequeue
+    from tasks.ringostat import CampaignRowPayload
+    import pydantic
+
+    out = {"heavy": [m for m in ("workers.app", "workers.runtime", "vendors.http") if m in sys.modules]}
+    tq = Telequeue()
+    out["typed"] = tq.send(CampaignRowPayload(campaign_id=71, phone_number="380931110001", fio="A")).get(timeout=30)
+    out["by_name"] = tq.enqueue("ringostat.campaign_rows.add", {"campaign_id": 71, "phone_number": "380931110002"}).get(timeout=30)
+    try:
+        tq.enqueue("ringostat.campaign_rows.add", {"campaign_id": 71, "phone_number": "+38 093"})
+    except pydantic.ValidationError as exc:
+        out["invalid"] = exc.errors()[0]["loc"]
+    job = tq.load_campaign([{"phone": "093 111 00 03", "fio": "B"}, {"phone": "nope"}, {"phone": "0931110004"}],
+                           campaign_id=72)
+    status = job.wait(timeout=60)
+    out["job"] = [status.delivered, status.rejected, status.state]
+    out["report_rows"] = job.report(sys.argv[1])
+    print(json.dumps(out))
+''')
+
+
+@pytest.fixture(scope="module")
+def stack(redis_url, tmp_path_factory):
+    s = Stack(redis_url, tmp_path_factory.mktemp("client"))
+    s.start_worker()
+    yield s
+    s.stop()
+
+
+def test_another_app_enqueues_operations_and_jobs(stack, tmp_path):
+    result = subprocess.run([sys.executable, "-c", APP, str(tmp_path / "report.csv")], capture_output=True, text=True,
+                            env={**os.environ, **stack.env}, timeout=120)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["heavy"] == []  # no worker machinery loaded in the app
+    assert out["typed"] == {"result": True} and out["by_name"] == {"result": True}
+    assert out["invalid"] == ["phone_number"]
+    assert out["job"] == [2, 1, "done"]
+    assert out["report_rows"] == 1 and "nope" in (tmp_path / "report.csv").read_text(encoding="utf-8-sig")
+    assert {r["phone_number"] for r in stack.rows(71)} == {"380931110001", "380931110002"}
+    assert {r["phone_number"] for r in stack.rows(72)} == {"380931110003", "380931110004"}
+
+
+def test_invalid_payload_fails_at_once_in_the_worker_and_is_not_retried(stack):
+    # Sent by name past any client-side check, as a non-Python app through Flower would
+    result = stack.cli("send", "ringostat.campaign_rows.add", "--wait", "20",
+                       "--payload", '{"campaign_id": 73, "phone_number": "12", "api_key": "x"}')
+    assert result.returncode == 1
+    reply = json.loads(result.stdout)
+    assert reply["state"] == "FAILURE"
+    assert "invalid payload" in reply["result"] and "phone_number" in reply["result"]
+    log = stack.log("w0").read_text()
+    assert "Retry in" not in log
