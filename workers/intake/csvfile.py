@@ -134,68 +134,32 @@ class _Layout(NamedTuple):
     name_index: int | None
 
 
-class CsvRecords:
-    """The records of one CSV file; iterate once.
+class _RecordReader:
+    """Turns the lines into records and rejects, counting them.
 
-    `read_csv` has already opened the file, validated the header and read ahead
-    to the first data record. Closed at the end of iteration, by `close()` or by
-    leaving a `with` block. Counters are final once iteration ends.
+    Kept apart from `CsvRecords` so its generator does not point back at the
+    object holding it: without that cycle, dropping a `CsvRecords` frees the
+    generator at once, and its `finally` closes the file.
     """
 
-    def __init__(self, path: str, stream: io.BufferedReader, layout: _Layout, lines: _Lines) -> None:
-        self.path = path
-        self.header = layout.header
-        self.delimiter = layout.delimiter
-        self.phone_column = layout.header[layout.phone_index]
-        self.name_column = None if layout.name_index is None else layout.header[layout.name_index]
-        self.records_read = 0  #: non-blank records seen, rejected ones included
-        self.rejected = 0  #: of those, how many were yielded as RejectedRow
+    def __init__(self, stream: io.BufferedReader, layout: _Layout, lines: _Lines) -> None:
+        self.records_read = 0
+        self.rejected = 0
         self._stream = stream
         self._layout = layout
         self._lines = lines
-        self._records = self._read_records()
-        self._started = False
-        self._first = self._read_ahead()
 
-    @property
-    def lines_read(self) -> int:
-        """Physical lines consumed so far, header and blank lines included."""
-        return self._lines.line_no
-
-    def __iter__(self) -> Iterator[RawRecord | RejectedRow]:
-        if self._started:
-            raise RuntimeError("CsvRecords can be iterated only once")
-        self._started = True
+    def records(self) -> Iterator[RawRecord | RejectedRow]:
         try:
-            yield self._first
-            yield from self._records
+            yield from self._parse()
         finally:
-            self.close()
+            self._stream.close()
 
-    def close(self) -> None:
-        self._records.close()
-        self._stream.close()
-
-    def __enter__(self) -> CsvRecords:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def _read_ahead(self) -> RawRecord | RejectedRow:
-        # Knowing there is at least one record lets "header but no data" be a
-        # file-level error like the others, raised before the job is created.
-        try:
-            return next(self._records)
-        except StopIteration:
-            self.close()
-            raise CsvFormatError(f"{self.path}: no data rows after the header") from None
-
-    def _read_records(self) -> Iterator[RawRecord | RejectedRow]:
+    def _parse(self) -> Iterator[RawRecord | RejectedRow]:
         lines = self._lines
         # strict: an unclosed quote at the end of the file, or text after a closing
         # quote, rejects the record instead of silently merging lines into a cell.
-        reader = csv.reader(lines, delimiter=self.delimiter, strict=True)
+        reader = csv.reader(lines, delimiter=self._layout.delimiter, strict=True)
         phone_index, name_index = self._layout.phone_index, self._layout.name_index
         cells_needed = max(phone_index, name_index or 0) + 1
         while True:
@@ -226,7 +190,7 @@ class CsvRecords:
             # The bad line sat inside a quoted field: the whole record goes.
             reason = bad.reason if bad.whole_record else f"{bad.reason} at line {bad.line}, inside a quoted field"
             return self._reject(record_start, [], reason)
-        return self._reject(bad.line, _salvage_cells(bad.raw, self.delimiter), bad.reason)
+        return self._reject(bad.line, _salvage_cells(bad.raw, self._layout.delimiter), bad.reason)
 
     def _reject(self, line: int, cells: list[str], reason: str) -> RejectedRow:
         self.records_read += 1
@@ -235,6 +199,69 @@ class CsvRecords:
         phone = cells[phone_index] if phone_index < len(cells) else ""
         fio = cells[name_index] if name_index is not None and name_index < len(cells) else ""
         return RejectedRow(line, phone, fio, reason)
+
+
+class CsvRecords:
+    """The records of one CSV file; iterate once.
+
+    `read_csv` has already opened the file, validated the header and read ahead
+    to the first data record. The file closes at the end of iteration, on
+    `close()`, on leaving a `with` block, or when the object is dropped.
+    """
+
+    def __init__(self, path: str, stream: io.BufferedReader, layout: _Layout, lines: _Lines) -> None:
+        self.path = path
+        self.header = layout.header
+        self.delimiter = layout.delimiter
+        self.phone_column = layout.header[layout.phone_index]
+        self.name_column = None if layout.name_index is None else layout.header[layout.name_index]
+        self._lines = lines
+        self._reader = _RecordReader(stream, layout, lines)
+        self._records = self._reader.records()
+        self._started = False
+        self._first = self._read_ahead()
+
+    @property
+    def records_read(self) -> int:
+        """Non-blank data records read so far, rejected ones included."""
+        return self._reader.records_read
+
+    @property
+    def rejected(self) -> int:
+        """Of `records_read`, how many were yielded as `RejectedRow`."""
+        return self._reader.rejected
+
+    @property
+    def lines_read(self) -> int:
+        """Physical lines consumed so far, header and blank lines included."""
+        return self._lines.line_no
+
+    def __iter__(self) -> Iterator[RawRecord | RejectedRow]:
+        if self._started:
+            raise RuntimeError("CsvRecords can be iterated only once")
+        self._started = True
+        try:
+            yield self._first
+            yield from self._records
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._records.close()  # runs its finally: the file closes
+
+    def __enter__(self) -> CsvRecords:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _read_ahead(self) -> RawRecord | RejectedRow:
+        # Knowing there is at least one record lets "header but no data" be a
+        # file-level error like the others, raised before the job is created.
+        try:
+            return next(self._records)
+        except StopIteration:
+            raise CsvFormatError(f"{self.path}: no data rows after the header") from None
 
 
 def read_csv(
@@ -310,7 +337,11 @@ def _decode_header(raw: bytes, path: str) -> str:
             f"{path}: header is not valid UTF-8 (byte 0x{bad:02x} at position {exc.start})"
             f"{_encoding_guess(raw)}; save the file as 'CSV UTF-8'"
         ) from None
-    if "\r" in text.rstrip("\r\n"):
+    body = text.rstrip("\r\n")
+    unprintable = sum(1 for char in body if not char.isprintable() and char not in "\t\r")
+    if unprintable * 2 > len(body):
+        raise CsvFormatError(f"{path}: binary data, not a CSV text file")
+    if "\r" in body:
         raise CsvFormatError(f"{path}: lines end with CR only (old Mac format); save with LF or CRLF line ends")
     return text
 
@@ -382,10 +413,14 @@ def _find_column(
 
 
 def _columns_found(header: tuple[str, ...]) -> str:
-    shown = ", ".join(repr(name) for name in header[:20])
+    shown = ", ".join(repr(_shorten(name)) for name in header[:20])
     more = f" and {len(header) - 20} more" if len(header) > 20 else ""
     hint = " (the first line looks like data: add a header line such as 'phone;fio')" if _looks_like_data(header) else ""
     return f"columns found: {shown}{more}{hint}"
+
+
+def _shorten(name: str, limit: int = 40) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
 def _looks_like_data(header: tuple[str, ...]) -> bool:
@@ -396,7 +431,7 @@ def _csv_error_reason(exc: csv.Error, lines: _Lines) -> str:
     message = str(exc)
     if "unexpected end of data" in message:
         return f"quoted field not closed: lines {lines.record_start}-{lines.line_no} up to the end of the file"
-    return f"bad CSV quoting: {message}"
+    return f"malformed CSV record: {message}"
 
 
 def _too_few(needed: int, found: int) -> str:
@@ -406,7 +441,10 @@ def _too_few(needed: int, found: int) -> str:
 def _salvage_cells(raw: bytes, delimiter: str) -> list[str]:
     """Best-effort cells of a rejected line, so the report shows what it held."""
     text = raw.decode("utf-8", errors="replace").replace("\x00", "")
-    return next(csv.reader([text], delimiter=delimiter), [])
+    try:
+        return next(csv.reader([text], delimiter=delimiter), [])
+    except csv.Error:  # e.g. a lone CR inside the line
+        return []
 
 
 __all__ = [
