@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import Celery, signals
 
 import tasks.runtime
+import workers.metrics
 from workers.deferred import Mover
 from workers.celeryconf import celery_config
 from workers.runtime import WorkerRuntime
@@ -12,12 +13,18 @@ from workers.settings import get_settings
 
 settings = get_settings()
 
-app = Celery("telequeue", include=["tasks.ringostat"])
+app = Celery("telequeue", include=["tasks.ringostat", "tasks.ringostat_minicrm", "tasks.salesscriptprompter"])
 app.conf.update(celery_config(settings))
 
 
 # Register the tasks in every process that imports the app (producers and `send` need the names too).
 import tasks.ringostat  # noqa: E402,F401
+import tasks.ringostat_minicrm  # noqa: E402,F401
+import tasks.salesscriptprompter  # noqa: E402,F401
+
+
+# Flower loads this app: its /metrics then serves telequeue's own metrics too.
+workers.metrics.register()
 
 
 def publish(task_name: str, kwargs: dict) -> None:

@@ -1,0 +1,56 @@
+"""Prometheus metrics Flower does not have: limiter waits and 429s per vendor account, job counters.
+
+Registered into prometheus_client's default registry by workers.app, so `celery -A workers.app
+flower` serves them on its own /metrics. Read from Redis at scrape time: nothing to keep in sync.
+"""
+
+from __future__ import annotations
+
+from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
+
+from workers.jobs import COUNTERS, JobStore
+from workers.redis_conn import get_keys, get_redis
+from workers.routing import VENDORS
+from workers.settings import get_settings
+
+#: jobs exported, newest first: enough for a dashboard, bounded for Prometheus
+RECENT_JOBS = 50
+
+
+class TelequeueCollector:
+    def collect(self):
+        yield from self._limiter_metrics()
+        yield self._job_metrics()
+
+    def _limiter_metrics(self):
+        granted = CounterMetricFamily("telequeue_limiter_granted", "Send slots granted", labels=["vendor", "account"])
+        waited = CounterMetricFamily("telequeue_limiter_wait_seconds", "Time spent waiting for a slot",
+                                     labels=["vendor", "account"])
+        throttled = CounterMetricFamily("telequeue_vendor_throttled", "429 answers from the vendor",
+                                        labels=["vendor", "account"])
+        redis, keys, settings = get_redis(), get_keys(), get_settings()
+        for vendor in VENDORS:
+            for account in settings.vendor(vendor).accounts:
+                stats = {k.decode(): float(v) for k, v in redis.hgetall(keys.limiter_stats(vendor, account)).items()}
+                granted.add_metric([vendor, account], stats.get("granted", 0))
+                waited.add_metric([vendor, account], stats.get("wait_s", 0))
+                throttled.add_metric([vendor, account], stats.get("throttled", 0))
+        return [granted, waited, throttled]
+
+    def _job_metrics(self):
+        rows = GaugeMetricFamily("telequeue_job_rows", "Rows of recent jobs by outcome",
+                                 labels=["job", "kind", "state", "outcome"])
+        for status in JobStore(get_redis(), get_keys()).list(RECENT_JOBS):
+            for outcome in (*COUNTERS, "pending"):
+                rows.add_metric([status.id, status.kind, status.state, outcome], getattr(status, outcome))
+        return rows
+
+
+_registered = False
+
+
+def register() -> None:
+    global _registered
+    if not _registered:
+        REGISTRY.register(TelequeueCollector())
+        _registered = True
