@@ -6,6 +6,7 @@ from typing import Any, Callable, TypeVar
 
 import pydantic
 from celery import Task
+from celery.exceptions import Ignore
 
 from vendors.errors import PermanentVendorError, RateLimited, TransientVendorError
 
@@ -54,12 +55,22 @@ class VendorTask(Task):
             return call()
         except RateLimited as exc:
             limiter.penalize(exc.retry_after_s or 1.0)
-            raise self.retry(exc=_flat(exc), countdown=exc.retry_after_s or 1.0) from None
+            self.retry_later(exc, delay_s=exc.retry_after_s or 1.0)
         except TransientVendorError as exc:
-            delay = backoff_s(self.request.retries, base_s=self.backoff_base_s, max_s=self.backoff_max_s)
-            raise self.retry(exc=_flat(exc), countdown=delay) from None
+            self.retry_later(exc, delay_s=backoff_s(self.request.retries, base_s=self.backoff_base_s,
+                                                    max_s=self.backoff_max_s))
         except PermanentVendorError as exc:
             raise _flat(exc) from None
+
+    def retry_later(self, exc: Exception, *, delay_s: float) -> None:
+        """Celery's retry(countdown=...) would park the message in this worker's memory; the
+        same task id goes to the deferred set in Redis instead, published when due."""
+        if self.request.retries >= self.max_retries:
+            raise _flat(exc) from None
+        current().defer(self.name, dict(self.request.kwargs), delay_s=delay_s,
+                        task_id=self.request.id, retries=self.request.retries + 1)
+        self.backend.mark_as_retry(self.request.id, _flat(exc), request=self.request)
+        raise Ignore()
 
 
 def _flat(exc: Exception) -> VendorCallFailed:

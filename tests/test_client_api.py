@@ -7,10 +7,12 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 
 from tests.stack import Stack
+from workers import devstack
 
 APP = textwrap.dedent('''
     import json, sys
@@ -67,3 +69,23 @@ def test_invalid_payload_fails_at_once_in_the_worker_and_is_not_retried(stack):
     assert "invalid payload" in reply["result"] and "phone_number" in reply["result"]
     log = stack.log("w0").read_text()
     assert "Retry in" not in log
+
+
+def test_a_single_operation_retries_through_redis_and_keeps_its_task_id(stack):
+    # Given a vendor that answers 5xx for a while
+    stack.sandbox.control.reset()
+    stack.sandbox.control.configure(error_rate=1.0)
+    results = {}
+    sender = threading.Thread(target=lambda: results.update(reply=stack.cli(
+        "send", "ringostat.campaign_rows.add", "--wait", "40",
+        "--payload", '{"campaign_id": 74, "phone_number": "380931110074"}')))
+    sender.start()
+    devstack.wait_until(lambda: stack.sandbox.control.stats()["requests"] >= 1, 20, "the first attempt")
+    # No message waits in a worker's memory: the retry sits in Redis' deferred set
+    assert stack.redis.zcard(f"{stack.prefix}deferred") == 1
+    stack.sandbox.control.configure(error_rate=0.0)
+    sender.join(60)
+    reply = json.loads(results["reply"].stdout)
+    # Then the caller's handle (same task id) sees the success of a later attempt
+    assert reply["state"] == "SUCCESS" and reply["result"] == {"result": True}
+    assert [r["phone_number"] for r in stack.rows(74)] == ["380931110074"]

@@ -13,22 +13,20 @@ from workers.settings import get_settings
 
 settings = get_settings()
 
-app = Celery("telequeue", include=["tasks.ringostat", "tasks.ringostat_minicrm", "tasks.salesscriptprompter"])
+app = Celery("telequeue", include=["tasks.ringostat"])
 app.conf.update(celery_config(settings))
 
 
 # Register the tasks in every process that imports the app (producers and `send` need the names too).
 import tasks.ringostat  # noqa: E402,F401
-import tasks.ringostat_minicrm  # noqa: E402,F401
-import tasks.salesscriptprompter  # noqa: E402,F401
 
 
 # Flower loads this app: its /metrics then serves telequeue's own metrics too.
 workers.metrics.register()
 
 
-def publish(task_name: str, kwargs: dict) -> None:
-    app.send_task(task_name, kwargs=kwargs)
+def publish(task_name: str, kwargs: dict, **options) -> None:
+    app.send_task(task_name, kwargs=kwargs, **options)
 
 
 runtime = WorkerRuntime(publish, settings)

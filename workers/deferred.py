@@ -43,16 +43,17 @@ class DeferredQueue:
         self._key = key
         self._take_due = client.register_script(TAKE_DUE)
 
-    def add(self, task_name: str, kwargs: dict, *, delay_s: float) -> None:
-        entry = json.dumps({"task": task_name, "kwargs": kwargs, "nonce": secrets.token_hex(6)})
+    def add(self, task_name: str, kwargs: dict, *, delay_s: float, options: dict | None = None) -> None:
+        """`options` go to the publish call as they are (e.g. task_id, retries of a single operation)."""
+        entry = json.dumps({"task": task_name, "kwargs": kwargs, "options": options or {}, "nonce": secrets.token_hex(6)})
         now = float(self._r.eval(NOW, 0))  # Redis' clock, the one TAKE_DUE compares with
         self._r.zadd(self._key, {entry: now + delay_s})
 
-    def move_due(self, publish: Callable[[str, dict], None], *, limit: int = 100, lease_s: float = 60.0) -> int:
+    def move_due(self, publish: Callable[..., None], *, limit: int = 100, lease_s: float = 60.0) -> int:
         entries = self._take_due(keys=[self._key], args=[limit, lease_s])
         for raw in entries:
             entry = json.loads(raw)
-            publish(entry["task"], entry["kwargs"])
+            publish(entry["task"], entry["kwargs"], **entry.get("options", {}))
             self._r.zrem(self._key, raw)
         return len(entries)
 

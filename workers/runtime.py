@@ -63,8 +63,8 @@ class WorkerRuntime:
             cache[(vendor, account)] = build_client(self._settings, vendor, account, new_session(), get_redis())
         return cache[(vendor, account)]
 
-    def defer(self, task_name: str, kwargs: dict, *, delay_s: float) -> None:
-        self.deferred.add(task_name, kwargs, delay_s=delay_s)
+    def defer(self, task_name: str, kwargs: dict, *, delay_s: float, **options) -> None:
+        self.deferred.add(task_name, kwargs, delay_s=delay_s, options=options)
 
     def park(self, job_id: str, task_name: str, kwargs: dict) -> bool:
         """Set a paused job's rows aside; publish them at once if the job was resumed meanwhile."""
