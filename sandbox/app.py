@@ -7,12 +7,16 @@ from typing import Sequence
 from aiohttp import web
 
 from . import control, ringostat
+from . import ringostat_minicrm, salesscriptprompter
+from . import obzvonilka
+from . import pozvonim
 from .config import SandboxConfig
 from .state import STATE, SandboxState
 from .vendor import VendorPlugin
 
 # A new vendor is a sibling module exposing PLUGIN, listed here.
-VENDORS: tuple[VendorPlugin, ...] = (ringostat.PLUGIN,)
+VENDORS: tuple[VendorPlugin, ...] = (ringostat.PLUGIN, ringostat_minicrm.PLUGIN, salesscriptprompter.PLUGIN,
+                                      obzvonilka.PLUGIN, pozvonim.PLUGIN)
 
 
 def make_app(

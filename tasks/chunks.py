@@ -127,3 +127,117 @@ class ChunkRunner:
 def _reason(exc: VendorError) -> str:
     """What the operator reads in the report: the vendor's words, status included."""
     return str(exc)[:500]
+
+
+class BatchRunner:
+    """Send a chunk's rows in batches, one request per batch, for vendors that take a list.
+
+    The ledger stays per row: every row of a batch is claimed before its request and all of
+    them are marked delivered (or failed, with the vendor's reason) after it. A batch is
+    retried whole, leaving out rows that meanwhile finished or are held by another worker;
+    it takes one limiter slot per request, since the vendor limits requests, not rows.
+    """
+
+    def __init__(self, *, ledger: Ledger, limiter: Limiter, retry: RetryPolicy, lease_s: float, batch_size: int,
+                 send_batch: Callable[[list[JobRow]], object], sleep: Callable[[float], None] = time.sleep) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self._ledger = ledger
+        self._limiter = limiter
+        self._retry = retry
+        self._lease_s = lease_s
+        self._batch_size = batch_size
+        self._send_batch = send_batch
+        self._sleep = sleep
+
+    def run(self, rows: list[JobRow]) -> ChunkOutcome:
+        outcome = ChunkOutcome()
+        finished = self._ledger.finished_lines([row.line for row in rows])
+        outcome.skipped = len(finished)
+        rows = [row for row in rows if row.line not in finished]
+        busy: list[JobRow] = []
+        for start in range(0, len(rows), self._batch_size):
+            verdict = self._batch(rows[start:start + self._batch_size], outcome, busy)
+            if verdict in ("paused", "cancelled"):
+                held = {row.line for row in busy}
+                outcome.stopped = [row for row in rows[start:] if row.line not in held]
+                outcome.stop_reason = verdict
+                return outcome
+        self._wait_for_busy(busy, outcome)
+        return outcome
+
+    def _wait_for_busy(self, busy: list[JobRow], outcome: ChunkOutcome) -> None:
+        """As ChunkRunner: wait out one lease, then take over rows a dead worker held."""
+        if not busy:
+            return
+        self._sleep(self._lease_s)
+        for start in range(0, len(busy), self._batch_size):
+            batch = busy[start:start + self._batch_size]
+            still_held: list[JobRow] = []  # by a live worker: its own message sends them
+            verdict = self._batch(batch, outcome, still_held)
+            if verdict in ("paused", "cancelled"):
+                held = {row.line for row in still_held}
+                outcome.stopped.extend(row for row in batch if row.line not in held)
+                outcome.stop_reason = verdict
+
+    def _batch(self, rows: list[JobRow], outcome: ChunkOutcome, busy: list[JobRow]) -> str:
+        """Send one batch up to the in-task attempt budget; return what became of it."""
+        attempts = throttles = 0
+        while True:
+            if not self._limiter.acquire():
+                return self._defer(rows, None, outcome)
+            claimed, stop = self._claim_all(rows, outcome, busy)
+            if stop or not claimed:
+                return stop or "empty"
+            try:
+                self._send_batch(claimed)
+            except RateLimited as exc:
+                self._release(claimed, unknown_outcome=False)
+                self._limiter.penalize(exc.retry_after_s or 1.0)
+                throttles += 1
+                if throttles > MAX_THROTTLES_PER_ROW:
+                    return self._defer(claimed, exc, outcome)
+            except PermanentVendorError as exc:
+                for row in claimed:
+                    self._ledger.failed(row.line, row.fields, reason=_reason(exc), wire=row.wire)
+                outcome.failed += len(claimed)
+                return "failed"
+            except TransientVendorError as exc:
+                self._release(claimed, unknown_outcome=isinstance(exc, VendorTimeout))
+                attempts += 1
+                if attempts >= self._retry.in_task_attempts:
+                    return self._defer(claimed, exc, outcome)
+                self._sleep(backoff_s(attempts - 1, base_s=self._retry.in_task_backoff_s, max_s=2.0))
+            else:
+                for row in claimed:
+                    self._ledger.delivered(row.line)
+                outcome.delivered += len(claimed)
+                return "delivered"
+            rows = claimed
+
+    def _claim_all(self, rows: list[JobRow], outcome: ChunkOutcome, busy: list[JobRow]) -> tuple[list[JobRow], str]:
+        """Claim every row that may be sent; on a pause or cancel, give back what was claimed."""
+        claimed: list[JobRow] = []
+        for row in rows:
+            claim = self._ledger.claim(row.line)
+            if claim.may_send:
+                claimed.append(row)
+            elif claim.value == "done":
+                outcome.skipped += 1
+            elif claim.value == "busy":
+                busy.append(row)
+            else:
+                self._release(claimed, unknown_outcome=False)
+                return [], claim.value
+        return claimed, ""
+
+    def _release(self, rows: list[JobRow], *, unknown_outcome: bool) -> None:
+        for row in rows:
+            self._ledger.release(row.line, unknown_outcome=unknown_outcome)
+
+    @staticmethod
+    def _defer(rows: list[JobRow], exc: VendorError | None, outcome: ChunkOutcome) -> str:
+        outcome.deferred.extend(rows)
+        if exc is not None:
+            outcome.last_error = _reason(exc)
+        return "deferred"

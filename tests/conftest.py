@@ -16,15 +16,13 @@ TEST_REDIS_URL = os.environ.get("TELEQUEUE_TEST_REDIS_URL", "redis://127.0.0.1:6
 @pytest.fixture(scope="session")
 def redis_url():
     url, proc = devstack.ensure_redis(TEST_REDIS_URL)
-    client = redis.Redis.from_url(url)
-    client.flushdb()
     # Everything imported later (workers.app, settings) talks to this Redis.
     os.environ["TELEQUEUE_REDIS_URL"] = url
     from workers.settings import get_settings
 
     get_settings.cache_clear()
+    # No FLUSHDB: several test sessions may share this DB; every test cleans up its own prefix.
     yield url
-    client.flushdb()
     devstack.stop(proc)
 
 
@@ -34,5 +32,8 @@ def r(redis_url):
 
 
 @pytest.fixture
-def key_prefix():
-    return f"tqtest-{uuid.uuid4().hex[:8]}:"
+def key_prefix(r):
+    prefix = f"tqtest-{uuid.uuid4().hex[:8]}:"
+    yield prefix
+    for key in r.scan_iter(match=f"{prefix}*", count=1000):
+        r.delete(key)

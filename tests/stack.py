@@ -11,7 +11,15 @@ from pathlib import Path
 import redis
 
 from sandbox import start_sandbox
+from sandbox import obzvonilka as sandbox_obzvonilka
+from sandbox import pozvonim as sandbox_pozvonim
+from sandbox import salesscriptprompter as sandbox_salesscriptprompter
 from workers import devstack
+
+#: Run the stacks on another broker, e.g. amqp://guest:guest@127.0.0.1:5672// (RabbitMQ): each
+#: Stack then gets a vhost of its own (rabbitmqctl add_vhost), removed when it stops. The
+#: limiter, ledgers, deferred retries and results stay in Redis. Unset: Redis is the broker.
+TEST_BROKER_URL = os.environ.get("TELEQUEUE_TEST_BROKER_URL", "")
 
 #: a key no test ever expects to see outside settings: the no-secrets test greps for it
 SECRET_KEY = f"secret-{uuid.uuid4().hex}"
@@ -31,6 +39,9 @@ class Stack:
         self.sandbox = start_sandbox(*sandbox_args)
         self.sandbox.control.configure(projects={PROJECT_ID: SECRET_KEY})
         # Each vendor's sandbox learns this stack's secrets (see vendor_secret) below this line.
+        sandbox_obzvonilka.configure(self.sandbox.url, api_keys={vendor_secret("obzvonilka"): "default"})
+        sandbox_salesscriptprompter.configure(self.sandbox.url, keys={vendor_secret("salesscriptprompter"): "default"})
+        sandbox_pozvonim.configure(self.sandbox.url, accounts={"1001": vendor_secret("pozvonim")})
         self.env = {
             "TELEQUEUE_REDIS_URL": redis_url,
             "TELEQUEUE_KEY_PREFIX": self.prefix,
@@ -60,6 +71,12 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
             **{f"TELEQUEUE_{k.upper()}": v for k, v in settings.items()},
         }
+        self.vhost: str | None = None
+        if TEST_BROKER_URL.startswith(("amqp://", "pyamqp://", "amqps://")):
+            self.vhost = self.prefix[:-1]
+            self.env["TELEQUEUE_BROKER_URL"] = devstack.rabbitmq_vhost(TEST_BROKER_URL, self.vhost)
+        elif TEST_BROKER_URL:
+            self.env["TELEQUEUE_BROKER_URL"] = TEST_BROKER_URL
         self.workers: list[subprocess.Popen] = []
 
     def start_worker(self, name: str | None = None, **kwargs) -> subprocess.Popen:
@@ -82,5 +99,7 @@ class Stack:
         for proc in self.workers:
             devstack.stop(proc)
         self.sandbox.stop()
+        if self.vhost:
+            devstack.delete_rabbitmq_vhost(self.vhost)
         for key in self.redis.scan_iter(match=f"{self.prefix}*", count=1000):
             self.redis.delete(key)

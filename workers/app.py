@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import Celery, signals
 
 import tasks.runtime
+from tasks.catalog import TASK_MODULES, load_all
 import workers.metrics
 from workers.deferred import Mover
 from workers.celeryconf import celery_config
@@ -13,12 +14,10 @@ from workers.settings import get_settings
 
 settings = get_settings()
 
-app = Celery("telequeue", include=["tasks.ringostat"])
+app = Celery("telequeue", include=list(TASK_MODULES))
 app.conf.update(celery_config(settings))
-
-
 # Register the tasks in every process that imports the app (producers and `send` need the names too).
-import tasks.ringostat  # noqa: E402,F401
+load_all()
 
 
 # Flower loads this app: its /metrics then serves telequeue's own metrics too.

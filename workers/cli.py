@@ -93,6 +93,45 @@ def run_load(start, *, detach: bool = False, timeout: float | None = None):
 # Other job kinds' load commands go below this line, one function each.
 
 
+@load_cli.command("ringostat-contacts")
+def load_ringostat_contacts(
+    file: Path = typer.Argument(..., help="CRM export: JSON lines (.jsonl/.ndjson, the doc's contact objects) or CSV "
+                                          "(full_name, origin, responsible, external_id and/or lead_id, phone, email, ...)"),
+    account: str = typer.Option("default", help="account alias from settings"),
+    batch_size: int = typer.Option(100, "--batch-size", min=1, max=1000, help="contacts per contacts/sync request"),
+    detach: bool = typer.Option(False, "--detach", help="print the job id at once; no progress bar (exits once the file is enqueued)"),
+    timeout: Optional[float] = typer.Option(None, help="stop following after this many seconds (the job goes on)"),
+) -> None:
+    """Sync CRM contacts to the Ringostat Smart Phone contact book (minicrm), a batch per request."""
+    from workers.ringostat_contacts import load_contacts_file  # the Celery app loads only for commands that send
+
+    status = run_load(lambda on_created: load_contacts_file(file, account=account, batch_size=batch_size,
+                                                            on_created=on_created),
+                      detach=detach, timeout=timeout)
+    if status is not None:
+        finish(status)
+
+
+@load_cli.command("obzvonilka-contacts")
+def load_obzvonilka_contacts(
+    file: Path = typer.Argument(..., help="CSV with external_code and phone columns; optional name, email, "
+                                          "address, description, www"),
+    base: int = typer.Option(..., "--base", min=1, help="Obzvonilka contact base id"),
+    account: str = typer.Option("default", help="account alias from settings"),
+    region: Optional[str] = typer.Option(None, help="region for numbers without country code (default: settings, UA)"),
+    detach: bool = typer.Option(False, "--detach", help="print the job id at once; no progress bar (exits once the file is enqueued)"),
+    timeout: Optional[float] = typer.Option(None, help="stop following after this many seconds (the job goes on)"),
+) -> None:
+    """Upsert a CSV into an Obzvonilka contact base by external code: update the contact found, else create it."""
+    from workers.obzvonilka_contacts import load_contacts_csv  # the Celery app loads only for commands that send
+
+    status = run_load(lambda on_created: load_contacts_csv(file, base_id=base, account=account, region=region,
+                                                           on_created=on_created),
+                      detach=detach, timeout=timeout)
+    if status is not None:
+        finish(status)
+
+
 def _raise_load_error(producing: Future) -> None:
     try:
         producing.result()

@@ -18,7 +18,6 @@ payload names an account alias that the workers resolve.
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -28,16 +27,13 @@ from celery import Celery
 from celery.result import AsyncResult
 from pydantic import BaseModel
 
+from tasks.catalog import load_all
 from tasks.operations import OPERATIONS, Operation
 from workers.celeryconf import celery_config
 from workers.control import JobControl
 from workers.jobs import JobStatus, JobStore
 from workers.redis_conn import get_keys, get_redis
 from workers.settings import get_settings
-
-#: modules whose import registers their operations in OPERATIONS
-TASK_MODULES = ("tasks.ringostat",)
-
 
 class UnknownTask(LookupError):
     pass
@@ -104,8 +100,7 @@ class JobHandle:
 
 class Telequeue:
     def __init__(self, app: Celery | None = None) -> None:
-        for module in TASK_MODULES:
-            importlib.import_module(module)
+        load_all()
         self.app = app or _client_app()
         self._store = JobStore(get_redis(), get_keys())
         self._control = JobControl(get_redis(), get_keys(), self._publish)

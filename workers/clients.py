@@ -21,13 +21,41 @@ def _timeouts(conf) -> tuple[float, float]:
 
 
 def _ringostat(conf, account, session, client, account_name):
-    from vendors.ringostat import RingostatClient, RingostatCredentials
+    from vendors.ringostat import RingostatCredentials
+    from vendors.ringostat_minicrm import RingostatApi  # the Power Dialer client, plus .minicrm
 
     creds = RingostatCredentials(auth_key=account.auth_key, project_id=account.project_id)
-    return RingostatClient(creds, base_url=conf.base_url, session=session, timeout_s=_timeouts(conf))
+    return RingostatApi(creds, base_url=conf.base_url, session=session, timeout_s=_timeouts(conf))
+
+
+def _salesscriptprompter(conf, account, session, client, account_name):
+    from vendors.salesscriptprompter import SalesScriptPrompterClient
+
+    return SalesScriptPrompterClient(account.key, base_url=conf.base_url, session=session, timeout_s=_timeouts(conf))
+
+
+def _obzvonilka(conf, account, session, client, account_name):
+    from vendors.obzvonilka import ObzvonilkaClient
+
+    return ObzvonilkaClient(account.api_key, base_url=conf.base_url, session=session, timeout_s=_timeouts(conf))
+
+
+def _pozvonim(conf, account, session, client, account_name):
+    from vendors.pozvonim import PozvonimClient, PozvonimCredentials
+    from workers.redis_conn import get_keys
+    from workers.tokens import RedisTokenStore, egress_ip
+
+    # One token per account and egress IP, shared by every worker (see workers/tokens.py).
+    store = RedisTokenStore(client, get_keys().pozvonim_token(account_name, egress_ip(conf.base_url)))
+    creds = PozvonimCredentials(uid=account.uid, api_key=account.api_key)
+    return PozvonimClient(creds, base_url=conf.base_url, session=session, token_store=store,
+                          refresh_margin_s=conf.token_refresh_margin_s, timeout_s=_timeouts(conf))
 
 
 BUILDERS: dict[str, Builder] = {"ringostat": _ringostat}
+BUILDERS["salesscriptprompter"] = _salesscriptprompter
+BUILDERS["obzvonilka"] = _obzvonilka
+BUILDERS["pozvonim"] = _pozvonim
 
 
 def build_client(settings: Settings, vendor: str, account_name: str, session: requests.Session,

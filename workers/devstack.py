@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import redis
 
@@ -111,3 +112,47 @@ def wait_until(predicate, timeout_s: float, what: str, interval_s: float = 0.1) 
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout_s} s waiting for {what}")
         time.sleep(interval_s)
+
+
+# ---- RabbitMQ as the broker (tests and demos on a machine that runs RabbitMQ) -------------------
+
+def rabbitmq_vhost(broker_url: str, vhost: str) -> str:
+    """Create `vhost` on the local RabbitMQ, give the URL's user all rights on it, and return
+    the broker URL pointing at it: one vhost per test stack keeps queues apart. Needs
+    `rabbitmqctl` on this machine, run with the rights to manage the node (root here)."""
+    parts = urlsplit(broker_url)
+    user = parts.username or "guest"
+    _rabbitmqctl("add_vhost", vhost)
+    _rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
+    return f"{parts.scheme}://{parts.netloc}/{quote(vhost, safe='')}"
+
+
+def delete_rabbitmq_vhost(vhost: str) -> None:
+    """Remove a vhost made by rabbitmq_vhost, with every queue and message in it."""
+    _rabbitmqctl("delete_vhost", vhost, check=False)
+
+
+def _rabbitmqctl(*args: str, check: bool = True) -> None:
+    binary = shutil.which("rabbitmqctl")
+    if binary is None:
+        raise RuntimeError("rabbitmqctl not found: an amqp:// test broker needs it to make a vhost per stack")
+    done = subprocess.run([binary, "-q", *args], capture_output=True, text=True, timeout=60)
+    if check and done.returncode != 0:
+        raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {(done.stderr or done.stdout).strip()[-300:]}")
+
+
+def start_redis_on(host: str, port: int | None = None) -> tuple[str, subprocess.Popen]:
+    """A private redis-server listening on `host` only, e.g. an address on a test link that
+    network namespaces reach (tests/test_multihost.py); no password, so never a shared address."""
+    port = port or free_port()
+    workdir = tempfile.mkdtemp(prefix="telequeue-redis-")
+    proc = subprocess.Popen(
+        [redis_server_binary(), "--port", str(port), "--bind", host, "--protected-mode", "no", "--save", "",
+         "--appendonly", "no", "--dir", workdir],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )
+    url = f"redis://{host}:{port}/0"
+    wait_until(lambda: redis_answers(url) or proc.poll() is not None, 10, "redis-server to answer")
+    if proc.poll() is not None:
+        raise RuntimeError(f"redis-server exited: {proc.stderr.read().decode(errors='replace')[-500:]}")
+    return url, proc

@@ -49,3 +49,7 @@ class Keys:
     def deferred(self) -> str:
         """Sorted set of chunk payloads waiting for a retry, scored by due time (s)."""
         return f"{self.prefix}deferred"
+
+    def pozvonim_token(self, account: str, egress_ip: str) -> str:
+        """JSON {token, expires_at_s} of a Pozvonim account on one egress IP; `<key>:lock` guards its refresh."""
+        return f"{self.prefix}pozvonim:token:{account}:{egress_ip}"

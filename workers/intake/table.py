@@ -215,7 +215,8 @@ def _check_spec(columns: dict[str, tuple[str, ...]], required: tuple[str, ...]) 
         raise ValueError(f"required columns {unknown} are not in columns {sorted(columns)}")
 
 
-def _layout(header_text: str, path: str, columns: dict[str, tuple[str, ...]], required: tuple[str, ...]) -> _TableLayout:
+def _layout(header_text: str, path: str, columns: dict[str, tuple[str, ...]],
+            required: tuple[str, ...]) -> _TableLayout:
     delimiter = _detect_delimiter(header_text)
     header = tuple(next(csv.reader([header_text], delimiter=delimiter)))
     keys = [_column_key(name) for name in header]

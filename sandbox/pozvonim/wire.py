@@ -1,0 +1,119 @@
+"""Pozvonim's answer formats: errors, DATETIME strings, and the shared pipeline in its dialect.
+
+Errors always look like the doc's example:
+    {"error": {"code": "GEN-SERVER-ERROR", "http_code": 502, "message": "Oops something wrong!"}}
+so the shared `admit` (whose bodies are Ringostat-shaped) is mirrored here with the same
+limiter and fault draws, and `accept` with the status an operation answers (201, 202, 204).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Hashable
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from ..faults import ERROR_MESSAGES
+from ..ratelimit import retry_after_header
+from ..state import Row, SandboxState
+from ..vendor import JSON_TYPE, json_bytes
+
+VENDOR = "pozvonim"
+DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+class ApiError(Exception):
+    """Answered as the doc's error structure."""
+
+    def __init__(self, http_code: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.http_code, self.code, self.message = http_code, code, message
+
+
+def not_found(what: str, ident: Any) -> ApiError:
+    return ApiError(404, "GEN-NOT-FOUND", f"{what} {ident} not found")
+
+
+def invalid(message: str) -> ApiError:
+    return ApiError(400, "GEN-VALIDATION", message)
+
+
+@dataclass
+class Answer:
+    """A handler's result: JSON body (None: empty), and the row to record if something was applied."""
+
+    status: int
+    body: Any = None
+    row: Row | None = None
+    identity: Hashable = None
+
+
+def new_row(kind: str, uid: str, **fields: Any) -> Row:
+    """A recorded row, as tests see it under /_sandbox/pozvonim/rows: every filtered field present."""
+    return {"kind": kind, "uid": uid, "site_id": None, "contributor_id": None, **fields, "t": time.time()}
+
+
+def error_body(http_code: int, code: str, message: str) -> bytes:
+    return json_bytes({"error": {"code": code, "http_code": http_code, "message": message}})
+
+
+def reply(state: SandboxState, status: int, body: bytes | None, headers: dict[str, str] | None = None
+          ) -> web.Response:
+    state.count(status)
+    if body is None:
+        return web.Response(status=status, headers=headers)
+    return web.Response(body=body, status=status, content_type=JSON_TYPE, headers=headers)
+
+
+def error_reply(state: SandboxState, exc: ApiError) -> web.Response:
+    return reply(state, exc.http_code, error_body(exc.http_code, exc.code, exc.message))
+
+
+_TOO_MANY = error_body(429, "GEN-TOO-MANY-REQUESTS", "Too many requests")
+_SERVER_ERRORS = {status: error_body(status, "GEN-SERVER-ERROR", text) for status, text in ERROR_MESSAGES.items()}
+
+
+def admit(state: SandboxState, uid: str) -> web.Response | None:
+    """The shared limiter and 5xx faults, answered in Pozvonim's format; nothing applied."""
+    wait_s = state.limiter.check(uid)
+    if wait_s is not None:
+        return reply(state, 429, _TOO_MANY, {"Retry-After": retry_after_header(wait_s)})
+    status = state.faults.error_status()
+    if status is not None:
+        return reply(state, status, _SERVER_ERRORS[status])
+    return None
+
+
+async def respond(state: SandboxState, answer: Answer) -> web.Response:
+    """Record an applied change first, then answer, late if a hang was drawn (like vendor.accept)."""
+    body = None if answer.body is None else json_bytes(answer.body)
+    if answer.row is None:
+        return reply(state, answer.status, body)
+    state.record(VENDOR, answer.identity, answer.row)
+    hang_s = state.faults.hang_s()
+    response = reply(state, answer.status, body)
+    if hang_s > 0:
+        state.stats.hangs += 1
+        await asyncio.sleep(hang_s)
+    return response
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def render_time(moment: datetime | None, tz_name: str) -> str | None:
+    """DATETIME in the profile's time zone, as the doc prescribes for every time."""
+    return None if moment is None else moment.astimezone(ZoneInfo(tz_name)).strftime(DATETIME_FORMAT)
+
+
+def parse_time(text: str, tz_name: str, name: str) -> datetime:
+    try:
+        naive = datetime.strptime(text, DATETIME_FORMAT)
+    except ValueError:
+        raise invalid(f"{name} must be DATETIME like 2015-10-02 17:58:43") from None
+    return naive.replace(tzinfo=ZoneInfo(tz_name))

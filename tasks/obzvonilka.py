@@ -1,0 +1,145 @@
+"""Obzvonilka tasks: every operation of the REST API, and the chunk of a contacts upsert job.
+
+Payloads carry ids and contact fields, never the API key: `account` names it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+from pydantic import Field
+
+from vendors.errors import VendorConnectionError
+from vendors.obzvonilka import VENDOR, ContactFields, ObzvonilkaClient
+
+from tasks.base import VendorTask
+from tasks.chunks import JobRow
+from tasks.jobchunk import ChunkPayload, run_chunk
+from tasks.operations import OperationPayload, operation
+from tasks.runtime import Limiter, current
+
+UPSERT_CHUNK = "obzvonilka.contacts.upsert_chunk"
+
+Id = Field(gt=0)
+
+
+class ContactBasesListPayload(OperationPayload):
+    """List the contact bases (GET /api/contact_bases.json)."""
+
+
+class ContactBaseGetPayload(OperationPayload):
+    """One contact base by id (GET /api/contact_bases/1.json)."""
+
+    base_id: int = Id
+
+
+class ContactsListPayload(OperationPayload):
+    """Every contact of a base (GET /api/contact_bases/1/contacts.json)."""
+
+    base_id: int = Id
+
+
+class ContactGetPayload(OperationPayload):
+    """One contact (GET /api/contact_bases/1/contacts/1.json)."""
+
+    base_id: int = Id
+    contact_id: int = Id
+
+
+class ContactFindPayload(OperationPayload):
+    """The contact with this external code, or null (GET .../contacts/find_by_external/code.json)."""
+
+    base_id: int = Id
+    external_code: str = Field(min_length=1, max_length=255)
+
+
+class ContactCreatePayload(OperationPayload):
+    """Add a contact to a base (POST .../contacts.json, form fields contact[name], contact[phone1], ...)."""
+
+    base_id: int = Id
+    contact: ContactFields
+
+
+class ContactUpdatePayload(OperationPayload):
+    """Change the given fields of a contact (PATCH .../contacts/1.json); fields left out stay."""
+
+    base_id: int = Id
+    contact_id: int = Id
+    contact: ContactFields
+
+
+class UsersListPayload(OperationPayload):
+    """The users of the key's organization (GET /api/users.json)."""
+
+
+class UserGetPayload(OperationPayload):
+    """One user (GET /api/users/1.json)."""
+
+    user_id: int = Id
+
+
+class UpsertChunkPayload(ChunkPayload):
+    """Payload of `obzvonilka.contacts.upsert_chunk`: rows as [line, external_code, phone, name, extra fields]."""
+
+    base_id: int = Id
+
+
+list_contact_bases = operation("obzvonilka.contact_bases.list", ContactBasesListPayload,
+                               lambda client, p: client.list_contact_bases())
+get_contact_base = operation("obzvonilka.contact_bases.get", ContactBaseGetPayload,
+                             lambda client, p: client.get_contact_base(p.base_id))
+list_contacts = operation("obzvonilka.contacts.list", ContactsListPayload,
+                          lambda client, p: client.list_contacts(p.base_id))
+get_contact = operation("obzvonilka.contacts.get", ContactGetPayload,
+                        lambda client, p: client.get_contact(p.base_id, p.contact_id))
+find_contact = operation("obzvonilka.contacts.find_by_external_code", ContactFindPayload,
+                         lambda client, p: client.find_contact_by_external_code(p.base_id, p.external_code))
+create_contact = operation("obzvonilka.contacts.create", ContactCreatePayload,
+                           lambda client, p: client.create_contact(p.base_id, p.contact))
+update_contact = operation("obzvonilka.contacts.update", ContactUpdatePayload,
+                           lambda client, p: client.update_contact(p.base_id, p.contact_id, p.contact))
+list_users = operation("obzvonilka.users.list", UsersListPayload, lambda client, p: client.list_users())
+get_user = operation("obzvonilka.users.get", UserGetPayload, lambda client, p: client.get_user(p.user_id))
+
+
+@shared_task(bind=True, base=VendorTask, name=UPSERT_CHUNK, ignore_result=True)
+def upsert_contacts_chunk(self: VendorTask, **payload: Any) -> dict[str, int]:
+    chunk = self.parse(UpsertChunkPayload, payload)
+    runtime = current()
+    client = runtime.client(VENDOR, chunk.account)
+    limiter = runtime.limiter(VENDOR, chunk.account)
+    return run_chunk(UPSERT_CHUNK, VENDOR, chunk, to_row=upsert_row,
+                     send=lambda row: upsert_contact(client, limiter, chunk.base_id, row))
+
+
+def upsert_contact(client: ObzvonilkaClient, limiter: Limiter, base_id: int, row: JobRow) -> None:
+    """One row = find by external code, then PATCH the contact found or POST a new one.
+
+    Two HTTP calls, each with its own limiter slot, so an account's rate_per_s stays the
+    vendor's requests per second whatever mixes on it: the chunk runner takes the find's
+    slot before calling here, this takes the write's. A retried row finds again, so a
+    create whose answer was lost (timeout) becomes an update, not a second contact.
+    """
+    fields = row.fields
+    found = client.find_contact_by_external_code(base_id, fields["external_code"])
+    if not limiter.acquire():
+        # Transient and not sent: the runner releases the row and tries it again.
+        raise VendorConnectionError("no rate limiter slot for the write; nothing was sent", vendor=VENDOR)
+    if found is None:
+        client.create_contact(base_id, contact_fields(fields, with_code=True))
+    else:
+        client.update_contact(base_id, found.id, contact_fields(fields, with_code=False))
+
+
+def contact_fields(fields: dict[str, str], *, with_code: bool) -> ContactFields:
+    """Empty cells are not sent: an update never blanks what the vendor already holds."""
+    values = {("phone1" if name == "phone" else name): value for name, value in fields.items() if value}
+    if not with_code:
+        values.pop("external_code", None)
+    return ContactFields(**values)
+
+
+def upsert_row(wire: list) -> JobRow:
+    line, external_code, phone, name, extra = wire
+    return JobRow(line, {"external_code": external_code, "phone": phone, "name": name, **extra}, wire)

@@ -1,0 +1,78 @@
+"""Ringostat minicrm tasks: contacts sync, organizations sync, and a chunk of a contacts job.
+
+The minicrm takes a list of contacts per request, so a contacts job's chunk is sent in
+batches (tasks.chunks.BatchRunner): one request and one limiter slot per batch, the ledger
+still per contact. Contacts and Power Dialer rows share the account's limiter: one
+Ringostat project, one limit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+from pydantic import Field
+
+from tasks.base import VendorTask
+from tasks.chunks import BatchRunner, JobRow
+from tasks.jobchunk import ChunkPayload, follow_up
+from tasks.operations import OperationPayload, operation
+from tasks.runtime import current
+from vendors.ringostat_minicrm import Contact, Organization
+
+VENDOR = "ringostat"
+SYNC_CONTACTS = "ringostat.contacts.sync"
+SYNC_ORGANIZATIONS = "ringostat.organizations.sync"
+SYNC_CONTACTS_CHUNK = "ringostat.contacts.sync_chunk"
+#: contacts per request; the doc names no limit, this keeps one request's body under ~1 MB
+MAX_BATCH_SIZE = 1000
+
+
+class ContactsSyncPayload(OperationPayload):
+    """Sync contacts to the Ringostat Smart Phone contact book (the doc's body, by its field names)."""
+
+    contacts: list[Contact] = Field(min_length=1, max_length=MAX_BATCH_SIZE)
+
+
+class OrganizationsSyncPayload(OperationPayload):
+    """Sync organizations that complete contacts in the Smart Phone contact book."""
+
+    organizations: list[Organization] = Field(min_length=1, max_length=MAX_BATCH_SIZE)
+
+
+class ContactsChunkPayload(ChunkPayload):
+    """Payload of `ringostat.contacts.sync_chunk`: rows as [line, contact as the doc's JSON object]."""
+
+    rows: list[tuple[int, Contact]]  # type: ignore[assignment]  # ChunkPayload's rows, typed
+    batch_size: int = Field(default=100, ge=1, le=MAX_BATCH_SIZE)
+
+
+sync_contacts = operation(SYNC_CONTACTS, ContactsSyncPayload, lambda c, p: c.minicrm.sync_contacts(p.contacts))
+sync_organizations = operation(SYNC_ORGANIZATIONS, OrganizationsSyncPayload,
+                               lambda c, p: c.minicrm.sync_organizations(p.organizations))
+
+
+@shared_task(bind=True, base=VendorTask, name=SYNC_CONTACTS_CHUNK, ignore_result=True)
+def sync_contacts_chunk(self: VendorTask, **payload: Any) -> dict[str, int]:
+    chunk = self.parse(ContactsChunkPayload, payload)
+    runtime = current()
+    client = runtime.client(VENDOR, chunk.account)
+    contacts = dict(chunk.rows)  # line -> Contact
+    runner = BatchRunner(
+        ledger=runtime.ledger(chunk.job_id), limiter=runtime.limiter(VENDOR, chunk.account), retry=runtime.retry,
+        lease_s=runtime.row_lease_s, batch_size=chunk.batch_size,
+        send_batch=lambda rows: client.minicrm.sync_contacts([contacts[row.line] for row in rows]),
+    )
+    outcome = runner.run([contact_row(line, contact) for line, contact in chunk.rows])
+    follow_up(SYNC_CONTACTS_CHUNK, chunk, outcome)
+    return {"delivered": outcome.delivered, "failed": outcome.failed, "skipped": outcome.skipped,
+            "deferred": len(outcome.deferred)}
+
+
+def contact_row(line: int, contact: Contact) -> JobRow:
+    """The job row of a contact: its fields are what a report shows, its wire the whole contact."""
+    return JobRow(line, report_fields(contact), [line, contact.model_dump(mode="json", by_alias=True)])
+
+
+def report_fields(contact: Contact) -> dict[str, str | None]:
+    return {"full_name": contact.full_name, "external_id": contact.external_id, "lead_id": contact.lead_id}

@@ -1,0 +1,182 @@
+"""The Obzvonilka contacts load: upsert a CSV into a contact base by external code.
+
+    telequeue load obzvonilka-contacts --base 7 contacts.csv
+
+Each row becomes one contact: found by its external code, then PATCHed, or POSTed when
+the base has none (tasks.obzvonilka.upsert_contact). Columns are found by name
+(`COLUMNS`); `external_code` and `phone` are required, the phone is normalised like the
+Ringostat campaign's (country code + digits) and sent as `phone1`. Empty cells are not
+sent, so an update never blanks a field the vendor already holds.
+
+Rejected, with the line and the reason: a missing external code, no valid phone, a
+field the vendor would refuse (too long), and a repeat of an earlier line's external
+code ("duplicate of line N": one contact per code per file, the first line wins).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import phonenumbers
+import pydantic
+
+from tasks.obzvonilka import UPSERT_CHUNK, contact_fields
+from vendors.obzvonilka import VENDOR
+
+from workers.app import app
+from workers.intake import (
+    InvalidPhone, SeenNumbers, TableRecord, TableRejectedRow, normalize_phone, read_table,
+)
+from workers.intake.table import rejected
+from workers.jobs import JobStore
+from workers.kinds import JobKind, register
+from workers.producer import REJECT_BATCH
+from workers.redis_conn import get_keys, get_redis
+from workers.settings import get_settings, vendor_account
+
+KIND = "obzvonilka-contacts"
+#: logical column -> header names accepted for it (case-insensitive, spaces and dashes as _)
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "external_code": ("external_code", "external_id", "code", "внешний_код", "зовнішній_код", "код"),
+    "phone": ("phone", "phone1", "phone_number", "tel", "telephone", "телефон", "номер"),
+    "name": ("name", "fio", "full_name", "fullname", "фио", "піб", "имя", "contact"),
+    "email": ("email", "e_mail"),
+    "address_string": ("address_string", "address", "адрес", "адреса"),
+    "description": ("description", "remark", "comment", "примечание", "примітка", "коментар"),
+    "www": ("www", "site", "website", "сайт"),
+}
+REQUIRED = ("external_code", "phone")
+#: sent when present, after the three every row has
+EXTRA_FIELDS = ("email", "address_string", "description", "www")
+REPORT_FIELDS = ("external_code", "phone", "name")
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertRow:
+    line: int
+    external_code: str
+    phone: str  #: normalised: country code + digits
+    name: str
+    extra: dict[str, str]
+
+    def wire(self) -> list:
+        """The row in a chunk message: tasks.obzvonilka.upsert_row reads it back."""
+        return [self.line, self.external_code, self.phone, self.name, self.extra]
+
+
+def load_contacts_csv(
+    path: str | Path,
+    *,
+    base_id: int,
+    account: str = "default",
+    region: str | None = None,
+    on_created: Callable[[str], None] = lambda job_id: None,
+    on_progress: Callable[[int], None] = lambda n: None,
+) -> str:
+    """Validate and enqueue a CSV; raises CsvFormatError (or ValueError) before creating a job."""
+    vendor_account(VENDOR, account)  # an unknown account fails before the file is even opened
+    region = _region(region or get_settings().default_region)
+    with read_table(path, columns=COLUMNS, required=REQUIRED) as records:
+        store = JobStore(get_redis(), get_keys())
+        params = {"base_id": base_id, "account": account}
+        job_id = store.create(kind=KIND, vendor=VENDOR, account=account,
+                              target=f"contact base {base_id} from {Path(path).name}", params=params)
+        on_created(job_id)
+
+        def enqueue(rows: list[list]) -> None:
+            app.send_task(UPSERT_CHUNK, kwargs=chunk_payload(job_id, params, rows))
+
+        produce(job_id, validate_upserts(records, region=region), store=store,
+                chunk_size=get_settings().chunk_size, enqueue=enqueue, on_progress=on_progress)
+        return job_id
+
+
+def validate_upserts(records: Iterable[TableRecord | TableRejectedRow], *, region: str) -> Iterator[
+        UpsertRow | TableRejectedRow]:
+    """An UpsertRow or a reject per record, in file order; read_table's rejects pass through."""
+    seen = SeenNumbers()
+    for record in records:
+        if isinstance(record, TableRejectedRow):
+            yield record
+            continue
+        values = record.values
+        code = values["external_code"].strip()
+        if not code:
+            yield rejected(record.line, values, "missing external_code")
+            continue
+        try:
+            phone = normalize_phone(values["phone"], region)
+        except InvalidPhone as exc:
+            yield rejected(record.line, values, f"no valid phone: {exc.reason}")
+            continue
+        row = UpsertRow(record.line, code, phone, " ".join(values["name"].split()),
+                        {name: values[name].strip() for name in EXTRA_FIELDS if values[name].strip()})
+        problem = _vendor_problem(row)
+        if problem:
+            yield rejected(record.line, values, problem)
+            continue
+        first = seen.first_line(_code_key(code), record.line)
+        yield rejected(record.line, values, f"duplicate of line {first}") if first else row
+
+
+def produce(job_id: str, rows: Iterable[UpsertRow | TableRejectedRow], *, store: JobStore, chunk_size: int,
+            enqueue: Callable[[list[list]], None], on_progress: Callable[[int], None]) -> None:
+    """workers.producer.produce for these rows: count, record rejects, enqueue chunks."""
+    chunk: list[list] = []
+    rejects: list[dict] = []
+    for row in rows:
+        if isinstance(row, TableRejectedRow):
+            rejects.append({"line": row.line, **row.values, "reason": row.reason})
+        else:
+            chunk.append(row.wire())
+        if len(chunk) >= chunk_size or len(rejects) >= REJECT_BATCH:
+            _flush(job_id, store, chunk, rejects, enqueue, on_progress)
+            chunk, rejects = [], []
+    _flush(job_id, store, chunk, rejects, enqueue, on_progress)
+    store.mark_produced(job_id)
+
+
+def _flush(job_id, store, chunk, rejects, enqueue, on_progress) -> None:
+    if not chunk and not rejects:
+        return
+    # Counted before it is enqueued, so `pending` never goes negative while workers race ahead.
+    store.add_rows(job_id, valid=len(chunk), rejects=rejects)
+    if chunk:
+        enqueue(chunk)
+    on_progress(len(chunk) + len(rejects))
+
+
+def chunk_payload(job_id: str, params: dict, rows: list[list]) -> dict:
+    return {"job_id": job_id, "base_id": params["base_id"], "account": params["account"], "rows": rows}
+
+
+def _vendor_problem(row: UpsertRow) -> str | None:
+    """What ContactFields (the vendor's limits) refuses, checked now so no chunk meets it."""
+    try:
+        contact_fields({"external_code": row.external_code, "phone": row.phone, "name": row.name, **row.extra},
+                       with_code=True)
+    except pydantic.ValidationError as exc:
+        error = exc.errors()[0]
+        return f"{'.'.join(map(str, error['loc']))}: {error['msg']}"
+    return None
+
+
+def _code_key(code: str) -> int:
+    # SeenNumbers keeps int64s (~32 MB per million codes, a third of a dict of strings); a
+    # 64-bit hash makes a false "duplicate" unlikely (~1e-8 in a million codes) and visible.
+    key = int.from_bytes(hashlib.blake2b(code.encode(), digest_size=8).digest(), "big", signed=True)
+    return key or 1  # 0 marks a free slot in SeenNumbers
+
+
+def _region(region: str) -> str:
+    if region.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"unknown region {region!r}; use an ISO 3166 code such as 'UA'")
+    return region.upper()
+
+
+register(JobKind(KIND, VENDOR, UPSERT_CHUNK, chunk_payload, report_fields=REPORT_FIELDS))
+
+__all__ = ["COLUMNS", "KIND", "REQUIRED", "UpsertRow", "load_contacts_csv", "validate_upserts"]

@@ -1,0 +1,97 @@
+"""The Ringostat minicrm contacts load: a CRM export (JSON lines or CSV) synced in batches.
+
+A row of this job is one contact (its line in the file); a chunk is one batch, sent as one
+contacts/sync request (tasks.chunks.BatchRunner). The ledger stays per contact: the chunk
+task claims every contact of the batch, sends one request, then marks them all delivered,
+or all failed with the vendor's reason: the vendor answers for the request, not per
+contact. Counters therefore count contacts, and a report lists failed contacts by line.
+A batch whose outcome is unknown (a timeout) is sent again: a sync is idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from tasks.ringostat_minicrm import MAX_BATCH_SIZE, SYNC_CONTACTS_CHUNK, VENDOR
+from workers.app import app
+from workers.intake import TableRejectedRow
+from workers.intake.ringostat_contacts import REPORT_FIELDS, ContactRecord, open_contacts
+from workers.jobs import JobStore
+from workers.kinds import JobKind, register
+from workers.producer import REJECT_BATCH
+from workers.redis_conn import get_keys, get_redis
+from workers.settings import ringostat_account
+
+KIND = "ringostat-contacts"
+DEFAULT_BATCH_SIZE = 100
+
+
+def load_contacts_file(
+    path: str | Path,
+    *,
+    account: str = "default",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_created: Callable[[str], None] = lambda job_id: None,
+    on_progress: Callable[[int], None] = lambda n: None,
+) -> str:
+    """Validate and enqueue an export; a file unusable as a whole raises CsvFormatError, and no job exists."""
+    if not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise ValueError(f"batch size must be 1..{MAX_BATCH_SIZE}, got {batch_size}")
+    project_id = project_of(account)  # an unknown account fails before the file is even opened
+    with open_contacts(path, project_id=project_id) as items:
+        return _load(items, account, batch_size, f"contacts from {Path(path).name}", on_created, on_progress)
+
+
+def project_of(account: str) -> int:
+    """The account's Ringostat project: the doc wants its id in every contact and organization."""
+    project = ringostat_account(account).project_id
+    if not project.isdigit():
+        raise ValueError(f"ringostat account {account!r}: project_id {project!r} is not a number")
+    return int(project)
+
+
+def _load(items, account, batch_size, target, on_created, on_progress) -> str:
+    store = JobStore(get_redis(), get_keys())
+    params = {"account": account, "batch_size": batch_size}
+    job_id = store.create(kind=KIND, vendor=VENDOR, account=account, target=target, params=params)
+    on_created(job_id)
+
+    def flush(batch: list[list], rejects: list[dict]) -> None:
+        # Counted before enqueued, so `pending` never goes negative while workers race ahead.
+        if not batch and not rejects:
+            return
+        store.add_rows(job_id, valid=len(batch), rejects=rejects)
+        if batch:
+            app.send_task(SYNC_CONTACTS_CHUNK, kwargs=chunk_payload(job_id, params, batch))
+        on_progress(len(batch) + len(rejects))
+
+    batch: list[list] = []
+    rejects: list[dict] = []
+    for item in items:
+        if isinstance(item, ContactRecord):
+            batch.append([item.line, item.contact.model_dump(mode="json", by_alias=True)])
+            if len(batch) >= batch_size:
+                flush(batch, rejects)
+                batch, rejects = [], []
+        else:
+            rejects.append(reject_record(item))
+            if len(rejects) >= REJECT_BATCH:
+                flush([], rejects)
+                rejects = []
+    flush(batch, rejects)
+    store.mark_produced(job_id)
+    return job_id
+
+
+def reject_record(row: TableRejectedRow) -> dict:
+    return {"line": row.line, **{name: row.values.get(name, "") for name in REPORT_FIELDS}, "reason": row.reason}
+
+
+def chunk_payload(job_id: str, params: dict, rows: list[list]) -> dict:
+    return {"job_id": job_id, "account": params["account"], "batch_size": params["batch_size"], "rows": rows}
+
+
+register(JobKind(KIND, VENDOR, SYNC_CONTACTS_CHUNK, chunk_payload, report_fields=REPORT_FIELDS))
+
+__all__ = ["DEFAULT_BATCH_SIZE", "KIND", "load_contacts_file"]
