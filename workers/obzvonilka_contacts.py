@@ -26,15 +26,12 @@ import pydantic
 from tasks.obzvonilka import UPSERT_CHUNK, contact_fields
 from vendors.obzvonilka import VENDOR
 
-from workers.app import app
 from workers.intake import (
     InvalidPhone, SeenNumbers, TableRecord, TableRejectedRow, normalize_phone, read_table,
 )
 from workers.intake.table import rejected
-from workers.jobs import JobStore
 from workers.kinds import JobKind, register
-from workers.producer import REJECT_BATCH
-from workers.redis_conn import get_keys, get_redis
+from workers.producer import start_job
 from workers.settings import get_settings, vendor_account
 
 KIND = "obzvonilka-contacts"
@@ -80,18 +77,9 @@ def load_contacts_csv(
     vendor_account(VENDOR, account)  # an unknown account fails before the file is even opened
     region = _region(region or get_settings().default_region)
     with read_table(path, columns=COLUMNS, required=REQUIRED) as records:
-        store = JobStore(get_redis(), get_keys())
-        params = {"base_id": base_id, "account": account}
-        job_id = store.create(kind=KIND, vendor=VENDOR, account=account,
-                              target=f"contact base {base_id} from {Path(path).name}", params=params)
-        on_created(job_id)
-
-        def enqueue(rows: list[list]) -> None:
-            app.send_task(UPSERT_CHUNK, kwargs=chunk_payload(job_id, params, rows))
-
-        produce(job_id, validate_upserts(records, region=region), store=store,
-                chunk_size=get_settings().chunk_size, enqueue=enqueue, on_progress=on_progress)
-        return job_id
+        return start_job(UPSERT, validate_upserts(records, region=region), account=account,
+                         target=f"contact base {base_id} from {Path(path).name}", params={"base_id": base_id},
+                         on_created=on_created, on_progress=on_progress, to_wire=UpsertRow.wire)
 
 
 def validate_upserts(records: Iterable[TableRecord | TableRejectedRow], *, region: str) -> Iterator[
@@ -122,33 +110,6 @@ def validate_upserts(records: Iterable[TableRecord | TableRejectedRow], *, regio
         yield rejected(record.line, values, f"duplicate of line {first}") if first else row
 
 
-def produce(job_id: str, rows: Iterable[UpsertRow | TableRejectedRow], *, store: JobStore, chunk_size: int,
-            enqueue: Callable[[list[list]], None], on_progress: Callable[[int], None]) -> None:
-    """workers.producer.produce for these rows: count, record rejects, enqueue chunks."""
-    chunk: list[list] = []
-    rejects: list[dict] = []
-    for row in rows:
-        if isinstance(row, TableRejectedRow):
-            rejects.append({"line": row.line, **row.values, "reason": row.reason})
-        else:
-            chunk.append(row.wire())
-        if len(chunk) >= chunk_size or len(rejects) >= REJECT_BATCH:
-            _flush(job_id, store, chunk, rejects, enqueue, on_progress)
-            chunk, rejects = [], []
-    _flush(job_id, store, chunk, rejects, enqueue, on_progress)
-    store.mark_produced(job_id)
-
-
-def _flush(job_id, store, chunk, rejects, enqueue, on_progress) -> None:
-    if not chunk and not rejects:
-        return
-    # Counted before it is enqueued, so `pending` never goes negative while workers race ahead.
-    store.add_rows(job_id, valid=len(chunk), rejects=rejects)
-    if chunk:
-        enqueue(chunk)
-    on_progress(len(chunk) + len(rejects))
-
-
 def chunk_payload(job_id: str, params: dict, rows: list[list]) -> dict:
     return {"job_id": job_id, "base_id": params["base_id"], "account": params["account"], "rows": rows}
 
@@ -177,6 +138,6 @@ def _region(region: str) -> str:
     return region.upper()
 
 
-register(JobKind(KIND, VENDOR, UPSERT_CHUNK, chunk_payload, report_fields=REPORT_FIELDS))
+UPSERT = register(JobKind(KIND, VENDOR, UPSERT_CHUNK, chunk_payload, report_fields=REPORT_FIELDS))
 
 __all__ = ["COLUMNS", "KIND", "REQUIRED", "UpsertRow", "load_contacts_csv", "validate_upserts"]

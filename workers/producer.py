@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import asdict
 
 from workers.intake import ContactRow, RejectedRow
 from workers.jobs import JobStore
@@ -70,7 +69,7 @@ def produce(
     rejects: list[dict] = []
     for row in rows:
         if isinstance(row, RejectedRow):
-            rejects.append(asdict(row))
+            rejects.append(row.as_record())
             if len(rejects) >= REJECT_BATCH:
                 _flush(job_id, store, [], rejects, enqueue, on_progress)
                 rejects = []

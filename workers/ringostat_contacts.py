@@ -14,13 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tasks.ringostat_minicrm import MAX_BATCH_SIZE, SYNC_CONTACTS_CHUNK, VENDOR
-from workers.app import app
-from workers.intake import TableRejectedRow
 from workers.intake.ringostat_contacts import REPORT_FIELDS, ContactRecord, open_contacts
-from workers.jobs import JobStore
 from workers.kinds import JobKind, register
-from workers.producer import REJECT_BATCH
-from workers.redis_conn import get_keys, get_redis
+from workers.producer import start_job
 from workers.settings import ringostat_account
 
 KIND = "ringostat-contacts"
@@ -52,46 +48,19 @@ def project_of(account: str) -> int:
 
 
 def _load(items, account, batch_size, target, on_created, on_progress) -> str:
-    store = JobStore(get_redis(), get_keys())
-    params = {"account": account, "batch_size": batch_size}
-    job_id = store.create(kind=KIND, vendor=VENDOR, account=account, target=target, params=params)
-    on_created(job_id)
-
-    def flush(batch: list[list], rejects: list[dict]) -> None:
-        # Counted before enqueued, so `pending` never goes negative while workers race ahead.
-        if not batch and not rejects:
-            return
-        store.add_rows(job_id, valid=len(batch), rejects=rejects)
-        if batch:
-            app.send_task(SYNC_CONTACTS_CHUNK, kwargs=chunk_payload(job_id, params, batch))
-        on_progress(len(batch) + len(rejects))
-
-    batch: list[list] = []
-    rejects: list[dict] = []
-    for item in items:
-        if isinstance(item, ContactRecord):
-            batch.append([item.line, item.contact.model_dump(mode="json", by_alias=True)])
-            if len(batch) >= batch_size:
-                flush(batch, rejects)
-                batch, rejects = [], []
-        else:
-            rejects.append(reject_record(item))
-            if len(rejects) >= REJECT_BATCH:
-                flush([], rejects)
-                rejects = []
-    flush(batch, rejects)
-    store.mark_produced(job_id)
-    return job_id
+    # One chunk is one batch, one request: the chunk size is the batch size.
+    return start_job(CONTACTS, items, account=account, target=target, params={"batch_size": batch_size},
+                     on_created=on_created, on_progress=on_progress, chunk_size=batch_size, to_wire=contact_wire)
 
 
-def reject_record(row: TableRejectedRow) -> dict:
-    return {"line": row.line, **{name: row.values.get(name, "") for name in REPORT_FIELDS}, "reason": row.reason}
+def contact_wire(item: ContactRecord) -> list:
+    return [item.line, item.contact.model_dump(mode="json", by_alias=True)]
 
 
 def chunk_payload(job_id: str, params: dict, rows: list[list]) -> dict:
     return {"job_id": job_id, "account": params["account"], "batch_size": params["batch_size"], "rows": rows}
 
 
-register(JobKind(KIND, VENDOR, SYNC_CONTACTS_CHUNK, chunk_payload, report_fields=REPORT_FIELDS))
+CONTACTS = register(JobKind(KIND, VENDOR, SYNC_CONTACTS_CHUNK, chunk_payload, report_fields=REPORT_FIELDS))
 
 __all__ = ["DEFAULT_BATCH_SIZE", "KIND", "load_contacts_file"]

@@ -39,5 +39,9 @@ class RejectedRow:
         if len(self.fio) > MAX_REJECT_CELL_CHARS:
             object.__setattr__(self, "fio", self.fio[:MAX_REJECT_CELL_CHARS])
 
+    def as_record(self) -> dict:
+        """What the job keeps of it for the report: line, cells, reason."""
+        return {"line": self.line, "phone": self.phone, "fio": self.fio, "reason": self.reason}
+
 
 __all__ = ["MAX_REJECT_CELL_CHARS", "ContactRow", "RejectedRow"]

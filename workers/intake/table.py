@@ -67,6 +67,9 @@ class TableRejectedRow(RejectedRow):
 
     values: dict[str, str] = field(default_factory=dict)
 
+    def as_record(self) -> dict:
+        return {"line": self.line, **self.values, "reason": self.reason}
+
 
 def rejected(line: int, values: Mapping[str, str], reason: str) -> TableRejectedRow:
     """A reject from cells by logical column, each cut to MAX_REJECT_CELL_CHARS."""
