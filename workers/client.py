@@ -144,8 +144,8 @@ class Telequeue:
         except KeyError:
             raise UnknownTask(f"no operation named {task_name!r}") from None
 
-    def _publish(self, task_name: str, kwargs: dict) -> None:
-        self.app.send_task(task_name, kwargs=kwargs)
+    def _publish(self, task_name: str, kwargs: dict, **options) -> None:
+        self.app.send_task(task_name, kwargs=kwargs, **options)
 
 
 def _client_app() -> Celery:

@@ -39,7 +39,8 @@ def start_job(
     job_id = store.create(kind=kind.name, vendor=kind.vendor, account=account, target=target, params=params)
     on_created(job_id)
     produce(job_id, rows, store=store, chunk_size=chunk_size or get_settings().chunk_size,
-            enqueue=lambda chunk: publish(kind.task_name, kind.build_chunk(job_id, params, chunk)),
+            # Chunk results are never read (the ledger is the record): no result subscription per message.
+            enqueue=lambda chunk: publish(kind.task_name, kind.build_chunk(job_id, params, chunk), ignore_result=True),
             on_progress=on_progress, to_wire=to_wire or contact_wire)
     return job_id
 

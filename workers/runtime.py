@@ -60,7 +60,8 @@ class WorkerRuntime:
         """One client per (vendor, account) per thread: sessions are not thread-safe."""
         cache = self._local.__dict__.setdefault("clients", {})
         if (vendor, account) not in cache:
-            cache[(vendor, account)] = build_client(self._settings, vendor, account, new_session(), get_redis())
+            session = new_session(base_url=self._settings.vendor(vendor).base_url)
+            cache[(vendor, account)] = build_client(self._settings, vendor, account, session, get_redis())
         return cache[(vendor, account)]
 
     def defer(self, task_name: str, kwargs: dict, *, delay_s: float, **options) -> None:
