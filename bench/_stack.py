@@ -24,6 +24,8 @@ if str(ROOT) not in sys.path:
 
 import redis  # noqa: E402
 
+from workers import devstack  # noqa: E402
+
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 OUT = ROOT / "bench" / "out"
 LOGS = OUT / "logs"
@@ -174,15 +176,7 @@ class Procs:
         return box
 
     def stop(self, proc: subprocess.Popen, timeout_s: float = 10.0) -> None:
-        if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
-            except ProcessLookupError:
-                pass
+        devstack.stop(proc, timeout_s=timeout_s)
         if proc in self._procs:
             self._procs.remove(proc)
 

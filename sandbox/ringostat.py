@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -98,16 +99,30 @@ def _fio(body: dict[str, Any]) -> str:
     return fio
 
 
-async def add_campaign_row(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    await state.faults.delay()
-    denied = auth_error(state, request.headers)
-    if denied is not None:
-        return reply(state, 401, error_body(denied))
-    project = request.headers["x-project-id"]
-    refused = admit(state, project)
-    if refused is not None:
-        return refused
+def project_route(apply: Callable[[SandboxState, str, web.Request], Awaitable[web.Response]]):
+    """A handler running the Ringostat pipeline around `apply(state, project, request)`:
+    latency, auth (401), then `admit` (429, 5xx) for the project of x-project-id.
+
+    Shared by the Power Dialer and the minicrm: one Ringostat project is one account.
+    """
+
+    async def handle(request: web.Request) -> web.Response:
+        state = request.app[STATE]
+        await state.faults.delay()
+        denied = auth_error(state, request.headers)
+        if denied is not None:
+            return reply(state, 401, error_body(denied))
+        project = request.headers["x-project-id"]
+        refused = admit(state, project)
+        if refused is not None:
+            return refused
+        return await apply(state, project, request)
+
+    handle.__name__ = apply.__name__
+    return handle
+
+
+async def add_campaign_row(state: SandboxState, project: str, request: web.Request) -> web.Response:
     try:
         campaign_id, phone, fio = parse_row(await request.read())
     except RowError as exc:
@@ -118,6 +133,6 @@ async def add_campaign_row(request: web.Request) -> web.Response:
 
 PLUGIN = VendorPlugin(
     name=VENDOR,
-    routes=[web.post(ROWS_PATH, add_campaign_row)],
+    routes=[web.post(ROWS_PATH, project_route(add_campaign_row))],
     row_filters={"project": "project", "campaign": "campaign_id"},
 )

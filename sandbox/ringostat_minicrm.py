@@ -25,9 +25,9 @@ from aiohttp import web
 
 from vendors.ringostat_minicrm import CONTACTS_SYNC_PATH, ORGANIZATIONS_SYNC_PATH, ContactsSync, OrganizationsSync
 
-from .ringostat import auth_error
-from .state import STATE, SandboxState
-from .vendor import VendorPlugin, accept, admit, error_body, json_bytes, reply
+from .ringostat import project_route
+from .state import SandboxState
+from .vendor import VendorPlugin, accept, error_body, json_bytes, reply
 
 VENDOR = "ringostat-minicrm"
 URL_PREFIX = "/ringostat"
@@ -42,16 +42,7 @@ def problems(exc: pydantic.ValidationError) -> str:
 def sync(model: type[ContactsSync] | type[OrganizationsSync], kind: str, items_of):
     """A handler: parse the body with `model`, then record each item as one row."""
 
-    async def handle(request: web.Request) -> web.Response:
-        state = request.app[STATE]
-        await state.faults.delay()
-        denied = auth_error(state, request.headers)
-        if denied is not None:
-            return reply(state, 401, error_body(denied))
-        project = request.headers["x-project-id"]
-        refused = admit(state, project)
-        if refused is not None:
-            return refused
+    async def apply(state: SandboxState, project: str, request: web.Request) -> web.Response:
         try:
             body = model.model_validate_json(await request.read(), strict=True)
         except pydantic.ValidationError as exc:
@@ -61,8 +52,8 @@ def sync(model: type[ContactsSync] | type[OrganizationsSync], kind: str, items_o
             return reply(state, 400, error_body("projectId must be the project of x-project-id"))
         return await _record_all(state, project, kind, items)
 
-    handle.__name__ = f"sync_{kind}s"
-    return handle
+    apply.__name__ = f"sync_{kind}s"
+    return project_route(apply)
 
 
 def _with_nested(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -5,51 +5,22 @@ from __future__ import annotations
 import pytest
 
 from tasks.chunks import ChunkRunner, JobRow
+from tests.scripted import ScriptedVendor, err, job_with_rows
 from vendors import errors
-from workers.jobs import JobStore
-from workers.keys import Keys
-from workers.ledger import Ledger
-from workers.limiter import RateLimiter
 from workers.settings import RetrySettings
 
 ROWS = [JobRow(line, {"phone": f"38093000000{line}", "fio": f"name {line}"}, [line, f"38093000000{line}", ""])
         for line in range(2, 6)]
 
 
-class ScriptedVendor:
-    """Answers each phone from a script of outcomes, then succeeds; records what was sent."""
-
-    def __init__(self, script: dict[str, list[Exception]]) -> None:
-        self.script = {phone: list(outcomes) for phone, outcomes in script.items()}
-        self.sent: list[str] = []
-
-    def __call__(self, row: JobRow) -> None:
-        self.sent.append(row.fields['phone'])
-        outcomes = self.script.get(row.fields['phone'])
-        if outcomes:
-            raise outcomes.pop(0)
-
-
 @pytest.fixture
 def setup(r, key_prefix):
-    keys = Keys(key_prefix)
-    store = JobStore(r, keys)
-    job_id = store.create(kind="test", vendor="ringostat", account="default", target="t")
-    store.add_rows(job_id, valid=len(ROWS), rejects=[])
-    store.mark_produced(job_id)
-    ledger = Ledger(r, keys, job_id, lease_s=30)
-    limiter = RateLimiter(r, key=keys.limiter("ringostat", "x"), stats_key=keys.limiter_stats("ringostat", "x"),
-                          rate_per_s=1000, burst=10)
-    return store, job_id, ledger, limiter
+    return job_with_rows(r, key_prefix, ROWS, limiter_name="x")
 
 
 def runner(ledger, limiter, vendor, **retry):
     policy = RetrySettings(in_task_attempts=3, in_task_backoff_s=0.001, **retry)
     return ChunkRunner(ledger=ledger, limiter=limiter, retry=policy, lease_s=0.01, send=vendor, sleep=lambda s: None)
-
-
-def err(cls, status=None, **kw):
-    return cls("boom", vendor="ringostat", status=status, **kw)
 
 
 def test_transient_errors_retry_in_task_and_permanent_ones_fail_the_row(setup):

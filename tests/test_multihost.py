@@ -262,7 +262,7 @@ def net():
 @pytest.fixture(scope="module")
 def net_redis(net):
     """One Redis for every host, listening on the service address only."""
-    url, proc = devstack.start_redis_on(net.service_address)
+    url, proc = devstack.start_redis(host=net.service_address)
     try:
         yield url
     finally:

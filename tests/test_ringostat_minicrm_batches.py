@@ -5,51 +5,22 @@ from __future__ import annotations
 import pytest
 
 from tasks.chunks import BatchRunner, JobRow
+from tests.scripted import ScriptedBatches, err, job_with_rows
 from vendors import errors
-from workers.jobs import JobStore
-from workers.keys import Keys
-from workers.ledger import Ledger
-from workers.limiter import RateLimiter
 from workers.settings import RetrySettings
 
 ROWS = [JobRow(line, {"external_id": str(line)}, [line, {"externalId": str(line)}]) for line in range(2, 9)]
 
 
-class ScriptedBatches:
-    """Answers each request from a script of outcomes (None: success), then succeeds; records every request."""
-
-    def __init__(self, *outcomes: Exception | None) -> None:
-        self.outcomes = list(outcomes)
-        self.requests: list[list[int]] = []
-
-    def __call__(self, rows: list[JobRow]) -> None:
-        self.requests.append([row.line for row in rows])
-        outcome = self.outcomes.pop(0) if self.outcomes else None
-        if outcome is not None:
-            raise outcome
-
-
 @pytest.fixture
 def setup(r, key_prefix):
-    keys = Keys(key_prefix)
-    store = JobStore(r, keys)
-    job_id = store.create(kind="test", vendor="ringostat", account="default", target="t")
-    store.add_rows(job_id, valid=len(ROWS), rejects=[])
-    store.mark_produced(job_id)
-    ledger = Ledger(r, keys, job_id, lease_s=30)
-    limiter = RateLimiter(r, key=keys.limiter("ringostat", "b"), stats_key=keys.limiter_stats("ringostat", "b"),
-                          rate_per_s=1000, burst=10)
-    return store, job_id, ledger, limiter
+    return job_with_rows(r, key_prefix, ROWS, limiter_name="b")
 
 
 def runner(ledger, limiter, vendor, batch_size=3):
     policy = RetrySettings(in_task_attempts=3, in_task_backoff_s=0.001)
     return BatchRunner(ledger=ledger, limiter=limiter, retry=policy, lease_s=0.01, batch_size=batch_size,
                        send_batch=vendor, sleep=lambda s: None)
-
-
-def err(cls, status=None, **kw):
-    return cls("boom", vendor="ringostat", status=status, **kw)
 
 
 def test_rows_go_in_batches_one_request_each_and_all_are_marked(setup):

@@ -52,6 +52,33 @@ def send(
         raise errors.VendorConnectionError(f"request failed: {exc}", vendor=vendor) from exc
 
 
+class VendorHttp:
+    """One vendor's base URL over a caller-owned session, with the headers every call carries.
+
+    What a client composes instead of repeating the plumbing: `send` sends (transport
+    failures as vendor errors), `request` also maps a non-2xx answer (`raise_for_status`).
+    """
+
+    def __init__(self, vendor: str, *, base_url: str, session: requests.Session, headers: Mapping[str, str],
+                 timeout_s: tuple[float, float] = DEFAULT_TIMEOUT_S) -> None:
+        self.vendor = vendor
+        self.base_url = base_url.rstrip("/")
+        self.session = session
+        self.headers = dict(headers)
+        self.timeout_s = timeout_s
+
+    def send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Send to `base_url + path` with the default headers; the answer is not checked."""
+        return send(self.session, self.vendor, method, self.base_url + path,
+                    headers=self.headers, timeout_s=self.timeout_s, **kwargs)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """`send`, then a non-2xx answer raised as a vendor error."""
+        response = self.send(method, path, **kwargs)
+        raise_for_status(response, self.vendor)
+        return response
+
+
 def body_of(response: requests.Response) -> Any:
     """The decoded JSON body, or the text when the vendor did not send JSON."""
     try:

@@ -25,7 +25,7 @@ from pydantic import BaseModel, SecretStr, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from vendors import errors
-from vendors.http import DEFAULT_TIMEOUT_S, body_of, raise_for_status, send
+from vendors.http import DEFAULT_TIMEOUT_S, VendorHttp, body_of, raise_for_status
 from vendors.obzvonilka_models import Contact, ContactBase, ContactFields, User
 
 VENDOR = "obzvonilka"
@@ -54,10 +54,8 @@ class ObzvonilkaClient:
         session: requests.Session,
         timeout_s: tuple[float, float] = DEFAULT_TIMEOUT_S,
     ) -> None:
-        self._base_url = base_url.rstrip("/")
-        self._session = session
-        self._timeout_s = timeout_s
-        self._headers = {API_KEY_HEADER: api_key.get_secret_value(), "Accept": "application/json"}
+        headers = {API_KEY_HEADER: api_key.get_secret_value(), "Accept": "application/json"}
+        self._http = VendorHttp(VENDOR, base_url=base_url, session=session, headers=headers, timeout_s=timeout_s)
 
     # --- contact bases (read only: the doc says adding and changing them is not supported)
 
@@ -114,10 +112,7 @@ class ObzvonilkaClient:
     # --- plumbing
 
     def _call(self, method: str, path: str, *, data: dict[str, str] | None = None, empty_ok: bool = False) -> Any:
-        response = send(
-            self._session, VENDOR, method, self._base_url + path,
-            data=data, headers=self._headers, timeout_s=self._timeout_s, allow_redirects=False,
-        )
+        response = self._http.send(method, path, data=data, allow_redirects=False)
         if 300 <= response.status_code < 400:
             raise errors.AuthError(
                 f"redirected to {response.headers.get('Location', '?')} (wrong api key?)",

@@ -8,7 +8,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from vendors import errors
-from vendors.http import DEFAULT_TIMEOUT_S, body_of, raise_for_status, send
+from vendors.http import DEFAULT_TIMEOUT_S, VendorHttp, body_of
 
 VENDOR = "ringostat"
 CAMPAIGN_ROWS_PATH = "/power-dialer/campaigns/campaign-rows"
@@ -37,6 +37,15 @@ class ResultReply(BaseModel):
     result: bool
 
 
+def ringostat_headers(credentials: RingostatCredentials) -> dict[str, str]:
+    """The headers of every Ringostat call (Power Dialer and minicrm alike)."""
+    return {
+        "Auth-key": credentials.auth_key.get_secret_value(),
+        "x-project-id": str(credentials.project_id),
+        "Content-Type": "application/json",
+    }
+
+
 class RingostatClient:
     """Plain HTTP over a caller-owned session; no retries here (the task layer decides)."""
 
@@ -48,14 +57,8 @@ class RingostatClient:
         session: requests.Session,
         timeout_s: tuple[float, float] = DEFAULT_TIMEOUT_S,
     ) -> None:
-        self._base_url = base_url.rstrip("/")
-        self._session = session
-        self._timeout_s = timeout_s
-        self._headers = {
-            "Auth-key": credentials.auth_key.get_secret_value(),
-            "x-project-id": str(credentials.project_id),
-            "Content-Type": "application/json",
-        }
+        self._http = VendorHttp(VENDOR, base_url=base_url, session=session, headers=ringostat_headers(credentials),
+                                timeout_s=timeout_s)
 
     def add_campaign_row(self, campaign_id: int, phone_number: str, fio: str = "") -> ResultReply:
         """Add one number to a Power Dialer campaign."""
@@ -63,11 +66,7 @@ class RingostatClient:
         return self._post(CAMPAIGN_ROWS_PATH, row.model_dump(by_alias=True))
 
     def _post(self, path: str, payload: dict[str, Any]) -> ResultReply:
-        response = send(
-            self._session, VENDOR, "POST", self._base_url + path,
-            json=payload, headers=self._headers, timeout_s=self._timeout_s,
-        )
-        raise_for_status(response, VENDOR)
+        response = self._http.request("POST", path, json=payload)
         body = body_of(response)
         if not isinstance(body, dict) or body.get("result") is not True:
             raise errors.VendorRejected(

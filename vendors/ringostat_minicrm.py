@@ -24,8 +24,8 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vendors import errors
-from vendors.http import DEFAULT_TIMEOUT_S, body_of, raise_for_status, send
-from vendors.ringostat import VENDOR, RingostatClient, RingostatCredentials
+from vendors.http import DEFAULT_TIMEOUT_S, VendorHttp, body_of
+from vendors.ringostat import VENDOR, RingostatClient, RingostatCredentials, ringostat_headers
 
 CONTACTS_SYNC_PATH = "/minicrm/contacts/sync"
 ORGANIZATIONS_SYNC_PATH = "/minicrm/organizations/sync"
@@ -120,14 +120,8 @@ class MiniCrmClient:
 
     def __init__(self, credentials: RingostatCredentials, *, base_url: str, session: requests.Session,
                  timeout_s: tuple[float, float] = DEFAULT_TIMEOUT_S) -> None:
-        self._base_url = base_url.rstrip("/")
-        self._session = session
-        self._timeout_s = timeout_s
-        self._headers = {
-            "Auth-key": credentials.auth_key.get_secret_value(),
-            "x-project-id": str(credentials.project_id),
-            "Content-Type": "application/json",
-        }
+        self._http = VendorHttp(VENDOR, base_url=base_url, session=session, headers=ringostat_headers(credentials),
+                                timeout_s=timeout_s)
 
     def sync_contacts(self, contacts: Sequence[Contact]) -> SyncReply:
         body = ContactsSync(contacts=list(contacts))
@@ -139,9 +133,7 @@ class MiniCrmClient:
                           len(body.organizations))
 
     def _post(self, path: str, payload: dict[str, Any], count: int) -> SyncReply:
-        response = send(self._session, VENDOR, "POST", self._base_url + path,
-                        json=payload, headers=self._headers, timeout_s=self._timeout_s)
-        raise_for_status(response, VENDOR)
+        response = self._http.request("POST", path, json=payload)
         body = body_of(response)
         if isinstance(body, dict) and (body.get("result") is False or body.get("errors")):
             raise errors.VendorRejected(f"sync refused: {str(body)[:300]}", vendor=VENDOR,

@@ -24,7 +24,7 @@ import requests
 from pydantic import SecretStr, TypeAdapter
 
 from vendors import errors
-from vendors.http import DEFAULT_TIMEOUT_S, body_of, raise_for_status, send
+from vendors.http import DEFAULT_TIMEOUT_S, VendorHttp, body_of, raise_for_status
 from vendors.salesscriptprompter_models import (
     AuthRedirect,
     CallRecord,
@@ -54,10 +54,8 @@ class SalesScriptPrompterClient:
 
     def __init__(self, key: SecretStr, *, base_url: str, session: requests.Session,
                  timeout_s: tuple[float, float] = DEFAULT_TIMEOUT_S) -> None:
-        self._base_url = base_url.rstrip("/")
-        self._session = session
-        self._timeout_s = timeout_s
-        self._headers = {"Key": key.get_secret_value()}
+        self._http = VendorHttp(VENDOR, base_url=base_url, session=session, headers={"Key": key.get_secret_value()},
+                                timeout_s=timeout_s)
 
     def check_key(self) -> KeyCheck:
         return self._get("user/check", _KEY_CHECK)
@@ -114,8 +112,7 @@ class SalesScriptPrompterClient:
 
     def _request(self, route: str, params: dict[str, Any], *, secret: str = "", **kwargs: Any) -> requests.Response:
         try:
-            return send(self._session, VENDOR, "GET", f"{self._base_url}/{route}", params=params,
-                        headers=self._headers, timeout_s=self._timeout_s, **kwargs)
+            return self._http.send("GET", f"/{route}", params=params, **kwargs)
         except (errors.VendorConnectionError, errors.VendorTimeout) as exc:
             if not secret:
                 raise

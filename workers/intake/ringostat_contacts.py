@@ -34,7 +34,7 @@ import pydantic
 
 from vendors.ringostat_minicrm import Contact
 
-from .csvfile import DEFAULT_MAX_LINE_BYTES, CsvFormatError, _BadLine, _Lines, _open
+from .lines import DEFAULT_MAX_LINE_BYTES, BadLine, CsvFormatError, Lines, open_file
 from .table import TableRejectedRow, read_table, rejected
 from .validate import SeenNumbers
 
@@ -77,7 +77,7 @@ def open_contacts(path: str | os.PathLike[str], *, project_id: int,
     """Open an export; file-level problems raise CsvFormatError before any item."""
     shown = os.fspath(path)
     if shown.lower().endswith(JSON_LINES_SUFFIXES):
-        with _open(shown) as stream:
+        with open_file(shown) as stream:
             records = _json_records(stream, max_line_bytes)
             yield validate(_nonempty(records, shown), project_id=project_id)
     else:
@@ -136,15 +136,15 @@ def explain(exc: pydantic.ValidationError) -> str:
 
 
 def _json_records(stream, max_line_bytes: int) -> Iterator[tuple[int, Any] | TableRejectedRow]:
-    # _Lines: read_csv's bounded, line-numbered reader (too long, NUL bytes, not UTF-8).
-    lines = _Lines(stream, line_no=0, max_line_bytes=max_line_bytes)
+    # Lines: read_csv's bounded, line-numbered reader (too long, NUL bytes, not UTF-8).
+    lines = Lines(stream, line_no=0, max_line_bytes=max_line_bytes)
     while True:
         lines.start_record()
         try:
             text = next(lines).lstrip("\ufeff")
         except StopIteration:
             return
-        except _BadLine as bad:
+        except BadLine as bad:
             yield rejected(bad.line, {}, bad.reason)
             continue
         if not text.strip():
