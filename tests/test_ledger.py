@@ -59,12 +59,16 @@ def test_job_is_done_when_every_valid_row_has_an_outcome(r, job):
     ledger.failed(3, {"phone": "380930000000", "fio": "=cmd"}, reason="ringostat HTTP 400: bad")
     store.mark_produced(job_id)
     assert store.status(job_id).state == "running"
+    assert r.ttl(keys.job(job_id)) == -1  # running: no expiry
     ledger.delivered(4)
     status = store.status(job_id)
     assert (status.state, status.pending, status.accounted, status.total) == ("done", 0, 4, 4)
     assert status.finished
     lines = [(row["line"], row["status"]) for row in store.problem_rows(job_id)]
     assert lines == [(3, "failed"), (5, "rejected")]
+    # And a finished job's keys expire together (settings.job_ttl_s), none left behind forever
+    existing = [key for key in keys.job_keys(job_id) if r.exists(key)]
+    assert len(existing) >= 4 and all(0 < r.ttl(key) <= 14 * 24 * 3600 for key in existing)
 
 
 def test_finished_lines_in_one_round_trip(r, job):

@@ -75,6 +75,8 @@ class JobControl:
         pipe.hincrby(job_key, "failed", -len(records))
         pipe.hset(job_key, "state", "running")
         pipe.hdel(job_key, "finished_at")
+        for key in self._keys.job_keys(job_id):
+            pipe.persist(key)  # running again: no longer due to expire
         pipe.execute()
         return [r["wire"] for r in records]
 

@@ -16,9 +16,11 @@ from dataclasses import dataclass, fields
 import redis
 
 from workers.keys import Keys
-from workers.ledger import _MAYBE_DONE, CHECK_DONE
+from workers.settings import get_settings
+from workers.ledger import _MAYBE_DONE
 
-# KEYS[1] job.  A pause or cancel that came in while loading must survive the end of loading.
+# KEYS every key of the job, job first;  ARGV[1] TTL s.
+# A pause or cancel that came in while loading must survive the end of loading.
 PRODUCED = _MAYBE_DONE + """
 redis.call('HSET', KEYS[1], 'produced', 1)
 if redis.call('HGET', KEYS[1], 'state') == 'loading' then redis.call('HSET', KEYS[1], 'state', 'running') end
@@ -82,10 +84,10 @@ class JobNotFound(LookupError):
 
 
 class JobStore:
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, *, ttl_s: int | None = None) -> None:
         self._r = client
         self._keys = keys
-        self._check_done = client.register_script(CHECK_DONE)
+        self._ttl_s = ttl_s if ttl_s is not None else get_settings().job_ttl_s
         self._produced = client.register_script(PRODUCED)
         self._transition = client.register_script(TRANSITION)
 
@@ -114,7 +116,7 @@ class JobStore:
 
     def mark_produced(self, job_id: str) -> None:
         """Every row is counted and enqueued: from now on the job can finish."""
-        self._produced(keys=[self._keys.job(job_id)])
+        self._produced(keys=self._keys.job_keys(job_id), args=[self._ttl_s])
 
     def status(self, job_id: str) -> JobStatus:
         raw = self._r.hgetall(self._keys.job(job_id))

@@ -46,6 +46,11 @@ class Keys:
         """List of chunk payloads set aside while the job is paused."""
         return f"{self.prefix}job:{job_id}:parked"
 
+    def job_keys(self, job_id: str) -> list[str]:
+        """Every key of one job, the job hash first: they expire together once it ends."""
+        return [self.job(job_id), self.delivered(job_id), self.failed(job_id), self.claims(job_id),
+                self.rejects(job_id), self.unknown(job_id), self.parked(job_id)]
+
     def deferred(self) -> str:
         """Sorted set of chunk payloads waiting for a retry, scored by due time (s)."""
         return f"{self.prefix}deferred"

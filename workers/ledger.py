@@ -15,16 +15,20 @@ from enum import Enum
 import redis
 
 from workers.keys import Keys
+from workers.settings import get_settings
 
-# Shared tail: when every valid row has an outcome and the producer is done, the job is done.
+# Shared tail: when every valid row has an outcome and the producer is done, the job is done,
+# and every key of the job (all of KEYS, job hash first) expires ARGV[#ARGV] seconds later.
 _MAYBE_DONE = """
 local function maybe_done(job)
+  local ttl = tonumber(ARGV[#ARGV])
   local c = redis.call('HMGET', job, 'produced', 'valid', 'delivered', 'failed', 'cancelled', 'state')
   if c[1] == '1' and c[6] ~= 'done' and
      (tonumber(c[3]) or 0) + (tonumber(c[4]) or 0) + (tonumber(c[5]) or 0) >= (tonumber(c[2]) or 0) then
     local t = redis.call('TIME')
     if c[6] ~= 'cancelled' then redis.call('HSET', job, 'state', 'done') end
     redis.call('HSETNX', job, 'finished_at', t[1] .. '.' .. string.format('%06d', t[2]))
+    for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end
   end
 end
 """
@@ -48,8 +52,8 @@ redis.call('HINCRBY', KEYS[1], 'unknown_outcome', 1)
 return 'reclaimed'
 """
 
-# KEYS  job, delivered, failed, claims
-# ARGV  line, outcome ('delivered' | 'failed' | 'cancelled'), failure JSON
+# KEYS  every key of the job (Keys.job_keys): job, delivered, failed, claims, ...
+# ARGV  line, outcome ('delivered' | 'failed' | 'cancelled'), failure JSON, TTL s
 # returns 1 when this call recorded the outcome, 0 when the row already had one
 FINISH = _MAYBE_DONE + """
 local line = ARGV[1]
@@ -76,7 +80,7 @@ end
 return 1
 """
 
-# KEYS  job
+# KEYS  every key of the job, job first;  ARGV  TTL s
 CHECK_DONE = _MAYBE_DONE + """
 maybe_done(KEYS[1])
 return redis.call('HGET', KEYS[1], 'state')
@@ -97,9 +101,11 @@ class Claim(str, Enum):
 
 
 class Ledger:
-    def __init__(self, client: redis.Redis, keys: Keys, job_id: str, *, lease_s: float) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, job_id: str, *, lease_s: float, ttl_s: int | None = None) -> None:
         self._client = client
-        self._job_keys = [keys.job(job_id), keys.delivered(job_id), keys.failed(job_id), keys.claims(job_id)]
+        self._all_keys = keys.job_keys(job_id)
+        self._job_keys = self._all_keys[:4]  # job, delivered, failed, claims
+        self._ttl_s = ttl_s if ttl_s is not None else get_settings().job_ttl_s
         self._unknown = keys.unknown(job_id)
         self._lease_ms = int(lease_s * 1000)
         self._claim = client.register_script(CLAIM)
@@ -122,12 +128,12 @@ class Ledger:
         return Claim(result.decode() if isinstance(result, bytes) else result)
 
     def delivered(self, line: int) -> bool:
-        return bool(self._finish(keys=self._job_keys, args=[line, "delivered", ""]))
+        return bool(self._finish(keys=self._all_keys, args=[line, "delivered", "", self._ttl_s]))
 
     def failed(self, line: int, fields: dict, *, reason: str, outcome: str = "failed", wire: list | None = None) -> bool:
         """Record a row's failure: its fields (for the report), the reason, and its chunk form (to retry it)."""
         record = json.dumps({**fields, "line": line, "reason": reason, "wire": wire}, ensure_ascii=False)
-        return bool(self._finish(keys=self._job_keys, args=[line, outcome, record]))
+        return bool(self._finish(keys=self._all_keys, args=[line, outcome, record, self._ttl_s]))
 
     def release(self, line: int, *, unknown_outcome: bool) -> None:
         """Give the row back as pending; mark it when the vendor may have applied it anyway."""
@@ -135,5 +141,5 @@ class Ledger:
         self._release(keys=[claims, self._unknown, job], args=[line, int(unknown_outcome)])
 
     def check_done(self) -> str | None:
-        state = self._check_done(keys=[self._job_keys[0]])
+        state = self._check_done(keys=self._all_keys, args=[self._ttl_s])
         return state.decode() if isinstance(state, bytes) else state

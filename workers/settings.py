@@ -102,6 +102,7 @@ class Settings(BaseSettings):
     row_lease_s: float = 30.0
     #: a limiter wait longer than this defers the rows instead of holding the worker.
     max_limiter_wait_s: float = 5.0
+    #: a finished job's keys (counters, ledger, rejects) expire this long after it ends
     job_ttl_s: int = 14 * 24 * 3600
     retry: RetrySettings = Field(default_factory=RetrySettings)
     ringostat: RingostatSettings = Field(default_factory=RingostatSettings)
