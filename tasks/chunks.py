@@ -10,11 +10,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from vendors.errors import PermanentVendorError, RateLimited, TransientVendorError, VendorError, VendorTimeout
+import pydantic
+
+from vendors.errors import OutcomeUnknown, PermanentVendorError, RateLimited, TransientVendorError, VendorError
 
 from tasks.backoff import backoff_s
 from tasks.runtime import Ledger, Limiter, RetryPolicy
 
+#: what a claim or a limiter wait answers when the chunk must stop sending
+STOPS = ("paused", "cancelled", "gone")
 #: 429s one row may meet in a task before it is deferred; they cost no attempt.
 MAX_THROTTLES_PER_ROW = 10
 
@@ -62,7 +66,7 @@ class ChunkRunner:
             verdict = self._row(row, outcome)
             if verdict == "busy":
                 busy.append(row)
-            elif verdict in ("paused", "cancelled"):
+            elif verdict in STOPS:
                 outcome.stopped = rows[index:]
                 outcome.stop_reason = verdict
                 return outcome
@@ -76,16 +80,18 @@ class ChunkRunner:
             return
         self._sleep(self._lease_s)
         for row in busy:
-            if self._row(row, outcome) in ("paused", "cancelled"):
+            verdict = self._row(row, outcome)
+            if verdict in STOPS:
                 outcome.stopped.append(row)
+                outcome.stop_reason = verdict
 
     def _row(self, row: JobRow, outcome: ChunkOutcome) -> str:
         """Try one row up to the in-task attempt budget; return what became of it."""
         attempts = throttles = 0
         while attempts < self._retry.in_task_attempts:
-            if not self._limiter.acquire():
-                outcome.deferred.append(row)
-                return "deferred"
+            # A long wait (a 429's Retry-After) still notices a pause or cancel within seconds.
+            if not self._limiter.acquire(should_stop=self._ledger.stopped):
+                return self._ledger.job_state()
             claim = self._ledger.claim(row.line)
             if not claim.may_send:
                 if claim.value == "done":
@@ -101,11 +107,12 @@ class ChunkRunner:
                     continue  # the limiter now makes us wait as the vendor asked
                 return self._defer(row, exc, outcome)
             except PermanentVendorError as exc:
-                self._ledger.failed(row.line, row.fields, reason=_reason(exc), wire=row.wire)
-                outcome.failed += 1
-                return "failed"
+                return self._fail(row, _reason(exc), outcome)
+            except pydantic.ValidationError as exc:
+                # The client refused to build the request (e.g. a name over the vendor's limit): nothing was sent.
+                return self._fail(row, f"invalid for the vendor: {_first_error(exc)}", outcome)
             except TransientVendorError as exc:
-                self._ledger.release(row.line, unknown_outcome=isinstance(exc, VendorTimeout))
+                self._ledger.release(row.line, unknown_outcome=isinstance(exc, OutcomeUnknown))
                 attempts += 1
                 if attempts >= self._retry.in_task_attempts:
                     return self._defer(row, exc, outcome)
@@ -116,12 +123,22 @@ class ChunkRunner:
             return "delivered"
         return self._defer(row, None, outcome)
 
+    def _fail(self, row: JobRow, reason: str, outcome: ChunkOutcome) -> str:
+        self._ledger.failed(row.line, row.fields, reason=reason, wire=row.wire)
+        outcome.failed += 1
+        return "failed"
+
     @staticmethod
     def _defer(row: JobRow, exc: VendorError | None, outcome: ChunkOutcome) -> str:
         outcome.deferred.append(row)
         if exc is not None:
             outcome.last_error = _reason(exc)
         return "deferred"
+
+
+def _first_error(exc: pydantic.ValidationError) -> str:
+    error = exc.errors()[0]
+    return f"{'.'.join(map(str, error['loc']))}: {error['msg']}"
 
 
 def _reason(exc: VendorError) -> str:
@@ -158,7 +175,7 @@ class BatchRunner:
         busy: list[JobRow] = []
         for start in range(0, len(rows), self._batch_size):
             verdict = self._batch(rows[start:start + self._batch_size], outcome, busy)
-            if verdict in ("paused", "cancelled"):
+            if verdict in STOPS:
                 held = {row.line for row in busy}
                 outcome.stopped = [row for row in rows[start:] if row.line not in held]
                 outcome.stop_reason = verdict
@@ -175,7 +192,7 @@ class BatchRunner:
             batch = busy[start:start + self._batch_size]
             still_held: list[JobRow] = []  # by a live worker: its own message sends them
             verdict = self._batch(batch, outcome, still_held)
-            if verdict in ("paused", "cancelled"):
+            if verdict in STOPS:
                 held = {row.line for row in still_held}
                 outcome.stopped.extend(row for row in batch if row.line not in held)
                 outcome.stop_reason = verdict
@@ -184,8 +201,8 @@ class BatchRunner:
         """Send one batch up to the in-task attempt budget; return what became of it."""
         attempts = throttles = 0
         while True:
-            if not self._limiter.acquire():
-                return self._defer(rows, None, outcome)
+            if not self._limiter.acquire(should_stop=self._ledger.stopped):
+                return self._ledger.job_state()
             claimed, stop = self._claim_all(rows, outcome, busy)
             if stop or not claimed:
                 return stop or "empty"
@@ -203,7 +220,7 @@ class BatchRunner:
                 outcome.failed += len(claimed)
                 return "failed"
             except TransientVendorError as exc:
-                self._release(claimed, unknown_outcome=isinstance(exc, VendorTimeout))
+                self._release(claimed, unknown_outcome=isinstance(exc, OutcomeUnknown))
                 attempts += 1
                 if attempts >= self._retry.in_task_attempts:
                     return self._defer(claimed, exc, outcome)

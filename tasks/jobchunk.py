@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable
 
+from celery.exceptions import Reject
 from pydantic import BaseModel, ConfigDict, Field
 
 from tasks.backoff import backoff_s
 from tasks.chunks import ChunkOutcome, ChunkRunner, JobRow
 from tasks.runtime import current
+
+log = logging.getLogger(__name__)
 
 
 class ChunkPayload(BaseModel):
@@ -31,10 +35,31 @@ def run_chunk(task_name: str, vendor: str, payload: ChunkPayload, *,
         ledger=runtime.ledger(payload.job_id), limiter=runtime.limiter(vendor, payload.account),
         retry=runtime.retry, lease_s=runtime.row_lease_s, send=send,
     )
-    outcome = runner.run([to_row(wire) for wire in payload.rows])
-    follow_up(task_name, payload, outcome)
+    return guarded(task_name, payload, lambda: runner.run([to_row(wire) for wire in payload.rows]), to_row)
+
+
+def guarded(task_name: str, payload: ChunkPayload, run: Callable[[], ChunkOutcome],
+            to_row: Callable[[list], JobRow]) -> dict[str, int]:
+    """Run a chunk and its follow-up; an unexpected error (Redis down, a bug) must not strand
+    its rows: Celery acks a failed message, so the chunk goes to the deferred set again (the
+    ledger skips rows already done) or, when even that fails, back to the broker."""
+    try:
+        outcome = run()
+        follow_up(task_name, payload, outcome)
+    except Exception as exc:
+        log.exception("chunk of job %s failed unexpectedly; retrying its rows later", payload.job_id)
+        try:
+            _retry_whole(task_name, payload, to_row, f"internal error: {type(exc).__name__}: {exc}"[:500])
+        except Exception:
+            raise Reject(exc, requeue=True) from exc
+        return {"error": 1}
     return {"delivered": outcome.delivered, "failed": outcome.failed, "skipped": outcome.skipped,
             "deferred": len(outcome.deferred)}
+
+
+def _retry_whole(task_name: str, payload: ChunkPayload, to_row, reason: str) -> None:
+    rows = [to_row(wire) for wire in payload.rows]
+    follow_up(task_name, payload, ChunkOutcome(deferred=rows, last_error=reason))
 
 
 def follow_up(task_name: str, payload: ChunkPayload, outcome: ChunkOutcome) -> None:
@@ -44,16 +69,19 @@ def follow_up(task_name: str, payload: ChunkPayload, outcome: ChunkOutcome) -> N
     ledger = runtime.ledger(payload.job_id)
     if outcome.stop_reason == "paused":
         runtime.park(payload.job_id, task_name, _with_rows(payload, outcome.stopped, payload.attempt))
+    elif outcome.stop_reason == "gone":
+        return  # the job's keys expired: nobody is waiting for these rows
     elif outcome.stop_reason == "cancelled":
         for row in outcome.stopped:
-            ledger.failed(row.line, row.fields, reason="job cancelled", outcome="cancelled", wire=row.wire)
+            ledger.failed(row.line, row.fields, reason="job cancelled", outcome="cancelled", wire=row.wire,
+                          unclaimed_only=True)
     if not outcome.deferred:
         return
     policy = runtime.retry
     if payload.attempt >= policy.max_task_retries:
         reason = f"gave up after {payload.attempt + 1} rounds of retries: {outcome.last_error or 'no limiter slot'}"
         for row in outcome.deferred:
-            ledger.failed(row.line, row.fields, reason=reason, wire=row.wire)
+            ledger.failed(row.line, row.fields, reason=reason, wire=row.wire, unclaimed_only=True)
         return
     delay_s = backoff_s(payload.attempt, base_s=policy.backoff_base_s, max_s=policy.backoff_max_s)
     runtime.defer(task_name, _with_rows(payload, outcome.deferred, payload.attempt + 1), delay_s=delay_s)

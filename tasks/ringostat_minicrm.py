@@ -15,7 +15,7 @@ from pydantic import Field
 
 from tasks.base import VendorTask
 from tasks.chunks import BatchRunner, JobRow
-from tasks.jobchunk import ChunkPayload, follow_up
+from tasks.jobchunk import ChunkPayload, guarded
 from tasks.operations import OperationPayload, operation
 from tasks.runtime import current
 from vendors.ringostat_minicrm import Contact, Organization
@@ -63,10 +63,8 @@ def sync_contacts_chunk(self: VendorTask, **payload: Any) -> dict[str, int]:
         lease_s=runtime.row_lease_s, batch_size=chunk.batch_size,
         send_batch=lambda rows: client.minicrm.sync_contacts([contacts[row.line] for row in rows]),
     )
-    outcome = runner.run([contact_row(line, contact) for line, contact in chunk.rows])
-    follow_up(SYNC_CONTACTS_CHUNK, chunk, outcome)
-    return {"delivered": outcome.delivered, "failed": outcome.failed, "skipped": outcome.skipped,
-            "deferred": len(outcome.deferred)}
+    to_row = lambda wire: contact_row(*wire)  # noqa: E731
+    return guarded(SYNC_CONTACTS_CHUNK, chunk, lambda: runner.run([to_row(wire) for wire in chunk.rows]), to_row)
 
 
 def contact_row(line: int, contact: Contact) -> JobRow:

@@ -72,3 +72,38 @@ def test_a_paused_job_stops_the_chunk(setup):
     store.set_state(job_id, "paused")
     outcome = runner(ledger, limiter, ScriptedVendor({})).run(ROWS)
     assert (outcome.stop_reason, outcome.stopped, outcome.delivered) == ("paused", ROWS, 0)
+
+
+def test_a_row_the_client_cannot_build_fails_and_the_rest_still_go(setup):
+    # Given a row whose name is over the vendor's limit: the client's model refuses it before sending
+    store, job_id, ledger, limiter = setup
+    from vendors.ringostat import CampaignRow
+
+    def send(row):
+        CampaignRow(campaign_id=1, phone_number=row.fields["phone"], fio="x" * 300 if row.line == 3 else "ok")
+
+    outcome = runner(ledger, limiter, send).run(ROWS)
+    assert (outcome.delivered, outcome.failed) == (3, 1)
+    [problem] = store.problem_rows(job_id)
+    assert problem["line"] == 3 and problem["reason"].startswith("invalid for the vendor: fio")
+    assert store.status(job_id).state == "done"
+
+
+def test_cancel_leaves_a_row_another_worker_is_sending_to_that_worker(setup):
+    store, job_id, ledger, _ = setup
+    assert ledger.claim(ROWS[0].line).may_send  # another copy of the chunk is sending it
+    # When this copy gives the row up as cancelled
+    recorded = ledger.failed(ROWS[0].line, ROWS[0].fields, reason="job cancelled", outcome="cancelled",
+                             unclaimed_only=True)
+    # Then the sender's answer still counts
+    assert recorded is False
+    assert ledger.delivered(ROWS[0].line) is True
+    assert store.status(job_id).cancelled == 0
+
+
+def test_a_job_whose_keys_expired_sends_nothing(setup, r):
+    store, job_id, ledger, limiter = setup
+    r.delete(f"{store._keys.job(job_id)}")
+    vendor = ScriptedVendor({})
+    outcome = runner(ledger, limiter, vendor).run(ROWS)
+    assert vendor.sent == [] and outcome.stop_reason == "gone"

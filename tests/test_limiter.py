@@ -76,3 +76,21 @@ def test_refuses_to_book_beyond_max_wait(redis_url, key_prefix):
     assert 0.5 < reservation.wait_s <= 1.0
     # And acquire() gives up when asked to stop instead of booking far ahead
     assert limiter.acquire(should_stop=lambda: True) is False
+
+
+def test_penalty_holds_even_with_burst_tolerance(redis_url, key_prefix):
+    # Given an account with a burst of 5: sends may run ahead of the schedule
+    limiter = _limiter(redis_url, key_prefix, rate=10, burst=5)
+    limiter.acquire()
+    # When the vendor asks for 1 s of quiet
+    limiter.penalize(1.0)
+    started = time.monotonic()
+    limiter.acquire()
+    # Then the burst allowance does not eat into it
+    assert time.monotonic() - started >= 0.95
+
+
+def test_absurd_retry_after_is_capped(redis_url, key_prefix):
+    limiter = _limiter(redis_url, key_prefix, rate=10, max_wait_s=0.1)
+    limiter.penalize(float("inf"))
+    assert 3000 < limiter.reserve().wait_s <= 3601

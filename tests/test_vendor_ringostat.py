@@ -86,3 +86,25 @@ def test_errors_survive_pickling_for_celery():
     exc = errors.RateLimited("slow down", vendor="ringostat", status=429, body={"e": 1}, retry_after_s=2.5)
     again = pickle.loads(pickle.dumps(exc))
     assert (type(again), again.status, again.body, again.retry_after_s) == (errors.RateLimited, 429, {"e": 1}, 2.5)
+
+
+def test_connection_lost_after_sending_is_an_unknown_outcome():
+    # Given a server that reads the whole request and then hangs up without answering
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def serve():
+        conn, _ = server.accept()
+        conn.recv(65536)
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/ringostat"
+    with pytest.raises(errors.OutcomeUnknown) as info:
+        client(None, base_url=url).add_campaign_row(456, "380930000000")
+    assert not isinstance(info.value, errors.VendorConnectionError)
+    server.close()

@@ -2,7 +2,8 @@
 
     VendorError                    vendor, status, body, headers
     ├── TransientVendorError       worth retrying: the row may still go through
-    │   ├── VendorTimeout          no answer in time: the outcome is unknown
+    │   ├── OutcomeUnknown         sent, but no answer: the vendor may have applied it
+    │   │   └── VendorTimeout      no answer in time
     │   ├── VendorConnectionError  never reached the vendor: nothing was sent
     │   ├── VendorServerError      5xx
     │   └── RateLimited            429, with retry_after_s
@@ -58,7 +59,12 @@ class TransientVendorError(VendorError):
     """The same request may succeed later."""
 
 
-class VendorTimeout(TransientVendorError):
+class OutcomeUnknown(TransientVendorError):
+    """Sent, but the answer never came (connection lost after sending, or a timeout):
+    sending again may duplicate it, and is counted as such."""
+
+
+class VendorTimeout(OutcomeUnknown):
     """Sent, but no answer in time: the vendor may or may not have applied it."""
 
 
@@ -96,6 +102,7 @@ class VendorRejected(PermanentVendorError):
 
 __all__ = [
     "AuthError",
+    "OutcomeUnknown",
     "PermanentVendorError",
     "RateLimited",
     "TransientVendorError",

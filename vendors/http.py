@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import requests
+import urllib3
 
 from vendors import errors
 
@@ -47,9 +48,12 @@ def send(
     except requests.Timeout as exc:
         raise errors.VendorTimeout(f"no answer within {timeout_s[1]} s", vendor=vendor) from exc
     except requests.ConnectionError as exc:
-        raise errors.VendorConnectionError(f"connection failed: {exc}", vendor=vendor) from exc
+        if _never_connected(exc):
+            raise errors.VendorConnectionError(f"connection failed: {exc}", vendor=vendor) from exc
+        # The connection broke after the request went out: the vendor may have applied it.
+        raise errors.OutcomeUnknown(f"connection lost before the answer: {exc}", vendor=vendor) from exc
     except requests.RequestException as exc:
-        raise errors.VendorConnectionError(f"request failed: {exc}", vendor=vendor) from exc
+        raise errors.OutcomeUnknown(f"request failed: {exc}", vendor=vendor) from exc
 
 
 class VendorHttp:
@@ -77,6 +81,14 @@ class VendorHttp:
         response = self.send(method, path, **kwargs)
         raise_for_status(response, self.vendor)
         return response
+
+
+def _never_connected(exc: requests.ConnectionError) -> bool:
+    """True when no connection was made (refused, DNS, connect timeout): nothing was sent."""
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3 wraps it in MaxRetryError
+    return isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError,
+                               urllib3.exceptions.NameResolutionError))
 
 
 def body_of(response: requests.Response) -> Any:

@@ -113,7 +113,7 @@ class SalesScriptPrompterClient:
     def _request(self, route: str, params: dict[str, Any], *, secret: str = "", **kwargs: Any) -> requests.Response:
         try:
             return self._http.send("GET", f"/{route}", params=params, **kwargs)
-        except (errors.VendorConnectionError, errors.VendorTimeout) as exc:
+        except (errors.VendorConnectionError, errors.OutcomeUnknown) as exc:
             if not secret:
                 raise
             # Transport messages quote the URL, whose query holds the user's token.

@@ -35,9 +35,10 @@ end
 
 # KEYS  job, delivered, failed, claims, unknown
 # ARGV  line, lease_ms
-# returns 'claimed' | 'reclaimed' | 'busy' | 'done' | 'paused' | 'cancelled'
+# returns 'claimed' | 'reclaimed' | 'busy' | 'done' | 'paused' | 'cancelled' | 'gone'
 CLAIM = """
 local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return 'gone' end
 if state == 'paused' or state == 'cancelled' then return state end
 local line = ARGV[1]
 if redis.call('GETBIT', KEYS[2], line) == 1 or redis.call('HEXISTS', KEYS[3], line) == 1 then return 'done' end
@@ -53,10 +54,15 @@ return 'reclaimed'
 """
 
 # KEYS  every key of the job (Keys.job_keys): job, delivered, failed, claims, ...
-# ARGV  line, outcome ('delivered' | 'failed' | 'cancelled'), failure JSON, TTL s
+# ARGV  line, outcome ('delivered' | 'failed' | 'cancelled'), failure JSON,
+#       unclaimed_only ('1': leave a row another worker holds under a live lease), TTL s
 # returns 1 when this call recorded the outcome, 0 when the row already had one
 FINISH = _MAYBE_DONE + """
 local line = ARGV[1]
+if ARGV[4] == '1' then
+  local t = redis.call('TIME')
+  if tonumber(redis.call('HGET', KEYS[4], line) or 0) > tonumber(t[1]) * 1000 then return 0 end
+end
 redis.call('HDEL', KEYS[4], line)
 if redis.call('GETBIT', KEYS[2], line) == 1 or redis.call('HEXISTS', KEYS[3], line) == 1 then return 0 end
 if ARGV[2] == 'delivered' then
@@ -94,6 +100,7 @@ class Claim(str, Enum):
     DONE = "done"            # delivered or failed already: never send again
     PAUSED = "paused"
     CANCELLED = "cancelled"
+    GONE = "gone"            # the job's keys expired or were deleted: nothing to do
 
     @property
     def may_send(self) -> bool:
@@ -128,12 +135,27 @@ class Ledger:
         return Claim(result.decode() if isinstance(result, bytes) else result)
 
     def delivered(self, line: int) -> bool:
-        return bool(self._finish(keys=self._all_keys, args=[line, "delivered", "", self._ttl_s]))
+        return bool(self._finish(keys=self._all_keys, args=[line, "delivered", "", "0", self._ttl_s]))
 
-    def failed(self, line: int, fields: dict, *, reason: str, outcome: str = "failed", wire: list | None = None) -> bool:
-        """Record a row's failure: its fields (for the report), the reason, and its chunk form (to retry it)."""
+    def failed(self, line: int, fields: dict, *, reason: str, outcome: str = "failed", wire: list | None = None,
+               unclaimed_only: bool = False) -> bool:
+        """Record a row's failure: its fields (for the report), the reason, and its chunk form (to retry it).
+
+        unclaimed_only: for rows this worker is not sending (cancel, giving up): a row another
+        worker is sending right now is left to that worker's outcome.
+        """
         record = json.dumps({**fields, "line": line, "reason": reason, "wire": wire}, ensure_ascii=False)
-        return bool(self._finish(keys=self._all_keys, args=[line, outcome, record, self._ttl_s]))
+        args = [line, outcome, record, "1" if unclaimed_only else "0", self._ttl_s]
+        return bool(self._finish(keys=self._all_keys, args=args))
+
+    def job_state(self) -> str:
+        """The job's state, 'gone' once its keys expired."""
+        state = self._client.hget(self._job_keys[0], "state")
+        return state.decode() if state else "gone"
+
+    def stopped(self) -> bool:
+        """Paused, cancelled or gone: a worker waiting for a slot should stop waiting."""
+        return self.job_state() in ("paused", "cancelled", "gone")
 
     def release(self, line: int, *, unknown_outcome: bool) -> None:
         """Give the row back as pending; mark it when the vendor may have applied it anyway."""

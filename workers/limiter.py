@@ -38,11 +38,12 @@ return {1, wait}
 
 # KEYS[1]  TAT of the account;  KEYS[2]  stats hash
 # ARGV[1]  how long the vendor asked us to stay away, µs (429 Retry-After)
-# Nobody may send before now + ARGV[1]: the TAT moves there unless it is already later.
+# ARGV[2]  tolerance, µs (as RESERVE's): a slot may be used that far ahead of the TAT
+# Nobody may send before now + ARGV[1]: the TAT moves there (plus the tolerance) unless later.
 PENALIZE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local until_us = now + tonumber(ARGV[1])
+local until_us = now + tonumber(ARGV[1]) + tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or 0)
 redis.call('HINCRBY', KEYS[2], 'throttled', 1)
 if until_us > tat then
@@ -50,6 +51,10 @@ if until_us > tat then
 end
 return 1
 """
+
+
+#: a Retry-After beyond this is taken as this: a vendor's typo must not stop an account for days
+MAX_PENALTY_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -99,4 +104,5 @@ class RateLimiter:
 
     def penalize(self, retry_after_s: float) -> None:
         """Push this account's schedule past the vendor's Retry-After, for every worker at once."""
-        self._penalize(keys=self._keys, args=[int(max(retry_after_s, 0) * 1_000_000)])
+        wait_s = min(max(retry_after_s, 0.0), MAX_PENALTY_S) if retry_after_s == retry_after_s else 1.0  # NaN
+        self._penalize(keys=self._keys, args=[int(wait_s * 1_000_000), self._tolerance_us])
