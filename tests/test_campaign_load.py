@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
@@ -90,3 +93,30 @@ def test_unknown_account_is_a_clear_error(stack, tmp_path):
     assert load.returncode == 1
     assert "no ringostat account 'nope' configured" in load.stderr
     assert "Traceback" not in load.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["send", "ringostat.campaign_rows.add", "--payload", '{"campaign_id": 1, "phone_number": "12"}'],
+         "phone_number: String should match pattern"),
+        (["send", "ringostat.campaign_rows.add", "--payload", '[1, 2]'], "must be a JSON object"),
+        (["send", "ringostat.campaign_rows.add", "--payload",
+          '{"campaign_id": 1, "phone_number": "380930000000", "account": "acme"}'], "no ringostat account 'acme'"),
+        (["send", "celery.backend_cleanup"], "no operation named"),
+    ],
+    ids=["invalid-payload", "not-an-object", "unknown-account", "not-an-operation"],
+)
+def test_send_refuses_what_no_worker_could_run(stack, args, expected):
+    result = stack.cli(*args)
+    assert result.returncode == 1 and expected in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_redis_down_is_one_line(stack):
+    env = {"TELEQUEUE_REDIS_URL": "redis://:pw@127.0.0.1:1/0"}
+    result = subprocess.run([sys.executable, "-m", "workers", "job", "list"], capture_output=True, text=True,
+                            env={**os.environ, **stack.env, **env}, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: cannot reach Redis") and "pw" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

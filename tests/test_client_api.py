@@ -61,7 +61,7 @@ def test_another_app_enqueues_operations_and_jobs(stack, tmp_path):
 
 def test_invalid_payload_fails_at_once_in_the_worker_and_is_not_retried(stack):
     # Sent by name past any client-side check, as a non-Python app through Flower would
-    result = stack.cli("send", "ringostat.campaign_rows.add", "--wait", "20",
+    result = stack.cli("send", "ringostat.campaign_rows.add", "--wait", "20", "--raw",
                        "--payload", '{"campaign_id": 73, "phone_number": "12", "api_key": "x"}')
     assert result.returncode == 1
     reply = json.loads(result.stdout)

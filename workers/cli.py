@@ -9,6 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional
 
+import pydantic
 import typer
 from rich.console import Console
 
@@ -19,13 +20,14 @@ from workers.redis_conn import get_keys, get_redis
 from workers.report import write_report
 from workers.settings import UnknownAccount
 
-cli = typer.Typer(help="Rate-limited vendor API jobs on Celery.", no_args_is_help=True, add_completion=False)
+cli = typer.Typer(help="Rate-limited vendor API jobs on Celery.", no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False)
 load_cli = typer.Typer(help="Load a bulk job from a file.", no_args_is_help=True)
 job_cli = typer.Typer(help="Look after jobs.", no_args_is_help=True)
 cli.add_typer(load_cli, name="load")
 cli.add_typer(job_cli, name="job")
 console = Console(stderr=True)
-out = Console()
+out = Console(soft_wrap=True)  # plain lines stay whole when piped (job list | awk)
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -84,7 +86,7 @@ def run_load(start, *, detach: bool = False, timeout: float | None = None):
             _raise_load_error(producing)  # the process lives until every row is enqueued
             return None
         console.print(f"job [bold]{job['id']}[/]")
-        warn_if_no_worker()
+        warn_if_no_worker(job["id"])
         status = follow(store(), job["id"], console, producing=lambda: not producing.done(), timeout_s=timeout)
         _raise_load_error(producing)
     return status
@@ -144,12 +146,18 @@ def _message(exc: Exception) -> str:
     return str(exc.args[0]) if exc.args else str(exc)
 
 
-def warn_if_no_worker() -> None:
+def warn_if_no_worker(job_id: str) -> None:
+    """Rows wait silently in a queue no worker reads: say which queue, and how to serve it."""
     from workers.app import app
+    from workers.routing import queue_for
 
-    if not app.control.ping(timeout=1.0):
-        console.print("[yellow]no worker answers: rows wait in the queue until one starts "
-                      "(celery -A workers.app worker -Q ringostat,bulk)[/]")
+    status = store().status(job_id)
+    queue = queue_for(status.vendor, status.account)
+    replies = app.control.inspect(timeout=1.0).active_queues() or {}
+    served = {q["name"] for queues in replies.values() for q in queues}
+    if queue not in served:
+        console.print(f"[yellow]no worker reads queue {queue!r}: rows wait there until one starts "
+                      f"(celery -A workers.app worker -Q {queue})[/]", soft_wrap=True)
 
 
 def finish(status) -> None:
@@ -162,19 +170,31 @@ def finish(status) -> None:
 
 @cli.command("send")
 def send(
-    task_name: str = typer.Argument(..., help="e.g. ringostat.campaign_rows.add"),
-    payload: str = typer.Option("{}", help="JSON payload (the task's model; `account` picks the credentials)"),
+    task_name: str = typer.Argument(..., help="e.g. ringostat.campaign_rows.add (see the README's task table)"),
+    payload: str = typer.Option("{}", help="JSON object: the task's payload model; `account` picks the credentials"),
     wait: Optional[float] = typer.Option(None, help="wait up to this many seconds and print the result"),
+    raw: bool = typer.Option(False, "--raw", help="send as given, unchecked (the worker still validates)"),
 ) -> None:
-    """Enqueue one vendor operation by task name."""
+    """Enqueue one vendor operation by task name, validated with its payload model first."""
+    from tasks.operations import OPERATIONS
     from workers.app import app
+    from workers.settings import vendor_account
 
     try:
         kwargs = json.loads(payload)
     except json.JSONDecodeError as exc:
         fail(f"--payload is not JSON: {exc}")
-    if task_name not in app.tasks:
-        fail(f"no task named {task_name!r}")
+    if not isinstance(kwargs, dict):
+        fail("--payload must be a JSON object")
+    operation = OPERATIONS.get(task_name)
+    if operation is None:
+        fail(f"no operation named {task_name!r}; the README lists them")
+    if not raw:
+        try:
+            kwargs = operation.payload.model_validate(kwargs).model_dump(mode="json")
+            vendor_account(operation.vendor, kwargs.get("account", "default"))
+        except (pydantic.ValidationError, UnknownAccount) as exc:
+            fail(f"{task_name}: {_message(exc) if isinstance(exc, UnknownAccount) else _short(exc)}")
     result = app.send_task(task_name, kwargs=kwargs)
     if wait is None:
         out.print(result.id)
@@ -186,6 +206,10 @@ def send(
     out.print_json(json.dumps({"id": result.id, "state": result.state, "result": _jsonable(value)}))
     if result.state != "SUCCESS":
         raise typer.Exit(1)
+
+
+def _short(exc: pydantic.ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'payload'}: {e['msg']}" for e in exc.errors()[:5])
 
 
 def _jsonable(value):
@@ -299,4 +323,30 @@ def demo(
 
 
 def main() -> None:
-    cli()
+    """Every error a user can cause or meet ends as one line and a non-zero exit."""
+    import kombu.exceptions
+    import redis
+
+    try:
+        cli(standalone_mode=True)
+    except (redis.RedisError, kombu.exceptions.OperationalError) as exc:
+        from workers.settings import get_settings
+
+        console.print(f"[red]error:[/] cannot reach Redis/the broker at {_safe_url(get_settings().broker)}: {exc}",
+                      highlight=False, soft_wrap=True)
+        raise SystemExit(1) from None
+    except pydantic.ValidationError as exc:
+        console.print(f"[red]error:[/] invalid settings (TELEQUEUE_* env or settings file): {_short(exc)}",
+                      highlight=False, soft_wrap=True)
+        raise SystemExit(1) from None
+    except OSError as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise SystemExit(1) from None
+
+
+def _safe_url(url: str) -> str:
+    """A Redis URL without its password, for an error message."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return url.replace(f":{parts.password}@", ":***@") if parts.password else url

@@ -12,7 +12,8 @@
     job.wait(timeout=600); job.status().delivered; job.report("failed.csv")
 
 Payloads are validated here with the task's own model (and again in the worker); an invalid
-one raises pydantic.ValidationError before anything is sent. Credentials are never sent: a
+one raises pydantic.ValidationError, an account missing from the settings UnknownAccount,
+before anything is sent. Credentials are never sent: a
 payload names an account alias that the workers resolve.
 """
 
@@ -33,7 +34,7 @@ from workers.celeryconf import celery_config
 from workers.control import JobControl
 from workers.jobs import JobStatus, JobStore
 from workers.redis_conn import get_keys, get_redis
-from workers.settings import get_settings
+from workers.settings import get_settings, vendor_account
 
 class UnknownTask(LookupError):
     pass
@@ -112,6 +113,8 @@ class Telequeue:
         if account is not None:
             data["account"] = account
         model = operation.payload.model_validate(data)
+        # An account no worker has credentials for would sit in a queue nobody reads.
+        vendor_account(operation.vendor, model.account)
         return TaskHandle(self.app.send_task(task_name, kwargs=model.model_dump(mode="json")))
 
     def send(self, payload: BaseModel) -> TaskHandle:
