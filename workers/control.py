@@ -12,11 +12,31 @@ from collections.abc import Callable
 
 import redis
 
+from workers.deferred import encode_entry
 from workers.jobs import JobStore
 from workers.keys import Keys
 from workers.kinds import kind_of
 
 Publish = Callable[[str, dict], None]
+
+
+# KEYS  every key of the job (job, delivered, failed, ...), then the deferred sorted set
+# ARGV  the chunk's deferred entry, then its lines
+# returns how many lines this call took out of `failed`, -1 when the job is not running/done
+TAKE_FAILED = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'done' and state ~= 'running' then return -1 end
+local removed = 0
+for i = 2, #ARGV do removed = removed + redis.call('HDEL', KEYS[3], ARGV[i]) end
+if removed == 0 then return 0 end
+redis.call('HINCRBY', KEYS[1], 'failed', -removed)
+redis.call('HSET', KEYS[1], 'state', 'running')
+redis.call('HDEL', KEYS[1], 'finished_at')
+for i = 1, #KEYS - 1 do redis.call('PERSIST', KEYS[i]) end
+local t = redis.call('TIME')
+redis.call('ZADD', KEYS[#KEYS], tonumber(t[1]) + tonumber(t[2]) / 1000000, ARGV[1])
+return removed
+"""
 
 
 class JobStateError(RuntimeError):
@@ -29,6 +49,7 @@ class JobControl:
         self._keys = keys
         self._store = JobStore(client, keys)
         self._publish = publish
+        self._take_failed = client.register_script(TAKE_FAILED)
 
     def pause(self, job_id: str) -> None:
         before = self._store.transition(job_id, "paused", allowed_from=("loading", "running"))
@@ -52,41 +73,37 @@ class JobControl:
         return self._drain_parked(job_id)
 
     def retry_failed(self, job_id: str, *, chunk_size: int = 100) -> int:
-        """Send the failed rows again (not the cancelled or rejected ones); returns how many."""
+        """Send the failed rows again (not the cancelled or rejected ones); returns how many.
+
+        Each chunk's rows leave `failed` and enter the deferred set in one atomic script, so two
+        retries at once cannot count a row twice, and a crash cannot leave rows with no message.
+        """
         status = self._store.status(job_id)
         if status.state not in ("done", "running"):
             raise JobStateError(f"job {job_id} is {status.state}: retry-failed needs a running or done job")
         kind = kind_of(status.kind)
-        rows = self._take_failed(job_id)
         params = self._store.params(job_id)
-        for start in range(0, len(rows), chunk_size):
-            self._publish(kind.task_name, kind.build_chunk(job_id, params, rows[start:start + chunk_size]))
-        return len(rows)
-
-    def _take_failed(self, job_id: str) -> list[list]:
-        """Turn failed rows back into pending ones, in one transaction with the counters."""
-        failed_key, job_key = self._keys.failed(job_id), self._keys.job(job_id)
-        records = [json.loads(v) for v in self._r.hvals(failed_key)]
+        records = [json.loads(v) for v in self._r.hvals(self._keys.failed(job_id))]
         records = sorted((r for r in records if r["reason"] != "job cancelled"), key=lambda r: r["line"])
-        if not records:
-            return []
-        pipe = self._r.pipeline(transaction=True)
-        pipe.hdel(failed_key, *(r["line"] for r in records))
-        pipe.hincrby(job_key, "failed", -len(records))
-        pipe.hset(job_key, "state", "running")
-        pipe.hdel(job_key, "finished_at")
-        for key in self._keys.job_keys(job_id):
-            pipe.persist(key)  # running again: no longer due to expire
-        pipe.execute()
-        return [r["wire"] for r in records]
+        taken = 0
+        for start in range(0, len(records), chunk_size):
+            batch = records[start:start + chunk_size]
+            entry = encode_entry(kind.task_name, kind.build_chunk(job_id, params, [r["wire"] for r in batch]))
+            taken += max(0, self._take_failed(keys=[*self._keys.job_keys(job_id), self._keys.deferred()],
+                                              args=[entry, *(r["line"] for r in batch)]))
+        return taken
 
     def _drain_parked(self, job_id: str) -> int:
-        # Publish, then trim: a crash in between publishes some chunks twice, which the
-        # ledger makes harmless, rather than dropping them.
-        key = self._keys.parked(job_id)
-        entries = self._r.lrange(key, 0, -1)
-        for raw in entries:
+        """Publish a paused job's parked chunks, each moved to an in-flight list first: a
+        drain that dies mid-way loses nothing (the next one publishes its leftovers again,
+        which the ledger makes harmless), and two drains never trim each other's entries."""
+        parked, inflight = self._keys.parked(job_id), self._keys.parked_inflight(job_id)
+        while self._r.lmove(inflight, parked, "RIGHT", "LEFT") is not None:
+            pass
+        count = 0
+        while (raw := self._r.lmove(parked, inflight, "LEFT", "RIGHT")) is not None:
             entry = json.loads(raw)
             self._publish(entry["task"], entry["kwargs"])
-        self._r.ltrim(key, len(entries), -1)
-        return len(entries)
+            self._r.lrem(inflight, 1, raw)
+            count += 1
+        return count

@@ -37,6 +37,11 @@ return due
 NOW = "local t = redis.call('TIME') return tonumber(t[1]) + tonumber(t[2]) / 1000000"
 
 
+def encode_entry(task_name: str, kwargs: dict, options: dict | None = None) -> str:
+    """One member of the deferred set; the nonce keeps two equal chunks apart."""
+    return json.dumps({"task": task_name, "kwargs": kwargs, "options": options or {}, "nonce": secrets.token_hex(6)})
+
+
 class DeferredQueue:
     def __init__(self, client: redis.Redis, key: str) -> None:
         self._r = client
@@ -45,7 +50,7 @@ class DeferredQueue:
 
     def add(self, task_name: str, kwargs: dict, *, delay_s: float, options: dict | None = None) -> None:
         """`options` go to the publish call as they are (e.g. task_id, retries of a single operation)."""
-        entry = json.dumps({"task": task_name, "kwargs": kwargs, "options": options or {}, "nonce": secrets.token_hex(6)})
+        entry = encode_entry(task_name, kwargs, options)
         now = float(self._r.eval(NOW, 0))  # Redis' clock, the one TAKE_DUE compares with
         self._r.zadd(self._key, {entry: now + delay_s})
 

@@ -49,7 +49,11 @@ class Keys:
     def job_keys(self, job_id: str) -> list[str]:
         """Every key of one job, the job hash first: they expire together once it ends."""
         return [self.job(job_id), self.delivered(job_id), self.failed(job_id), self.claims(job_id),
-                self.rejects(job_id), self.unknown(job_id), self.parked(job_id)]
+                self.rejects(job_id), self.unknown(job_id), self.parked(job_id), self.parked_inflight(job_id)]
+
+    def parked_inflight(self, job_id: str) -> str:
+        """List of parked chunks being published by a resume or cancel."""
+        return f"{self.prefix}job:{job_id}:parked:inflight"
 
     def deferred(self) -> str:
         """Sorted set of chunk payloads waiting for a retry, scored by due time (s)."""
