@@ -55,3 +55,35 @@ def test_resume_publishes_every_parked_chunk_once_even_after_a_crashed_drain(r, 
     JobControl(r, keys, publish=lambda task, kwargs, **_: published.append(kwargs["n"])).resume(job_id)
     assert sorted(map(str, published)) == ["0", "1", "2", "left by a crash"]
     assert r.llen(keys.parked(job_id)) == 0 and r.llen(keys.parked_inflight(job_id)) == 0
+
+
+def test_a_load_that_breaks_midway_ends_as_aborted_with_true_counters(r, key_prefix, monkeypatch):
+    import pytest
+
+    from workers import producer
+    from workers.intake import ContactRow
+    from workers.kinds import JobKind
+
+    monkeypatch.setattr(producer, "get_redis", lambda: r)
+    monkeypatch.setattr(producer, "get_keys", lambda: Keys(key_prefix))
+    sent: list[list] = []
+
+    def rows():
+        for line in range(2, 152):
+            yield ContactRow(line, f"380930000{line:03d}", "")
+        raise UnicodeError("a broken line")
+
+    kind = JobKind("test-kind", "ringostat", "t", lambda job_id, params, chunk: {"rows": chunk})
+    created = []
+    with pytest.raises(UnicodeError):
+        producer.start_job(kind, rows(), account="default", target="t", params={}, chunk_size=100,
+                           on_created=created.append, publish=lambda task, kwargs, **_: sent.append(kwargs["rows"]))
+    store = JobStore(r, Keys(key_prefix))
+    status = store.status(created[0])
+    # The first chunk went out; the half-read second one was never counted
+    assert (status.state, status.produced, status.valid, status.total) == ("aborted", True, 100, 100)
+    ledger = Ledger(r, Keys(key_prefix), created[0], lease_s=30)
+    for wire in sent[0]:
+        ledger.delivered(wire[0])
+    status = store.status(created[0])
+    assert status.finished and status.state == "aborted"

@@ -83,12 +83,12 @@ def run_load(start, *, detach: bool = False, timeout: float | None = None):
                 _raise_load_error(producing)
         if detach:
             out.print(job["id"])  # at once, so a script can follow the job while the file streams in
-            _raise_load_error(producing)  # the process lives until every row is enqueued
+            _raise_load_error(producing, job["id"])  # the process lives until every row is enqueued
             return None
         console.print(f"job [bold]{job['id']}[/]")
         warn_if_no_worker(job["id"])
         status = follow(store(), job["id"], console, producing=lambda: not producing.done(), timeout_s=timeout)
-        _raise_load_error(producing)
+        _raise_load_error(producing, job["id"])
     return status
 
 
@@ -134,11 +134,12 @@ def load_obzvonilka_contacts(
         finish(status)
 
 
-def _raise_load_error(producing: Future) -> None:
+def _raise_load_error(producing: Future, job_id: str | None = None) -> None:
     try:
         producing.result()
     except (CsvFormatError, UnknownAccount, ValueError) as exc:
-        fail(_message(exc))
+        after = f" (job {job_id} ends as aborted: the rows enqueued before this are still sent)" if job_id else ""
+        fail(_message(exc) + after)
 
 
 def _message(exc: Exception) -> str:

@@ -28,6 +28,16 @@ maybe_done(KEYS[1])
 return 1
 """
 
+# KEYS every key of the job, job first;  ARGV[1] reason, ARGV[2] TTL s.
+# The producer failed: what was enqueued is still sent, and the job can end, as `aborted`.
+ABORTED = _MAYBE_DONE + """
+local state = redis.call('HGET', KEYS[1], 'state')
+if state == 'loading' or state == 'running' or state == 'paused' then redis.call('HSET', KEYS[1], 'state', 'aborted') end
+redis.call('HSET', KEYS[1], 'produced', 1, 'error', ARGV[1])
+maybe_done(KEYS[1])
+return 1
+"""
+
 # KEYS[1] job;  ARGV[1] new state;  ARGV[2..] states it may come from
 # returns the state before, and changes it only when that was one of ARGV[2..]
 TRANSITION = """
@@ -71,7 +81,7 @@ class JobStatus:
 
     @property
     def finished(self) -> bool:
-        return self.state in ("done", "cancelled") and self.produced and self.pending == 0
+        return self.state in ("done", "cancelled", "aborted") and self.produced and self.pending == 0
 
     def as_dict(self) -> dict:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -89,6 +99,7 @@ class JobStore:
         self._keys = keys
         self._ttl_s = ttl_s if ttl_s is not None else get_settings().job_ttl_s
         self._produced = client.register_script(PRODUCED)
+        self._aborted = client.register_script(ABORTED)
         self._transition = client.register_script(TRANSITION)
 
     def create(self, *, kind: str, vendor: str, account: str, target: str, params: dict | None = None) -> str:
@@ -117,6 +128,9 @@ class JobStore:
     def mark_produced(self, job_id: str) -> None:
         """Every row is counted and enqueued: from now on the job can finish."""
         self._produced(keys=self._keys.job_keys(job_id), args=[self._ttl_s])
+
+    def abort(self, job_id: str, *, reason: str) -> None:
+        self._aborted(keys=self._keys.job_keys(job_id), args=[reason, self._ttl_s])
 
     def status(self, job_id: str) -> JobStatus:
         raw = self._r.hgetall(self._keys.job(job_id))

@@ -26,7 +26,7 @@ local function maybe_done(job)
   if c[1] == '1' and c[6] ~= 'done' and
      (tonumber(c[3]) or 0) + (tonumber(c[4]) or 0) + (tonumber(c[5]) or 0) >= (tonumber(c[2]) or 0) then
     local t = redis.call('TIME')
-    if c[6] ~= 'cancelled' then redis.call('HSET', job, 'state', 'done') end
+    if c[6] ~= 'cancelled' and c[6] ~= 'aborted' then redis.call('HSET', job, 'state', 'done') end
     redis.call('HSETNX', job, 'finished_at', t[1] .. '.' .. string.format('%06d', t[2]))
     for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end
   end

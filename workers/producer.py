@@ -38,10 +38,16 @@ def start_job(
     store = JobStore(get_redis(), get_keys())
     job_id = store.create(kind=kind.name, vendor=kind.vendor, account=account, target=target, params=params)
     on_created(job_id)
-    produce(job_id, rows, store=store, chunk_size=chunk_size or get_settings().chunk_size,
-            # Chunk results are never read (the ledger is the record): no result subscription per message.
-            enqueue=lambda chunk: publish(kind.task_name, kind.build_chunk(job_id, params, chunk), ignore_result=True),
-            on_progress=on_progress, to_wire=to_wire or contact_wire)
+    try:
+        produce(job_id, rows, store=store, chunk_size=chunk_size or get_settings().chunk_size,
+                # Chunk results are never read (the ledger is the record): no result subscription per message.
+                enqueue=lambda chunk: publish(kind.task_name, kind.build_chunk(job_id, params, chunk),
+                                              ignore_result=True),
+                on_progress=on_progress, to_wire=to_wire or contact_wire)
+    except BaseException as exc:
+        # The rows enqueued so far are still sent; the job must be able to end, as `aborted`.
+        store.abort(job_id, reason=f"loading stopped: {type(exc).__name__}: {exc}"[:500])
+        raise
     return job_id
 
 
@@ -89,5 +95,9 @@ def _flush(job_id, store, chunk, rejects, enqueue, on_progress) -> None:
         return
     store.add_rows(job_id, valid=len(chunk), rejects=rejects)
     if chunk:
-        enqueue(chunk)
+        try:
+            enqueue(chunk)
+        except BaseException:
+            store.add_rows(job_id, valid=-len(chunk), rejects=[])  # counted, never sent: not part of the job
+            raise
     on_progress(len(chunk) + len(rejects))
