@@ -2,7 +2,9 @@
 
 The default account of a vendor uses the vendor's own queue (`ringostat`); another account
 gets `ringostat.<account>`, served by workers started with `-Q ringostat.<account>`.
-Job-level tasks go to `bulk`.
+Tasks of no vendor (today only Celery's own housekeeping) go to `bulk`. Producers run in
+the CLI or the calling app, not on a queue; a `bulk` worker still matters: like every
+worker it runs the deferred-retry mover, and it stays up when vendor workers scale to zero.
 """
 
 from __future__ import annotations
