@@ -132,6 +132,8 @@ class Settings(BaseSettings):
         sources = [init_settings, env_settings, file_secret_settings]
         path = os.environ.get(SETTINGS_FILE_ENV)
         if path:
+            if not Path(path).is_file():  # a typo must not silently fall back to the sandbox defaults
+                raise FileNotFoundError(f"{SETTINGS_FILE_ENV}={path}: no such file")
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(path)))
         return tuple(sources)
 
