@@ -19,6 +19,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+
+from tests.test_compose import option
 from pydantic import SecretStr
 
 from workers.routing import BULK_QUEUE, VENDORS, queue_for
@@ -74,16 +76,6 @@ def pod_spec(workload: dict) -> dict:
 
 def containers(workload: dict) -> list[dict]:
     return pod_spec(workload)["containers"]
-
-
-def option(args: list[str], *names: str) -> str | None:
-    for i, arg in enumerate(args):
-        for name in names:
-            if arg == name and i + 1 < len(args):
-                return args[i + 1]
-            if name.startswith("--") and arg.startswith(name + "="):
-                return arg.split("=", 1)[1]
-    return None
 
 
 def worker_deployments(resources) -> dict[str, dict]:
