@@ -27,7 +27,8 @@ def stack(redis_url, tmp_path_factory):
 
 
 def send(stack, task: str, **payload) -> dict:
-    result = stack.cli("send", task, "--payload", json.dumps(payload), "--wait", "20")
+    # --raw: these tests check what the worker does with a payload, including invalid ones
+    result = stack.cli("send", task, "--raw", "--payload", json.dumps(payload), "--wait", "20")
     reply = json.loads(result.stdout)
     assert (result.returncode == 0) == (reply["state"] == "SUCCESS"), result.stderr
     return reply

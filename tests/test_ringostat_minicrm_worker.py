@@ -32,7 +32,8 @@ def synced(stack, origin: str, kind: str = "contact") -> list[dict]:
 
 
 def send(stack, task: str, payload: dict):
-    return stack.cli("send", task, "--payload", json.dumps(payload), "--wait", "20")
+    # --raw: these tests check what the worker does with a payload, including invalid ones
+    return stack.cli("send", task, "--raw", "--payload", json.dumps(payload), "--wait", "20")
 
 
 def job_status(stack, job_id: str) -> dict:

@@ -19,7 +19,8 @@ def stack(redis_url, tmp_path_factory):
 
 def send(stack, task: str, **payload):
     """Run one task; (exit code, the printed {"id", "state", "result"})."""
-    result = stack.cli("send", f"salesscriptprompter.{task}", "--payload", json.dumps(payload), "--wait", "20")
+    # --raw: these tests check what the worker does with a payload, including invalid ones
+    result = stack.cli("send", f"salesscriptprompter.{task}", "--raw", "--payload", json.dumps(payload), "--wait", "20")
     assert vendor_secret("salesscriptprompter") not in result.stdout + result.stderr
     return result.returncode, json.loads(result.stdout) if result.stdout.startswith("{") else result.stderr
 
