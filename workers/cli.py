@@ -87,7 +87,15 @@ def run_load(start, *, detach: bool = False, timeout: float | None = None):
             return None
         console.print(f"job [bold]{job['id']}[/]")
         warn_if_no_worker(job["id"])
-        status = follow(store(), job["id"], console, producing=lambda: not producing.done(), timeout_s=timeout)
+        try:
+            status = follow(store(), job["id"], console, producing=lambda: not producing.done(), timeout_s=timeout)
+        except KeyboardInterrupt:
+            # Ctrl-C stops the progress bar, not the job: say so, and how to reach it again.
+            still = "" if producing.done() else " (the rest of the file is enqueued first)"
+            console.print(f"\nstopped following; job {job['id']} goes on{still}: "
+                          f"telequeue job follow {job['id']} | job pause/cancel {job['id']}", soft_wrap=True)
+            producing.result()
+            raise typer.Exit(130) from None
         _raise_load_error(producing, job["id"])
     return status
 

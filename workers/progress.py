@@ -24,7 +24,7 @@ def follow(store: JobStore, job_id: str, console: Console, *, producing: Callabl
             status = store.status(job_id)
             reading = producing() or not status.produced
             progress.update(
-                bar, description="reading" if reading else "sending",
+                bar, description="reading" if reading else ("sending" if status.state == "running" else status.state),
                 total=None if reading else status.total, completed=status.accounted, detail=_detail(status),
             )
             if status.finished or (deadline is not None and time.monotonic() > deadline):
