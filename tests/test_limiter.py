@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import threading
 import time
 
 import redis
@@ -94,3 +95,19 @@ def test_absurd_retry_after_is_capped(redis_url, key_prefix):
     limiter = _limiter(redis_url, key_prefix, rate=10, max_wait_s=0.1)
     limiter.penalize(float("inf"))
     assert 3000 < limiter.reserve().wait_s <= 3601
+
+
+def test_a_slot_booked_before_a_429_is_not_used_inside_its_quiet_time(redis_url, key_prefix):
+    # Given a worker already sleeping towards a slot booked 0.5 s ahead
+    limiter = _limiter(redis_url, key_prefix, rate=2)
+    limiter.acquire()
+    sent_at = []
+    sleeper = threading.Thread(target=lambda: (limiter.acquire(), sent_at.append(time.monotonic())))
+    started = time.monotonic()
+    sleeper.start()
+    time.sleep(0.1)
+    # When another worker meets a 429 asking for 1.5 s
+    _limiter(redis_url, key_prefix, rate=2).penalize(1.5)
+    sleeper.join(10)
+    # Then the sleeper does not send before the quiet time is over
+    assert sent_at[0] - started >= 1.5

@@ -36,7 +36,7 @@ if wait > 0 then redis.call('HINCRBYFLOAT', KEYS[2], 'wait_s', wait / 1000000) e
 return {1, wait}
 """
 
-# KEYS[1]  TAT of the account;  KEYS[2]  stats hash
+# KEYS[1]  TAT of the account;  KEYS[2]  stats hash;  KEYS[3]  the account's quiet-until mark
 # ARGV[1]  how long the vendor asked us to stay away, µs (429 Retry-After)
 # ARGV[2]  tolerance, µs (as RESERVE's): a slot may be used that far ahead of the TAT
 # Nobody may send before now + ARGV[1]: the TAT moves there (plus the tolerance) unless later.
@@ -46,6 +46,8 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local until_us = now + tonumber(ARGV[1]) + tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or 0)
 redis.call('HINCRBY', KEYS[2], 'throttled', 1)
+-- Callers already sleeping towards a slot booked before the 429 look at this mark on waking.
+redis.call('SET', KEYS[3], now + tonumber(ARGV[1]), 'PX', math.ceil(tonumber(ARGV[1]) / 1000) + 1)
 if until_us > tat then
   redis.call('SET', KEYS[1], until_us, 'PX', math.ceil(tonumber(ARGV[1]) / 1000) + 1000)
 end
@@ -55,6 +57,14 @@ return 1
 
 #: a Retry-After beyond this is taken as this: a vendor's typo must not stop an account for days
 MAX_PENALTY_S = 3600.0
+
+
+# KEYS[1]  the account's quiet-until mark (µs, Redis clock);  returns µs still to stay quiet
+QUIET_LEFT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+return math.max(0, tonumber(redis.call('GET', KEYS[1]) or 0) - now)
+"""
 
 
 @dataclass(frozen=True)
@@ -78,11 +88,13 @@ class RateLimiter:
     ) -> None:
         self._client = client
         self._keys = [key, stats_key]
+        self._quiet_key = f"{key}:quiet"
         self._interval_us = int(1_000_000 / rate_per_s)
         self._tolerance_us = (burst - 1) * self._interval_us
         self._max_wait_us = int(max_wait_s * 1_000_000)
         self._reserve = client.register_script(RESERVE)
         self._penalize = client.register_script(PENALIZE)
+        self._quiet_left = client.register_script(QUIET_LEFT)
 
     def reserve(self) -> Reservation:
         """One atomic try: a slot within max_wait_s, or how far away the next one is."""
@@ -94,9 +106,13 @@ class RateLimiter:
         while True:
             reservation = self.reserve()
             if reservation.granted:
-                if reservation.wait_s:
-                    time.sleep(reservation.wait_s)
-                return True
+                if not reservation.wait_s:
+                    return True
+                time.sleep(reservation.wait_s)
+                # A 429 while we slept: a slot booked before it must not be used inside its quiet time.
+                if not self._quiet_left(keys=[self._quiet_key]):
+                    return True
+                continue
             if should_stop():
                 return False
             # Not granted: the schedule is full for max_wait_s. Sleep most of the way, then ask again.
@@ -105,4 +121,4 @@ class RateLimiter:
     def penalize(self, retry_after_s: float) -> None:
         """Push this account's schedule past the vendor's Retry-After, for every worker at once."""
         wait_s = min(max(retry_after_s, 0.0), MAX_PENALTY_S) if retry_after_s == retry_after_s else 1.0  # NaN
-        self._penalize(keys=self._keys, args=[int(wait_s * 1_000_000), self._tolerance_us])
+        self._penalize(keys=[*self._keys, self._quiet_key], args=[int(wait_s * 1_000_000), self._tolerance_us])
