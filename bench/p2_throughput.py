@@ -134,18 +134,36 @@ def sandbox_window(sandbox, n: int) -> dict:
             "rows_seen": len(times)}
 
 
+class Measured:
+    """One run's measurement: a quiet machine first, then the CPU of workers and sandbox, the
+    machine's other load and the profiles, from here to stop()."""
+
+    def __init__(self, procs: Procs, sandbox, workers: list, client, tag: str) -> None:
+        self.idle_before = wait_quiet(QUIET_WAIT_S)
+        sandbox.control.reset()
+        self._sandbox, self._workers = sandbox, workers
+        self._sandbox_cpu_before = tree_cpu_s(sandbox.pid)
+        self._worker_cpu_before = sum(tree_cpu_s(w.pid) for w in workers)
+        self.load = Load(client)
+        self._spies = start_profilers(procs, workers, tag)
+
+    def stop(self, rows: int) -> dict:
+        """Take the CPU figures, end the load sampling and profiles; returns the sandbox's window."""
+        self.worker_cpu = sum(tree_cpu_s(w.pid) for w in self._workers) - self._worker_cpu_before
+        self.sandbox_cpu = tree_cpu_s(self._sandbox.pid) - self._sandbox_cpu_before
+        self.load.stop(self.worker_cpu + self.sandbox_cpu)
+        window = sandbox_window(self._sandbox, rows)
+        stop_profilers(self._spies)
+        return window
+
+
 def run_telequeue(procs: Procs, sandbox, shape, rows: int, csv_path: Path, timeout_s: float) -> dict:
     client = redis_client()
     prefix = unique_prefix("p2")
     env = telequeue_env(prefix, sandbox.url, rate_per_s=100000, burst=100)
     try:
         workers = start_workers(procs, "workers.app", env, "ringostat,bulk", shape, "p2tq", prefix + "broker:")
-        idle_before = wait_quiet(QUIET_WAIT_S)
-        sandbox.control.reset()
-        sandbox_cpu_before = tree_cpu_s(sandbox.pid)
-        worker_cpu_before = sum(tree_cpu_s(w.pid) for w in workers)
-        load = Load(client)
-        spies = start_profilers(procs, workers, f"telequeue-{shape_name(*shape)}")
+        measured = Measured(procs, sandbox, workers, client, f"telequeue-{shape_name(*shape)}")
         cli_started = time.time()
         cli = subprocess.run([PY, "-m", "workers", "load", "ringostat-campaign", "--campaign", str(CAMPAIGN_ID),
                               "--detach", str(csv_path)], env={**os.environ, **env}, cwd=ROOT,
@@ -157,18 +175,14 @@ def run_telequeue(procs: Procs, sandbox, shape, rows: int, csv_path: Path, timeo
         job_key = f"{prefix}job:{job_id}"
         finished = poll(lambda: client.hget(job_key, "finished_at") is not None, timeout_s, 0.05)
         job = {k.decode(): v.decode() for k, v in client.hgetall(job_key).items()}
-        worker_cpu = sum(tree_cpu_s(w.pid) for w in workers) - worker_cpu_before
-        sandbox_cpu = tree_cpu_s(sandbox.pid) - sandbox_cpu_before
-        load.stop(worker_cpu + sandbox_cpu)
-        window = sandbox_window(sandbox, rows)
-        stop_profilers(spies)
+        window = measured.stop(rows)
     finally:
         procs.stop_workers()
         delete_prefix(client, prefix)
     start = float(job["created_at"])
     end = float(job["finished_at"]) if finished else time.time()
-    return summarize("telequeue", rows, start, end, finished, window, worker_cpu, sandbox_cpu,
-                     extra={**load.result, "busy_share_before": round(idle_before, 3), "cli_wall_s": round(cli_s, 2), "delivered": int(job["delivered"]),
+    return summarize("telequeue", rows, start, end, finished, window, measured.worker_cpu, measured.sandbox_cpu,
+                     extra={**measured.load.result, "busy_share_before": round(measured.idle_before, 3), "cli_wall_s": round(cli_s, 2), "delivered": int(job["delivered"]),
                             "failed": int(job["failed"]), "job_state": job["state"]})
 
 
@@ -181,12 +195,7 @@ def run_naive(procs: Procs, sandbox, shape, rows: int, csv_path: Path, timeout_s
     env = naive_env(naive_prefix, sandbox.url)
     try:
         workers = start_workers(procs, "bench.naive_app", env, "naive", shape, "p2nv", naive_prefix + "naive:")
-        idle_before = wait_quiet(QUIET_WAIT_S)
-        sandbox.control.reset()
-        sandbox_cpu_before = tree_cpu_s(sandbox.pid)
-        worker_cpu_before = sum(tree_cpu_s(w.pid) for w in workers)
-        load = Load(client)
-        spies = start_profilers(procs, workers, f"naive-{shape_name(*shape)}")
+        measured = Measured(procs, sandbox, workers, client, f"naive-{shape_name(*shape)}")
         with open(csv_path, encoding="utf-8", newline="") as fh:
             records = [(re.sub(r"\D", "", phone), fio) for phone, fio in list(csv.reader(fh))[1:rows + 1]]
         start = time.time()
@@ -194,17 +203,13 @@ def run_naive(procs: Procs, sandbox, shape, rows: int, csv_path: Path, timeout_s
             post_row.delay(CAMPAIGN_ID, phone, fio)
         enqueue_s = time.time() - start
         finished = poll(lambda: sandbox.control.stats()["accepted"] >= len(records), timeout_s, 0.05)
-        worker_cpu = sum(tree_cpu_s(w.pid) for w in workers) - worker_cpu_before
-        sandbox_cpu = tree_cpu_s(sandbox.pid) - sandbox_cpu_before
-        load.stop(worker_cpu + sandbox_cpu)
-        window = sandbox_window(sandbox, rows)
-        stop_profilers(spies)
+        window = measured.stop(rows)
     finally:
         procs.stop_workers()
         delete_prefix(client, naive_prefix + "naive:")
     end = window["last_t"] if finished and window["last_t"] else time.time()
-    return summarize("naive", rows, start, end, finished, window, worker_cpu, sandbox_cpu,
-                     extra={**load.result, "busy_share_before": round(idle_before, 3), "enqueue_s": round(enqueue_s, 2), "enqueue_per_s": round(len(records) / enqueue_s)})
+    return summarize("naive", rows, start, end, finished, window, measured.worker_cpu, measured.sandbox_cpu,
+                     extra={**measured.load.result, "busy_share_before": round(measured.idle_before, 3), "enqueue_s": round(enqueue_s, 2), "enqueue_per_s": round(len(records) / enqueue_s)})
 
 
 def summarize(kind, rows, start, end, finished, window, worker_cpu, sandbox_cpu, extra) -> dict:
