@@ -45,6 +45,14 @@ class ChunkOutcome:
     stop_reason: str = ""
 
 
+def unfinished(ledger: Ledger, rows: list[JobRow], outcome: ChunkOutcome) -> list[JobRow]:
+    """The rows still without an outcome: a redelivered or retried chunk skips finished rows
+    in one round trip, without spending limiter slots on them."""
+    finished = ledger.finished_lines([row.line for row in rows])
+    outcome.skipped = len(finished)
+    return [row for row in rows if row.line not in finished]
+
+
 class ChunkRunner:
     def __init__(self, *, ledger: Ledger, limiter: Limiter, retry: RetryPolicy, lease_s: float,
                  send: Callable[[JobRow], object], sleep: Callable[[float], None] = time.sleep) -> None:
@@ -58,10 +66,7 @@ class ChunkRunner:
     def run(self, rows: list[JobRow]) -> ChunkOutcome:
         outcome = ChunkOutcome()
         busy: list[JobRow] = []
-        # A redelivered or retried chunk skips finished rows without spending limiter slots.
-        finished = self._ledger.finished_lines([row.line for row in rows])
-        outcome.skipped = len(finished)
-        rows = [row for row in rows if row.line not in finished]
+        rows = unfinished(self._ledger, rows, outcome)
         for index, row in enumerate(rows):
             verdict = self._row(row, outcome)
             if verdict == "busy":
@@ -169,9 +174,7 @@ class BatchRunner:
 
     def run(self, rows: list[JobRow]) -> ChunkOutcome:
         outcome = ChunkOutcome()
-        finished = self._ledger.finished_lines([row.line for row in rows])
-        outcome.skipped = len(finished)
-        rows = [row for row in rows if row.line not in finished]
+        rows = unfinished(self._ledger, rows, outcome)
         busy: list[JobRow] = []
         for start in range(0, len(rows), self._batch_size):
             verdict = self._batch(rows[start:start + self._batch_size], outcome, busy)
