@@ -11,6 +11,16 @@ from tests.test_limiter import max_in_any_window
 RATE, BURST = 30, 2
 
 
+def assert_limit_held_at_vendor(rows: list[dict], valid: set[str], stats: dict, *, rate: int, burst: int) -> None:
+    """Every row arrived, never more than rate + burst in any 1 s window, no 429, and the
+    limit was used, not just respected."""
+    assert {row["phone_number"] for row in rows} == valid
+    times = [row["t"] for row in rows]
+    assert max_in_any_window(times) <= rate + burst
+    assert stats["status_counts"].get("429", 0) == 0
+    assert len(times) / (max(times) - min(times)) >= 0.9 * rate
+
+
 def test_three_workers_share_one_limit(redis_url, tmp_path):
     # Given a vendor that answers 429 above RATE/s (with a little slack for network jitter)
     stack = Stack(redis_url, tmp_path, "--rate", f"{PROJECT_ID}={RATE}/{BURST + 3}", chunk_size="10",
@@ -25,13 +35,7 @@ def test_three_workers_share_one_limit(redis_url, tmp_path):
         load = stack.cli("load", "ringostat-campaign", "--campaign", "900", str(tmp_path / "c.csv"), timeout_s=120)
         assert load.returncode == 0, load.stderr
         # Then every row arrived, never more than RATE + BURST in any 1 s window, and no 429
-        rows = stack.rows(900)
-        assert {row["phone_number"] for row in rows} == valid
-        times = [row["t"] for row in rows]
-        assert max_in_any_window(times) <= RATE + BURST
-        assert stack.sandbox.control.stats()["status_counts"].get("429", 0) == 0
-        # And the limit was used, not just respected
-        assert len(times) / (max(times) - min(times)) >= 0.9 * RATE
+        assert_limit_held_at_vendor(stack.rows(900), valid, stack.sandbox.control.stats(), rate=RATE, burst=BURST)
         # And more than one worker did the sending (the schedule is shared, not owned)
         logs = [stack.log(name).read_text() for name in ("a", "b", "c")]
         assert sum("add_chunk" in log and "succeeded" in log for log in logs) >= 2
