@@ -9,6 +9,7 @@ from celery import Task
 from celery.exceptions import Ignore
 
 from vendors.errors import PermanentVendorError, RateLimited, TransientVendorError
+from vendors.validation import describe
 
 from tasks.backoff import backoff_s
 from tasks.runtime import current
@@ -78,7 +79,7 @@ def _flat(exc: Exception) -> VendorCallFailed:
 
 
 def _short(exc: pydantic.ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'payload'}: {e['msg']}" for e in exc.errors()[:5])
+    return describe(exc, whole="payload")
 
 
 __all__ = ["InvalidPayload", "VendorCallFailed", "VendorTask"]

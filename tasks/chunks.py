@@ -13,6 +13,7 @@ from typing import Callable
 import pydantic
 
 from vendors.errors import OutcomeUnknown, PermanentVendorError, RateLimited, TransientVendorError, VendorError
+from vendors.validation import describe
 
 from tasks.backoff import backoff_s
 from tasks.runtime import Ledger, Limiter, RetryPolicy
@@ -115,7 +116,7 @@ class ChunkRunner:
                 return self._fail(row, _reason(exc), outcome)
             except pydantic.ValidationError as exc:
                 # The client refused to build the request (e.g. a name over the vendor's limit): nothing was sent.
-                return self._fail(row, f"invalid for the vendor: {_first_error(exc)}", outcome)
+                return self._fail(row, f"invalid for the vendor: {describe(exc, limit=1)}", outcome)
             except TransientVendorError as exc:
                 self._ledger.release(row.line, unknown_outcome=isinstance(exc, OutcomeUnknown))
                 attempts += 1
@@ -139,11 +140,6 @@ class ChunkRunner:
         if exc is not None:
             outcome.last_error = _reason(exc)
         return "deferred"
-
-
-def _first_error(exc: pydantic.ValidationError) -> str:
-    error = exc.errors()[0]
-    return f"{'.'.join(map(str, error['loc']))}: {error['msg']}"
 
 
 def _reason(exc: VendorError) -> str:

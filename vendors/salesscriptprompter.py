@@ -37,6 +37,7 @@ from vendors.salesscriptprompter_models import (
     Script,
     User,
 )
+from vendors.validation import describe
 
 VENDOR = "salesscriptprompter"
 __all__ = ["AuthRedirect", "CallRecord", "CustomField", "FieldChange", "FieldType", "KeyCheck", "NewField",
@@ -106,7 +107,7 @@ class SalesScriptPrompterClient:
             return shape.validate_python(body)
         except pydantic.ValidationError as exc:
             # Not the documented shape. The body stays out: user/check's would hold the key.
-            where = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'reply'}: {e['msg']}" for e in exc.errors()[:3])
+            where = describe(exc, limit=3, whole="reply")
             raise errors.VendorRejected(f"unexpected reply to {route}: {where}", vendor=VENDOR,
                                         status=response.status_code) from None
 

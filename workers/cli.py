@@ -11,6 +11,8 @@ from typing import Optional
 
 import pydantic
 import typer
+
+from vendors.validation import describe
 from rich.console import Console
 
 from workers.intake import CsvFormatError
@@ -218,7 +220,7 @@ def send(
 
 
 def _short(exc: pydantic.ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'payload'}: {e['msg']}" for e in exc.errors()[:5])
+    return describe(exc, whole="payload")
 
 
 def _jsonable(value):

@@ -25,6 +25,7 @@ import pydantic
 
 from tasks.obzvonilka import UPSERT_CHUNK, contact_fields
 from vendors.obzvonilka import VENDOR
+from vendors.validation import describe
 
 from workers.intake import (
     InvalidPhone, SeenNumbers, TableRecord, TableRejectedRow, normalize_phone, read_table,
@@ -120,8 +121,7 @@ def _vendor_problem(row: UpsertRow) -> str | None:
         contact_fields({"external_code": row.external_code, "phone": row.phone, "name": row.name, **row.extra},
                        with_code=True)
     except pydantic.ValidationError as exc:
-        error = exc.errors()[0]
-        return f"{'.'.join(map(str, error['loc']))}: {error['msg']}"
+        return describe(exc, limit=1)
     return None
 
 

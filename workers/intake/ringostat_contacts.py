@@ -32,6 +32,8 @@ from typing import Any
 
 import pydantic
 
+from vendors.validation import describe
+
 from vendors.ringostat_minicrm import Contact
 
 from .lines import DEFAULT_MAX_LINE_BYTES, BadLine, CsvFormatError, Lines, open_file
@@ -130,9 +132,8 @@ def from_cells(values: Mapping[str, str]) -> dict[str, Any]:
 
 def explain(exc: pydantic.ValidationError) -> str:
     """pydantic's error, one line: `field.path: message` for the first few problems."""
-    parts = [f"{'.'.join(map(str, e['loc'])) or 'contact'}: {e['msg']}" for e in exc.errors()[:3]]
-    more = exc.error_count() - len(parts)
-    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+    more = exc.error_count() - 3
+    return describe(exc, limit=3, whole="contact") + (f"; and {more} more" if more > 0 else "")
 
 
 def _json_records(stream, max_line_bytes: int) -> Iterator[tuple[int, Any] | TableRejectedRow]:
