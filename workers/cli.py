@@ -242,7 +242,7 @@ def job_report(job_id: str, output: Path = typer.Option(Path("-"), "-o", "--outp
     """Failed and rejected rows with reasons, as CSV to fix and load again."""
     from workers.kinds import kind_of
 
-    columns = ("line", *kind_of(_status(job_id).kind).report_fields, "status", "reason")
+    columns = kind_of(_status(job_id).kind).report_columns
     rows = store().problem_rows(job_id)
     if str(output) == "-":
         write_report(rows, sys.stdout, columns=columns)

@@ -95,7 +95,7 @@ class JobHandle:
         from workers.kinds import kind_of
         from workers.report import write_report
 
-        columns = ("line", *kind_of(self.status().kind).report_fields, "status", "reason")
+        columns = kind_of(self.status().kind).report_columns
         return write_report(self._store.problem_rows(self.id), path, columns=columns)
 
 

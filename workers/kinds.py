@@ -21,6 +21,10 @@ class JobKind:
     #: the row fields the report shows between `line` and `status`
     report_fields: tuple[str, ...] = ("phone", "fio")
 
+    @property
+    def report_columns(self) -> tuple[str, ...]:
+        return ("line", *self.report_fields, "status", "reason")
+
 
 KINDS: dict[str, JobKind] = {}
 
