@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from celery import Celery, signals
 
 import tasks.runtime
@@ -22,6 +24,13 @@ load_all()
 
 # Flower loads this app: its /metrics then serves telequeue's own metrics too.
 workers.metrics.register()
+
+if "flower.urls" in sys.modules:
+    # `celery flower` (Celery imports Flower's command before this app): add the Jobs tab and
+    # guard every Flower path but /healthcheck before Flower builds its web app.
+    import workers.flower
+
+    workers.flower.install()
 
 
 def publish(task_name: str, kwargs: dict, **options) -> None:

@@ -62,3 +62,11 @@ class Keys:
     def pozvonim_token(self, account: str, egress_ip: str) -> str:
         """JSON {token, expires_at_s} of a Pozvonim account on one egress IP; `<key>:lock` guards its refresh."""
         return f"{self.prefix}pozvonim:token:{account}:{egress_ip}"
+
+    def workers(self) -> str:
+        """Sorted set: worker id -> unix time of its last heartbeat."""
+        return f"{self.prefix}workers"
+
+    def worker(self, worker_id: str) -> str:
+        """JSON liveness record of one worker (what it holds), with TTL worker_dead_after_s."""
+        return f"{self.prefix}worker:{worker_id}"

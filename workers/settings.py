@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     max_limiter_wait_s: float = 5.0
     #: a finished job's keys (counters, ledger, rejects) expire this long after it ends
     job_ttl_s: int = 14 * 24 * 3600
+    #: a bearer token Prometheus may scrape Flower's /metrics with instead of Flower's own login
+    flower_metrics_token: SecretStr = SecretStr("")
+    #: the largest CSV Flower's /api/jobs accepts (streamed to a temporary file, never held in memory)
+    flower_upload_max_bytes: int = Field(default=2 * 1024**3, ge=1)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     ringostat: RingostatSettings = Field(default_factory=RingostatSettings)
     pozvonim: PozvonimSettings = Field(default_factory=PozvonimSettings)
