@@ -45,6 +45,12 @@ class Guarded:
         require_user(self)
         return super().prepare()
 
+    def check_xsrf_cookie(self) -> None:
+        # Tornado checks a POST's CSRF token before prepare(): ask for credentials first, so a
+        # stranger learns nothing but 401.
+        require_user(self)
+        super().check_xsrf_cookie()
+
     def write_error(self, status_code: int, **kwargs) -> None:
         if status_code == 401:
             # StaticFileHandler and friends would answer a bare 401 the browser never prompts for.
@@ -96,8 +102,7 @@ class Metrics(Guarded, flower.views.monitor.Metrics):
 class CsrfChecked:
     """Mixin for the Jobs tab's handlers: credentials first, then proof the POST is not cross-site.
 
-    Tornado runs check_xsrf_cookie() before prepare(), so the credentials are checked here
-    first: a stranger learns nothing but 401. Then Flower's own check refuses a request a
+    Credentials first (see Guarded.check_xsrf_cookie). Then Flower's own check refuses a request a
     browser marks cross-site (`Sec-Fetch-Site`) or from a foreign `Origin`. Then one of:
     - the page's token: the `_xsrf` cookie echoed in an `X-XSRFToken` header (or `_xsrf`
       form field), which another site can neither read nor set;
@@ -108,7 +113,7 @@ class CsrfChecked:
 
     def check_xsrf_cookie(self) -> None:
         require_user_or_login(self)
-        super().check_xsrf_cookie()
+        super().check_xsrf_cookie()  # Guarded's, then Flower's
         if self.request.headers.get("X-Requested-With"):
             return
         web.RequestHandler.check_xsrf_cookie(self)

@@ -20,7 +20,7 @@ KEEP = 600
 #: jobs whose samples are kept
 JOBS = 200
 #: the current rate is measured over this much recent history
-WINDOW_S = 30.0
+WINDOW_S = 10.0
 MIN_SPAN_S = 1.5
 MIN_INTERVAL_S = 1.0
 
