@@ -216,7 +216,7 @@ def test_200_mb_of_one_line_is_streamed_refused_in_one_line_and_creates_no_job(f
     assert fs.job_count() == before_jobs
     growth_mb = (max(peak) - rss_before) / 2**20
     print(f"Flower RSS {rss_before / 2**20:.0f} MB before, peak +{growth_mb:.1f} MB during a 200 MB upload")
-    assert growth_mb < 40, growth_mb
+    assert growth_mb < 25, growth_mb  # measured: +3 MB; the body held whole would be 200 MB+
 
 
 def test_job_page_lists_chunks_in_flight_from_worker_records(fs, tmp_path):
