@@ -247,3 +247,21 @@ def test_pages_and_api_show_no_secret(fs, tmp_path):
     assert f"/jobs/{job_id}" in shown and 'id="nav-jobs"' in shown  # the tab is in Flower's own navbar too
     for secret in (SECRET_KEY, AUTH[1], METRICS_TOKEN, fs.stack.env["TELEQUEUE_REDIS_URL"]):
         assert secret not in shown
+
+
+def test_flower_stopped_mid_load_finishes_enqueueing_first(redis_url, tmp_path):
+    """SIGTERM right after the 202: the load's thread is not a daemon, so Flower exits only once
+    every row is counted and enqueued, and the job can end (no half-loaded job left behind)."""
+    rows = 20_000
+    write_contacts(tmp_path / "big.csv", rows, offset=2_000_000, bad=5)
+    stopping = FlowerStack(redis_url, tmp_path, queues="bulk")  # no worker sends: the count stays put
+    try:
+        reply = stopping.upload(tmp_path / "big.csv", kind="ringostat-campaign", campaign="69")
+        assert reply.status_code == 202, reply.text
+        job_key = f"{stopping.stack.prefix}job:{reply.json()['job_id']}"
+        assert stopping.stack.redis.hget(job_key, "produced") == b"0"  # still enqueueing when stopped
+        devstack.stop(stopping.proc, timeout_s=60)
+        job = {k.decode(): v.decode() for k, v in stopping.stack.redis.hgetall(job_key).items()}
+        assert (job["produced"], job["state"], job["total"], job["valid"]) == ("1", "running", str(rows + 5), str(rows))
+    finally:
+        stopping.stop()
