@@ -28,6 +28,10 @@ def fs(redis_url, tmp_path):
     flower_stack.stop()
 
 
+def state_is(state: str) -> str:
+    return f"document.querySelector('#job-state')?.textContent === '{state}'"
+
+
 def test_jobs_tab_shows_progress_pauses_resumes_and_downloads_the_report(fs, tmp_path):
     shots = ARTIFACTS / "flower-jobs"
     shots.mkdir(parents=True, exist_ok=True)
@@ -47,6 +51,7 @@ def test_jobs_tab_shows_progress_pauses_resumes_and_downloads_the_report(fs, tmp
             page.wait_for_selector(f"tr[data-job='{job_id}']")
             page.screenshot(path=str(shots / "1-jobs-list.png"), full_page=True)
             page.click(f"a[href$='/jobs/{job_id}']")
+            page.wait_for_url(f"**/jobs/{job_id}")
 
             def progress() -> int:
                 page.wait_for_selector("#job-progress .progress")
@@ -55,15 +60,15 @@ def test_jobs_tab_shows_progress_pauses_resumes_and_downloads_the_report(fs, tmp
             def delivered() -> int:
                 return int(page.inner_text("#c-delivered").replace(",", "") or 0)
 
-            page.wait_for_function("document.querySelector('#job-state').textContent === 'running'")
+            page.wait_for_function(state_is("running"))
             first = progress()
-            page.wait_for_function(f"+document.querySelector('#job-progress .progress')"
-                                   f".getAttribute('aria-valuenow') > {first}", timeout=15_000)
+            page.wait_for_function(f"+document.querySelector('#job-progress .progress')?.getAttribute('aria-valuenow')"
+                                   f" > {first}", timeout=15_000)
             assert progress() > first  # it moves without a reload
             page.screenshot(path=str(shots / "2-job-running.png"), full_page=True)
 
             page.click("#action-pause")
-            page.wait_for_function("document.querySelector('#job-state').textContent === 'paused'")
+            page.wait_for_function(state_is("paused"))
             page.wait_for_timeout(2500)  # rows claimed before the pause finish, then nothing moves
             held = delivered()
             page.wait_for_timeout(2500)
@@ -71,7 +76,7 @@ def test_jobs_tab_shows_progress_pauses_resumes_and_downloads_the_report(fs, tmp
             page.screenshot(path=str(shots / "3-job-paused.png"), full_page=True)
 
             page.click("#action-resume")
-            page.wait_for_function("document.querySelector('#job-state').textContent === 'done'", timeout=60_000)
+            page.wait_for_function(state_is("done"), timeout=60_000)
             assert delivered() == ROWS
             page.screenshot(path=str(shots / "4-job-done.png"), full_page=True)
 

@@ -173,7 +173,10 @@ def test_hostile_uploads_get_one_line_and_create_no_job(fs, tmp_path):
                           ({"kind": "ringostat-campaign", "campaign": "1", "account": "ghost"}, "ghost")):
         reply = fs.upload(tmp_path / "ok.csv", **fields)
         assert reply.status_code == 400 and words in reply.json()["error"], (fields, reply.text)
-    assert fs.post("/api/jobs", data={"kind": "ringostat-campaign", "campaign": "1"}).status_code == 400  # no file
+    no_file = fs.post("/api/jobs", files={"kind": (None, "ringostat-campaign"), "campaign": (None, "1")})
+    assert no_file.status_code == 400 and "no file" in no_file.json()["error"]
+    not_multipart = fs.post("/api/jobs", data={"kind": "ringostat-campaign", "campaign": "1"})
+    assert not_multipart.status_code == 400 and "multipart/form-data" in not_multipart.json()["error"]
     assert fs.job_count() == before
 
 

@@ -38,10 +38,11 @@ class ApiHandler(JobsHandler):
         if status_code == 401:
             return super().write_error(status_code, **kwargs)
         exc = kwargs.get("exc_info", (None, None))[1]
-        message = exc.log_message if isinstance(exc, web.HTTPError) and exc.log_message else self._reason
+        message = exc.log_message % exc.args if isinstance(exc, web.HTTPError) and exc.log_message else self._reason
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish({"error": message})
 
     def fail(self, status: int, message: str):
         """Answer `status` with {"error": message}; message is one line, shown to the caller."""
+        # HTTPError %-formats its message (for the log line too): a literal % is written %%.
         raise web.HTTPError(status, " ".join(message.split()).replace("%", "%%"))
