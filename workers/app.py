@@ -26,8 +26,9 @@ load_all()
 workers.metrics.register()
 
 if "flower.urls" in sys.modules:
-    # `celery flower` (Celery imports Flower's command before this app): add the Jobs tab and
-    # guard every Flower path but /healthcheck before Flower builds its web app.
+    # Celery's command line loads Flower's command (a plugin) before this app: add the Jobs tab
+    # and guard every Flower path but /healthcheck before `celery flower` builds its web app.
+    # Other celery commands load it too; there it only edits a list nobody reads.
     import workers.flower
 
     workers.flower.install()
