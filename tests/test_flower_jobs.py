@@ -21,7 +21,7 @@ from workers import devstack
 @pytest.fixture(scope="module")
 def fs(redis_url, tmp_path_factory):
     # A slow account for jobs the tests pause while they run; the default account stays fast.
-    flower_stack = FlowerStack(redis_url, tmp_path_factory.mktemp("flowerjobs"), queues="ringostat,ringostat.slow,bulk",
+    flower_stack = FlowerStack(redis_url, tmp_path_factory.mktemp("flowerjobs"), queues="ringostat,ringostat.slow,ringostat.badkey,bulk",
                                ringostat__accounts__slow__auth_key=SECRET_KEY,
                                ringostat__accounts__slow__project_id="123",
                                ringostat__accounts__slow__rate_per_s="40")
@@ -132,7 +132,7 @@ def test_upload_runs_to_completion_and_the_api_reports_it_like_the_cli(fs, tmp_p
     assert fs.get("/api/jobs/no-such-job").status_code == 404
 
 
-def test_pause_resume_and_retry_over_the_api(fs, tmp_path):
+def test_pause_and_resume_over_the_api(fs, tmp_path):
     job_id = slow_job(fs, tmp_path, rows=300, campaign=64)
     devstack.wait_until(lambda: fs.get(f"/api/jobs/{job_id}").json()["job"]["delivered"] > 0, 20, "first rows")
     assert fs.post(f"/api/jobs/{job_id}/pause").json()["state"] == "paused"
@@ -148,6 +148,23 @@ def test_pause_resume_and_retry_over_the_api(fs, tmp_path):
     assert detail["limiter"]["account"] == "slow" and detail["limiter"]["rate_per_s"] == 40
     assert detail["limiter"]["granted"] >= 300
     assert len(detail["history"]) >= 2  # counters over time, sampled as the test read them
+
+
+def test_failures_with_reasons_and_retry_failed_over_the_api(fs, tmp_path):
+    write_contacts(tmp_path / "refused.csv", 12, offset=700_000)
+    reply = fs.upload(tmp_path / "refused.csv", kind="ringostat-campaign", campaign="70", account="badkey")
+    job_id = reply.json()["job_id"]
+    devstack.wait_until(lambda: fs.get(f"/api/jobs/{job_id}").json()["job"]["finished"], 30, "the job to finish")
+    detail = fs.get(f"/api/jobs/{job_id}").json()
+    assert detail["job"]["failed"] == 12
+    failures = detail["failures"]
+    assert [f["line"] for f in failures] == list(range(13, 1, -1))  # the latest lines first
+    assert all(f["status"] == "failed" and f["reason"] and f["phone"] for f in failures)
+    assert "wire" not in failures[0]
+    retried = fs.post(f"/api/jobs/{job_id}/retry-failed").json()
+    assert (retried["count"], retried["state"]) == (12, "running")
+    devstack.wait_until(lambda: fs.get(f"/api/jobs/{job_id}").json()["job"]["finished"], 30, "the retry to finish")
+    assert fs.get(f"/api/jobs/{job_id}").json()["job"]["failed"] == 12  # the key is still refused
 
 
 def test_hostile_uploads_get_one_line_and_create_no_job(fs, tmp_path):
