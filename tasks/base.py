@@ -74,7 +74,7 @@ class VendorTask(Task):
         raise Ignore()
 
 
-def _flat(exc: Exception) -> VendorCallFailed:
+def flat(exc: Exception) -> VendorCallFailed:
     return VendorCallFailed(str(exc), getattr(exc, "status", None), getattr(exc, "body", None))
 
 
@@ -83,3 +83,6 @@ def _short(exc: pydantic.ValidationError) -> str:
 
 
 __all__ = ["InvalidPayload", "VendorCallFailed", "VendorTask"]
+
+
+_flat = flat

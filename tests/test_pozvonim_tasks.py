@@ -12,6 +12,7 @@ from celery import Celery
 
 from tests.stack import Stack, vendor_secret
 from workers.celeryconf import celery_config
+from workers.secretrefs import SecretRefAMQP
 from workers.settings import Settings
 
 SITE = {"site": {"url": "https://пример.рф"}, "managers": [{"phone": "+79990001122", "name": "Олена"}]}
@@ -29,7 +30,7 @@ def stack(redis_url, tmp_path_factory):
 def app(stack):
     settings = Settings(redis_url=stack.env["TELEQUEUE_REDIS_URL"], key_prefix=stack.prefix,
                         broker_key_prefix=stack.env["TELEQUEUE_BROKER_KEY_PREFIX"])
-    client_app = Celery("pozvonim-tests", set_as_current=False)
+    client_app = Celery("pozvonim-tests", set_as_current=False, amqp=SecretRefAMQP)
     client_app.conf.update(celery_config(settings))
     return client_app
 

@@ -10,11 +10,12 @@ import workers.metrics
 from workers.deferred import Mover
 from workers.celeryconf import celery_config
 from workers.runtime import WorkerRuntime
+from workers.secretrefs import SecretRefAMQP
 from workers.settings import get_settings
 
 settings = get_settings()
 
-app = Celery("telequeue", include=list(TASK_MODULES))
+app = Celery("telequeue", include=list(TASK_MODULES), amqp=SecretRefAMQP)  # secrets leave messages by reference
 app.conf.update(celery_config(settings))
 # Register the tasks in every process that imports the app (producers and `send` need the names too).
 load_all()

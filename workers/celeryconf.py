@@ -32,4 +32,8 @@ def celery_config(settings: Settings) -> dict:
         worker_send_task_events=True,
         task_send_sent_event=True,
         task_track_started=True,
+        # Where workers.secretrefs.SecretRefAMQP keeps secrets passed by reference
+        telequeue_redis_url=settings.redis_url,
+        telequeue_key_prefix=settings.key_prefix,
+        telequeue_secret_ttl_s=settings.secret_ttl_s,
     )

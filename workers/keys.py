@@ -62,3 +62,19 @@ class Keys:
     def pozvonim_token(self, account: str, egress_ip: str) -> str:
         """JSON {token, expires_at_s} of a Pozvonim account on one egress IP; `<key>:lock` guards its refresh."""
         return f"{self.prefix}pozvonim:token:{account}:{egress_ip}"
+
+    def once(self, task_id: str) -> str:
+        """Hash of a non-idempotent single operation: state, attempt, lease_until_ms, sent_at_ms, result (TTL)."""
+        return f"{self.prefix}once:{task_id}"
+
+    def once_stats(self) -> str:
+        """Hash: "<task name>|<event>" -> count (sent, reconciled_applied, outcome_unknown, ...)."""
+        return f"{self.prefix}once:stats"
+
+    def secret(self, ref_id: str) -> str:
+        """A secret the caller supplied (a contributor's password), until used or its TTL (tasks/secretrefs.py)."""
+        return f"{self.prefix}secret:{ref_id}"
+
+    def reply_surprises(self) -> str:
+        """Hash: "<vendor>|<what>" -> 2xx replies whose shape the code did not expect."""
+        return f"{self.prefix}replies:unexpected"

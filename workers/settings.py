@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     #: a finished job's keys (counters, ledger, rejects) expire this long after it ends
     job_ttl_s: int = 14 * 24 * 3600
     retry: RetrySettings = Field(default_factory=RetrySettings)
+    #: how long the record of a non-idempotent single operation (sent, result) is kept
+    once_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
+    #: how long a secret passed by reference (a contributor's password) waits for its task
+    secret_ttl_s: int = Field(default=24 * 3600, ge=60)
     ringostat: RingostatSettings = Field(default_factory=RingostatSettings)
     pozvonim: PozvonimSettings = Field(default_factory=PozvonimSettings)
     obzvonilka: ObzvonilkaSettings = Field(default_factory=ObzvonilkaSettings)

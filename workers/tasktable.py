@@ -24,10 +24,10 @@ def render() -> str:
     import workers.jobkinds  # noqa: F401  (registers every bulk job kind)
     from workers.kinds import KINDS
 
-    lines = [BEGIN, "", "| task | queue | payload model: fields (and `account`) |", "|---|---|---|"]
+    lines = [BEGIN, "", "| task | queue | payload model: fields (and `account`) | safe to repeat |", "|---|---|---|---|"]
     for name in sorted(OPERATIONS):
         op = OPERATIONS[name]
-        lines.append(f"| `{name}` | `{op.vendor}` | `{op.payload.__name__}`: {fields_of(op.payload)} |")
+        lines.append(f"| `{name}` | `{op.vendor}` | `{op.payload.__name__}`: {fields_of(op.payload)} | {op.repeat} |")
     lines += ["", "Chunk tasks of bulk jobs (enqueued by `telequeue load ...` and `workers.client`):", "",
               "| task | queue | job kind |", "|---|---|---|"]
     for kind in sorted(KINDS.values(), key=lambda k: k.task_name):
