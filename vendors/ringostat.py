@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from vendors import errors
 from vendors.http import DEFAULT_TIMEOUT_S, VendorHttp, body_of
+from vendors.surprises import unexpected
 
 VENDOR = "ringostat"
 CAMPAIGN_ROWS_PATH = "/power-dialer/campaigns/campaign-rows"
@@ -68,8 +69,10 @@ class RingostatClient:
     def _post(self, path: str, payload: dict[str, Any]) -> ResultReply:
         response = self._http.request("POST", path, json=payload)
         body = body_of(response)
-        if not isinstance(body, dict) or body.get("result") is not True:
+        if isinstance(body, dict) and body.get("result") is False:
             raise errors.VendorRejected(
-                f"result is not true: {str(body)[:200]}", vendor=VENDOR, status=response.status_code, body=body,
+                f"result is false: {str(body)[:200]}", vendor=VENDOR, status=response.status_code, body=body,
             )
+        if not isinstance(body, dict) or body.get("result") is not True:
+            return unexpected(VENDOR, path, "expected {\"result\": true}", body)  # a 2xx: applied
         return ResultReply.model_validate(body)

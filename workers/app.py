@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import Celery, signals
 
 import tasks.runtime
+import vendors.surprises
 from tasks.catalog import TASK_MODULES, load_all
 import workers.metrics
 from workers.deferred import Mover
@@ -29,6 +30,8 @@ def publish(task_name: str, kwargs: dict, **options) -> None:
     app.send_task(task_name, kwargs=kwargs, **options)
 
 
+# 2xx replies of an unexpected shape are counted for /metrics (they are results, not failures).
+vendors.surprises.install(workers.metrics.count_surprise)
 runtime = WorkerRuntime(publish, settings)
 tasks.runtime.install(runtime)
 _movers: list[Mover] = []

@@ -15,6 +15,7 @@ from pydantic import BaseModel, SecretStr
 
 from vendors import errors
 from vendors.http import DEFAULT_TIMEOUT_S, body_of, send
+from vendors.surprises import keys_of
 
 from .auth import DEFAULT_REFRESH_MARGIN_S, TOKEN_TTL_S, TokenProvider, TokenStore
 from .errors import VENDOR, TokenRejected, raise_for_status
@@ -85,8 +86,9 @@ class Transport:
         body = body_of(response)
         token = body.get("token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
-            raise errors.VendorRejected(f"{TOKEN_PATH}: no token in the answer", vendor=VENDOR,
-                                        status=response.status_code)
+            # Names the keys seen, never their values: a token reply is a secret.
+            raise errors.VendorRejected(f"{TOKEN_PATH}: no 'token' in the answer (keys seen: {keys_of(body)})",
+                                        vendor=VENDOR, status=response.status_code)
         return token
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
