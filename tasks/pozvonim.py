@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from vendors.pozvonim import (
     Blacklists, CallRequest, CallsFilter, ContributorCallsFilter, DelayedCallRequest, Manager, NewContributor,
     NewContributorWithSite, Payment, SiteConfig, SiteSettings, Widget,
 )
+
+from vendors.pozvonim.sitechange import BlacklistsChange, SiteChange, SiteSettingsChange, WidgetChange
 
 from tasks import reconcile
 from tasks.operations import OperationPayload, operation
@@ -54,7 +56,25 @@ class SiteConfigPayload(OperationPayload):
         return SiteConfig(site=self.site, managers=self.managers, widget=self.widget, blacklists=self.blacklists)
 
 
-class SiteUpdatePayload(SiteConfigPayload):
+class SiteChangePayload(OperationPayload):
+    """Only the settings given are sent, and change; the vendor keeps every other one.
+    `managers`, when given, is the whole new list."""
+
+    site: SiteSettingsChange | None = None
+    managers: list[Manager] | None = Field(default=None, min_length=1)
+    widget: WidgetChange | None = None
+    blacklists: BlacklistsChange | None = None
+
+    def change(self) -> SiteChange:
+        return SiteChange(site=self.site, managers=self.managers, widget=self.widget, blacklists=self.blacklists)
+
+    @model_validator(mode="after")
+    def _something(self) -> "SiteChangePayload":
+        self.change()  # nothing to change is refused before anything is sent
+        return self
+
+
+class SiteUpdatePayload(SiteChangePayload):
     site_id: int = Id
 
 
@@ -120,7 +140,7 @@ class ContributorSitePayload(OperationPayload):
     site_id: int = Id
 
 
-class ContributorSiteUpdatePayload(SiteConfigPayload):
+class ContributorSiteUpdatePayload(SiteChangePayload):
     contributor_id: int = Id
     site_id: int = Id
 
@@ -147,8 +167,8 @@ sites_list = _op("sites.list", IdsPayload, lambda c, p: c.list_sites(p.ids), "Li
 sites_create = _op("sites.create", SiteConfigPayload, lambda c, p: c.create_site(p.config()),
                    "Create a site (POST /sites).", idempotent=False, reconcile=reconcile.POZVONIM_SITE)
 sites_get = _op("sites.get", SitePayload, lambda c, p: c.get_site(p.site_id), "One site (GET /sites/:id).", idempotent=True)
-sites_update = _op("sites.update", SiteUpdatePayload, lambda c, p: c.update_site(p.site_id, p.config()),
-                   "Update a site's settings (PUT /sites/:id).", idempotent=True)
+sites_update = _op("sites.update", SiteUpdatePayload, lambda c, p: c.update_site(p.site_id, p.change()),
+                   "Change the settings given, keep the rest (PUT /sites/:id).", idempotent=True)
 sites_delete = _op("sites.delete", SitePayload, lambda c, p: c.delete_site(p.site_id),
                    "Delete a site (DELETE /sites/:id).", idempotent=True)
 # Other ("Прочее")
@@ -198,8 +218,8 @@ contributor_sites_get = _op("contributor_sites.get", ContributorSitePayload,
                             lambda c, p: c.get_contributor_site(p.contributor_id, p.site_id),
                             "One site of a contributor (GET /contributors/:id/sites/:id).", idempotent=True)
 contributor_sites_update = _op("contributor_sites.update", ContributorSiteUpdatePayload,
-                               lambda c, p: c.update_contributor_site(p.contributor_id, p.site_id, p.config()),
-                               "Update a contributor's site (PUT /contributors/:id/sites/:id).", idempotent=True)
+                               lambda c, p: c.update_contributor_site(p.contributor_id, p.site_id, p.change()),
+                               "Change the settings given of a contributor's site, keep the rest (PUT /contributors/:id/sites/:id).", idempotent=True)
 contributor_sites_delete = _op("contributor_sites.delete", ContributorSitePayload,
                                lambda c, p: c.delete_contributor_site(p.contributor_id, p.site_id),
                                "Delete a contributor's site (DELETE /contributors/:id/sites/:id).", idempotent=True)

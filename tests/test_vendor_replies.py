@@ -125,3 +125,15 @@ def test_credential_headers_never_follow_a_redirect_to_another_host(server, redi
         assert {"Auth-key", "x-project-id"} <= set(server.requests[0]["headers"])
     finally:
         elsewhere.close()
+
+
+def test_a_site_change_sends_only_the_fields_given(server):
+    from urllib.parse import parse_qsl
+
+    from vendors.pozvonim import SiteChange
+
+    server.answers["/auth/token"] = (200, {"token": "tok"}, {})
+    server.answers["/sites/4"] = (200, {"id": 4, "url": "https://b.example"}, {})
+    pozvonim(server).update_site(4, SiteChange(site={"url": "https://b.example"}, managers=[{"phone": "+79990001122"}]))
+    sent = dict(parse_qsl(server.requests[-1]["body"]))
+    assert set(sent) == {"site[url]", "managers[0][phone]", "uid", "sign"}

@@ -17,6 +17,7 @@ from .auth import DEFAULT_REFRESH_MARGIN_S, TOKEN_TTL_S, MemoryTokenStore, Token
 from .models import CallRequest, CallsFilter, DelayedCallRequest, IdsFilter, Payment, ProfileUpdate, WidgetsFilter
 from .replies import Call, Deleted, PaymentDone, Profile, ServerTime, Site, WidgetSettings, many, one
 from .site import SiteConfig
+from .sitechange import SiteChange
 from .studio import StudioApi, contributor_path
 from .transport import PozvonimCredentials, Transport
 
@@ -49,8 +50,9 @@ class PozvonimClient(StudioApi):
     def get_site(self, site_id: int) -> Site:
         return one(Site, self._t.call("GET", f"sites/{site_id}"))
 
-    def update_site(self, site_id: int, config: SiteConfig) -> Site:
-        return one(Site, self._t.call("PUT", f"sites/{site_id}", config.params()))
+    def update_site(self, site_id: int, change: SiteChange | SiteConfig) -> Site:
+        """Sends what `change` holds: a SiteChange only the fields given, a SiteConfig everything."""
+        return one(Site, self._t.call("PUT", f"sites/{site_id}", change.params()))
 
     def delete_site(self, site_id: int) -> Deleted:
         self._t.call("DELETE", f"sites/{site_id}")

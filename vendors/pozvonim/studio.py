@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from .models import ContributorCallsFilter, IdsFilter, NewContributor, NewContributorWithSite, Payment
 from .replies import Call, Contributor, ContributorWithSite, Deleted, PaymentDone, Site, many, one
 from .site import SiteConfig
+from .sitechange import SiteChange
 from .transport import Transport
 
 
@@ -42,9 +43,10 @@ class StudioApi:
     def get_contributor_site(self, contributor_id: int, site_id: int) -> Site:
         return one(Site, self._t.call("GET", f"{contributor_path(contributor_id)}/sites/{site_id}"))
 
-    def update_contributor_site(self, contributor_id: int, site_id: int, config: SiteConfig) -> Site:
+    def update_contributor_site(self, contributor_id: int, site_id: int, change: SiteChange | SiteConfig) -> Site:
+        """Sends what `change` holds: a SiteChange only the fields given, a SiteConfig everything."""
         path = f"{contributor_path(contributor_id)}/sites/{site_id}"
-        return one(Site, self._t.call("PUT", path, config.params()))
+        return one(Site, self._t.call("PUT", path, change.params()))
 
     def delete_contributor_site(self, contributor_id: int, site_id: int) -> Deleted:
         self._t.call("DELETE", f"{contributor_path(contributor_id)}/sites/{site_id}")
