@@ -137,3 +137,19 @@ def test_a_site_change_sends_only_the_fields_given(server):
     pozvonim(server).update_site(4, SiteChange(site={"url": "https://b.example"}, managers=[{"phone": "+79990001122"}]))
     sent = dict(parse_qsl(server.requests[-1]["body"]))
     assert set(sent) == {"site[url]", "managers[0][phone]", "uid", "sign"}
+
+
+def test_pozvonim_methods_table_is_the_sandbox_s_and_a_setting_sends_everything_by_post(server):
+    from sandbox.pozvonim.routes import METHODS as SERVED
+    from vendors.pozvonim.methods import METHODS
+
+    assert sorted(METHODS.values()) == sorted((verb, path) for verb, path, _, _ in SERVED)
+    server.answers["/auth/token"] = (200, {"token": "tok"}, {})
+    server.answers["/sites"] = (200, [], {})
+    server.answers["/sites/4"] = (204, b"", {})
+    everything_post = PozvonimClient(PozvonimCredentials(uid="7", api_key=SecretStr(KEY)), base_url=server.url,
+                                     session=new_session(), all_post=True)
+    everything_post.list_sites(), everything_post.delete_site(4)
+    pozvonim(server).list_sites()
+    assert [(r["method"], r["path"]) for r in server.requests if r["path"] != "/auth/token"] == [
+        ("POST", "/sites"), ("POST", "/sites/4"), ("GET", "/sites")]

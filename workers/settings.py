@@ -52,6 +52,8 @@ class PozvonimSettings(VendorSettings):
     accounts: dict[str, PozvonimAccount] = Field(default_factory=lambda: {"default": PozvonimAccount()})
     #: a cached token is refreshed this long before the vendor's 4 h expiry
     token_refresh_margin_s: float = 600.0
+    #: send every method by POST, as the doc's text says, instead of vendors/pozvonim/methods.py's verbs
+    all_post: bool = False
 
 
 class ObzvonilkaAccount(AccountLimits):

@@ -19,6 +19,7 @@ from vendors.surprises import keys_of
 
 from .auth import DEFAULT_REFRESH_MARGIN_S, TOKEN_TTL_S, TokenProvider, TokenStore
 from .errors import VENDOR, TokenRejected, raise_for_status
+from .methods import verb_of
 from .signing import md5_hex, signed_query, token_sign
 
 TOKEN_PATH = "auth/token"
@@ -42,8 +43,10 @@ class Transport:
         refresh_margin_s: float = DEFAULT_REFRESH_MARGIN_S,
         token_ttl_s: float = TOKEN_TTL_S,
         timeout_s: tuple[float, float] = DEFAULT_TIMEOUT_S,
+        all_post: bool = False,
     ) -> None:
         self._credentials = credentials
+        self._all_post = all_post
         self._base_url = base_url.rstrip("/") + "/"
         self._session = session
         self._timeout_s = timeout_s
@@ -51,14 +54,15 @@ class Transport:
                                     refresh_margin_s=refresh_margin_s)
 
     def call(self, method: str, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """Send a signed request; the decoded body, or None for an empty answer (204)."""
+        """Send method `method` (a name in methods.METHODS) to `path` signed; the decoded body, or None (204)."""
+        verb = verb_of(method, all_post=self._all_post)
         token = self.tokens.token()
         try:
-            return self._signed(method, path, params or {}, token)
+            return self._signed(verb, path, params or {}, token)
         except TokenRejected:
             # Nothing was applied: the vendor refused the token before doing anything.
             token = self.tokens.refresh(rejected=token)
-        return self._signed(method, path, params or {}, token)  # a second refusal is final
+        return self._signed(verb, path, params or {}, token)  # a second refusal is final
 
     def _signed(self, method: str, path: str, params: Mapping[str, Any], token: str) -> Any:
         query = signed_query({**params, "uid": self._credentials.uid})
