@@ -69,8 +69,8 @@ class SecretRefAMQP(AMQP):
 
     def _store(self) -> SecretStore:
         conf = self.app.conf
-        client = _redis(conf.telequeue_redis_url)
-        return SecretStore(client, Keys(conf.telequeue_key_prefix), ttl_s=conf.telequeue_secret_ttl_s)
+        client = _redis(conf.telequeue_secrets_backend)
+        return SecretStore(client, Keys(conf.telequeue_secrets_prefix), ttl_s=conf.telequeue_secrets_ttl_s)
 
 
 @lru_cache(maxsize=8)

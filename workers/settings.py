@@ -9,8 +9,10 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from workers.redisurl import canonical, masked
 
 SANDBOX_URL = "http://127.0.0.1:18080"
 SETTINGS_FILE_ENV = "TELEQUEUE_SETTINGS_FILE"
@@ -115,6 +117,16 @@ class Settings(BaseSettings):
     pozvonim: PozvonimSettings = Field(default_factory=PozvonimSettings)
     obzvonilka: ObzvonilkaSettings = Field(default_factory=ObzvonilkaSettings)
     salesscriptprompter: SalesScriptPrompterSettings = Field(default_factory=SalesScriptPrompterSettings)
+
+    @field_validator("redis_url", "broker_url")
+    @classmethod
+    def _password_in_userinfo(cls, url: str | None) -> str | None:
+        return canonical(url) if url else url  # the form Celery, kombu and our outputs all mask
+
+    def __repr_args__(self):
+        # repr(settings) and str(settings) show Redis URLs without their password
+        for name, value in super().__repr_args__():
+            yield name, masked(value) if name in ("redis_url", "broker_url") else value
 
     def vendor(self, name: str) -> VendorSettings:
         try:
