@@ -12,6 +12,8 @@ from vendors.http import DEFAULT_TIMEOUT_S, VendorHttp, body_of
 from vendors.surprises import unexpected
 
 VENDOR = "ringostat"
+#: the longest `fio` Ringostat takes
+FIO_MAX_CHARS = 255
 CAMPAIGN_ROWS_PATH = "/power-dialer/campaigns/campaign-rows"
 
 
@@ -29,7 +31,7 @@ class CampaignRow(BaseModel):
 
     campaign_id: int = Field(alias="campaignId", gt=0)
     phone_number: str = Field(pattern=r"^\d{10,15}$")
-    fio: str = Field(default="", max_length=255)
+    fio: str = Field(default="", max_length=FIO_MAX_CHARS)
 
 
 class ResultReply(BaseModel):
