@@ -3,8 +3,9 @@
 Payloads carry the doc's parameters and ids, never the API key or the token: `account` names
 the credentials and the worker signs. Site settings are the typed models of
 vendors.pozvonim.models (`site`, `managers`, `widget`, `blacklists`, as in the doc).
-Two payloads cannot avoid carrying a secret of someone else: a new contributor's `password`
-(contributors.create, contributors.create_with_site); it is never echoed in results.
+Two payloads carry a secret of someone else: a new contributor's `password` (contributors.create,
+contributors.create_with_site). It travels by reference (tasks/secretrefs.py): the message holds
+`tq-secret:<id>`, the worker reads the value from Redis; it is never echoed in results.
 """
 
 from __future__ import annotations
