@@ -95,13 +95,17 @@ list_contacts = operation("obzvonilka.contacts.list", ContactsListPayload,
 get_contact = operation("obzvonilka.contacts.get", ContactGetPayload,
                         lambda client, p: client.get_contact(p.base_id, p.contact_id), idempotent=True)
 find_contact = operation("obzvonilka.contacts.find_by_external_code", ContactFindPayload,
-                         lambda client, p: client.find_contact_by_external_code(p.base_id, p.external_code), idempotent=True)
+                         lambda client, p: client.find_contact_by_external_code(p.base_id, p.external_code),
+                         idempotent=True)
 create_contact = operation("obzvonilka.contacts.create", ContactCreatePayload,
-                           lambda client, p: client.create_contact(p.base_id, p.contact), idempotent=False, reconcile=reconcile.OBZVONILKA_CONTACT)
+                           lambda client, p: client.create_contact(p.base_id, p.contact),
+                           idempotent=False, reconcile=reconcile.OBZVONILKA_CONTACT)
 update_contact = operation("obzvonilka.contacts.update", ContactUpdatePayload,
                            lambda client, p: client.update_contact(p.base_id, p.contact_id, p.contact), idempotent=True)
-list_users = operation("obzvonilka.users.list", UsersListPayload, lambda client, p: client.list_users(), idempotent=True)
-get_user = operation("obzvonilka.users.get", UserGetPayload, lambda client, p: client.get_user(p.user_id), idempotent=True)
+list_users = operation("obzvonilka.users.list", UsersListPayload, lambda client, p: client.list_users(),
+                       idempotent=True)
+get_user = operation("obzvonilka.users.get", UserGetPayload, lambda client, p: client.get_user(p.user_id),
+                     idempotent=True)
 
 
 @shared_task(bind=True, base=VendorTask, name=UPSERT_CHUNK, ignore_result=True)

@@ -98,6 +98,11 @@ def run_once(task: VendorTask, op: Any, client: Any, payload: Any, send: Callabl
     return _send(task, op, limiter, send)
 
 
+def sent_before(task_id: str) -> Any:
+    """The ledger's entry when this task id already sent (its result), else None; changes nothing."""
+    return current().once().sent_entry(task_id)
+
+
 def _send(task: VendorTask, op: Any, limiter: Any, send: Callable[[], Any]) -> Any:
     runtime, task_id = current(), task.request.id
     ledger = runtime.once()
@@ -168,4 +173,4 @@ def _unknown_named(name: str, task_id: str, exc: Exception | None, why: str) -> 
                                f"check at the vendor before sending it again")
 
 
-__all__ = ["CannotReconcile", "OutcomeUnknownError", "Reconcile", "run_once"]
+__all__ = ["CannotReconcile", "OutcomeUnknownError", "Reconcile", "run_once", "sent_before"]

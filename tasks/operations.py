@@ -23,7 +23,7 @@ from celery import shared_task
 from pydantic import BaseModel, ConfigDict
 
 from tasks.base import VendorTask
-from tasks.once import Reconcile, run_once
+from tasks.once import Reconcile, run_once, sent_before
 from tasks.runtime import current
 from tasks.secretrefs import resolve_secrets
 
@@ -71,6 +71,8 @@ def operation(name: str, payload: type[OperationPayload], call: Callable[[Any, A
     op = Operation(name, vendor, payload, (doc or payload.__doc__ or "").strip(), idempotent, reconcile, secrets)
 
     def run(self: VendorTask, **kwargs: Any) -> Any:
+        if op.secrets and (done := sent_before(self.request.id)) is not None:
+            return done.result  # redelivered after success: its secret is already deleted
         with resolve_secrets(op.name, op.secrets, kwargs) as resolved:
             parsed = self.parse(payload, resolved)
             client = current().client(vendor, parsed.account)

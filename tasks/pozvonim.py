@@ -164,10 +164,12 @@ def _op(name: str, payload: type[OperationPayload], call: Any, doc: str, *, idem
 
 
 # Sites ("Проекты")
-sites_list = _op("sites.list", IdsPayload, lambda c, p: c.list_sites(p.ids), "List sites (GET /sites).", idempotent=True)
+sites_list = _op("sites.list", IdsPayload, lambda c, p: c.list_sites(p.ids), "List sites (GET /sites).",
+                 idempotent=True)
 sites_create = _op("sites.create", SiteConfigPayload, lambda c, p: c.create_site(p.config()),
                    "Create a site (POST /sites).", idempotent=False, reconcile=reconcile.POZVONIM_SITE)
-sites_get = _op("sites.get", SitePayload, lambda c, p: c.get_site(p.site_id), "One site (GET /sites/:id).", idempotent=True)
+sites_get = _op("sites.get", SitePayload, lambda c, p: c.get_site(p.site_id), "One site (GET /sites/:id).",
+                idempotent=True)
 sites_update = _op("sites.update", SiteUpdatePayload, lambda c, p: c.update_site(p.site_id, p.change()),
                    "Change the settings given, keep the rest (PUT /sites/:id).", idempotent=True)
 sites_delete = _op("sites.delete", SitePayload, lambda c, p: c.delete_site(p.site_id),
@@ -180,17 +182,20 @@ calls_now = _op("calls.now", CallPayload, lambda c, p: c.call(p.site_id, part(Ca
                 "Start a call now (POST /sites/:id/call).", idempotent=False, reconcile=reconcile.POZVONIM_CALL)
 calls_delayed = _op("calls.delayed", DelayedCallPayload,
                     lambda c, p: c.delayed_call(p.site_id, part(DelayedCallRequest, p, "site_id")),
-                    "Order a call for a given time, ISO 8601 (POST /sites/:id/call/delayed).", idempotent=False, reconcile=reconcile.POZVONIM_CALL)
+                    "Order a call for a given time, ISO 8601 (POST /sites/:id/call/delayed).",
+                    idempotent=False, reconcile=reconcile.POZVONIM_CALL)
 calls_list = _op("calls.list", CallsListPayload, lambda c, p: c.list_calls(part(CallsFilter, p)),
                  "List calls by period, ids, statuses, sites, client, manager (GET /calls).", idempotent=True)
-calls_get = _op("calls.get", CallGetPayload, lambda c, p: c.get_call(p.call_id), "One call (GET /calls/:id).", idempotent=True)
+calls_get = _op("calls.get", CallGetPayload, lambda c, p: c.get_call(p.call_id), "One call (GET /calls/:id).",
+                idempotent=True)
 # Widget ("Виджет")
 widgets_list = _op("widgets.list", WidgetsListPayload, lambda c, p: c.list_widgets(p.sites_ids),
                    "List widgets (GET /widget).", idempotent=True)
 widgets_get = _op("widgets.get", WidgetGetPayload, lambda c, p: c.get_widget(p.widget_id),
                   "A widget's settings (GET /widget/:id).", idempotent=True)
 # Profile ("Профиль")
-profile_get = _op("profile.get", AccountPayload, lambda c, p: c.get_profile(), "The profile (GET /profile).", idempotent=True)
+profile_get = _op("profile.get", AccountPayload, lambda c, p: c.get_profile(), "The profile (GET /profile).",
+                  idempotent=True)
 profile_update = _op("profile.update", ProfileUpdatePayload, lambda c, p: c.update_profile(p.timezone, p.api_enable),
                      "Change timezone / api_enable (PUT /profile).", idempotent=True)
 # Payments ("Платежи")
@@ -202,25 +207,30 @@ contributors_list = _op("contributors.list", AccountPayload, lambda c, p: c.list
                         "List the studio's contributors (GET /contributors).", idempotent=True)
 contributors_create = _op("contributors.create", NewContributorPayload,
                           lambda c, p: c.create_contributor(part(NewContributor, p)),
-                          "Create a contributor (POST /contributors).", idempotent=False, reconcile=reconcile.POZVONIM_CONTRIBUTOR, secrets=("password",))
+                          "Create a contributor (POST /contributors).",
+                          idempotent=False, reconcile=reconcile.POZVONIM_CONTRIBUTOR, secrets=("password",))
 contributors_get = _op("contributors.get", ContributorPayload, lambda c, p: c.get_contributor(p.contributor_id),
                        "A contributor with their sites (GET /contributors/:id).", idempotent=True)
 contributors_create_with_site = _op("contributors.create_with_site", ContributorWithSitePayload,
                                     lambda c, p: c.create_contributor_with_site(_with_site(p)),
-                                    "Create a contributor and their site at once (POST /contributors/sites).", idempotent=False, reconcile=reconcile.POZVONIM_CONTRIBUTOR_WITH_SITE, secrets=("password",))
+                                    "Create a contributor and their site at once (POST /contributors/sites).",
+                                    idempotent=False,
+                                    reconcile=reconcile.POZVONIM_CONTRIBUTOR_WITH_SITE, secrets=("password",))
 # Studio project management ("Студии управление проектами")
 contributor_sites_list = _op("contributor_sites.list", ContributorSitesListPayload,
                              lambda c, p: c.list_contributor_sites(p.contributor_id, p.ids),
                              "A contributor's sites (GET /contributors/:id/sites).", idempotent=True)
 contributor_sites_create = _op("contributor_sites.create", ContributorSiteCreatePayload,
                                lambda c, p: c.create_contributor_site(p.contributor_id, p.config()),
-                               "Create a contributor's site (POST /contributors/:id/sites).", idempotent=False, reconcile=reconcile.POZVONIM_CONTRIBUTOR_SITE)
+                               "Create a contributor's site (POST /contributors/:id/sites).",
+                               idempotent=False, reconcile=reconcile.POZVONIM_CONTRIBUTOR_SITE)
 contributor_sites_get = _op("contributor_sites.get", ContributorSitePayload,
                             lambda c, p: c.get_contributor_site(p.contributor_id, p.site_id),
                             "One site of a contributor (GET /contributors/:id/sites/:id).", idempotent=True)
 contributor_sites_update = _op("contributor_sites.update", ContributorSiteUpdatePayload,
                                lambda c, p: c.update_contributor_site(p.contributor_id, p.site_id, p.change()),
-                               "Change the settings given of a contributor's site, keep the rest (PUT /contributors/:id/sites/:id).", idempotent=True)
+                               "Change the given settings of a contributor's site (PUT /contributors/:id/sites/:id).",
+                               idempotent=True)
 contributor_sites_delete = _op("contributor_sites.delete", ContributorSitePayload,
                                lambda c, p: c.delete_contributor_site(p.contributor_id, p.site_id),
                                "Delete a contributor's site (DELETE /contributors/:id/sites/:id).", idempotent=True)
@@ -228,7 +238,8 @@ contributor_sites_delete = _op("contributor_sites.delete", ContributorSitePayloa
 contributor_calls_list = _op("contributor_calls.list", ContributorCallsListPayload,
                              lambda c, p: c.list_contributor_calls(
                                  p.contributor_id, part(ContributorCallsFilter, p, "contributor_id")),
-                             "A contributor's calls by period, ids, statuses, sites (GET /contributors/:id/calls).", idempotent=True)
+                             "A contributor's calls by period, ids, statuses, sites (GET /contributors/:id/calls).",
+                             idempotent=True)
 contributor_calls_get = _op("contributor_calls.get", ContributorCallPayload,
                             lambda c, p: c.get_contributor_call(p.contributor_id, p.call_id),
                             "One call of a contributor (GET /contributors/:id/calls/:id).", idempotent=True)

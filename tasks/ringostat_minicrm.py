@@ -47,7 +47,8 @@ class ContactsChunkPayload(ChunkPayload):
     batch_size: int = Field(default=100, ge=1, le=MAX_BATCH_SIZE)
 
 
-sync_contacts = operation(SYNC_CONTACTS, ContactsSyncPayload, lambda c, p: c.minicrm.sync_contacts(p.contacts), idempotent=True)
+sync_contacts = operation(SYNC_CONTACTS, ContactsSyncPayload, lambda c, p: c.minicrm.sync_contacts(p.contacts),
+                          idempotent=True)
 sync_organizations = operation(SYNC_ORGANIZATIONS, OrganizationsSyncPayload,
                                lambda c, p: c.minicrm.sync_organizations(p.organizations), idempotent=True)
 

@@ -72,6 +72,12 @@ class OnceLedger:
             return Entry(verdict, wait_s=int(extra) / 1000)
         return Entry(verdict, sent_at_s)
 
+    def sent_entry(self, task_id: str) -> Entry | None:
+        state, sent_at, result = self._r.hmget(self._keys.once(task_id), "state", "sent_at", "result")
+        if state != b"sent":
+            return None
+        return Entry("sent", int(sent_at or 0) / 1000, json.loads(result or b"null"))
+
     def resend(self, task_id: str, *, lease_s: float) -> None:
         """The check proved the earlier send was not applied: this run sends (sent_at stays the first)."""
         self._set(task_id, state="sending", extend_lease_s=lease_s)
