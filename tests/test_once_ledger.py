@@ -55,3 +55,17 @@ def test_final_states_never_send_again(r, key_prefix):
         once.enter(task_id, attempt=0, lease_s=30)
         finish(task_id)
         assert once.enter(task_id, attempt=0, lease_s=30).verdict == "stale"
+
+
+def test_metrics_read_single_op_outcomes_and_reply_surprises_at_scrape_time(r, key_prefix, monkeypatch):
+    import workers.metrics as metrics
+
+    keys = Keys(key_prefix)
+    monkeypatch.setattr(metrics, "get_redis", lambda: r)
+    monkeypatch.setattr(metrics, "get_keys", lambda: keys)
+    r.hincrby(keys.once_stats(), "pozvonim.calls.now|outcome_unknown", 2)
+    metrics.count_surprise("pozvonim", "Call", "('id',) Field required; keys seen: id, status")
+    once, surprises = metrics.TelequeueCollector()._single_op_metrics()
+    assert [(s.name, s.labels, s.value) for s in once.samples] == [
+        ("telequeue_single_ops_total", {"task": "pozvonim.calls.now", "outcome": "outcome_unknown"}, 2.0)]
+    assert [(s.labels, s.value) for s in surprises.samples] == [({"vendor": "pozvonim", "what": "Call"}, 1.0)]

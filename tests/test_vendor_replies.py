@@ -10,7 +10,7 @@ from tests.scripted_http import ScriptedServer
 from vendors import errors, surprises
 from vendors.http import new_session
 from vendors.obzvonilka import ObzvonilkaClient
-from vendors.pozvonim import CallRequest, PozvonimClient, PozvonimCredentials
+from vendors.pozvonim import CallRequest, Payment, PozvonimClient, PozvonimCredentials
 from vendors.ringostat import RingostatClient, RingostatCredentials
 from vendors.salesscriptprompter import NewField, SalesScriptPrompterClient
 
@@ -153,3 +153,11 @@ def test_pozvonim_methods_table_is_the_sandbox_s_and_a_setting_sends_everything_
     pozvonim(server).list_sites()
     assert [(r["method"], r["path"]) for r in server.requests if r["path"] != "/auth/token"] == [
         ("POST", "/sites"), ("POST", "/sites/4"), ("GET", "/sites")]
+
+
+def test_a_token_that_cannot_be_had_means_the_operation_was_not_sent(server):
+    # A 5xx from auth/token is not an unknown outcome of the operation: it never went out
+    server.answers["/auth/token"] = (502, {"error": {"code": "GEN-SERVER-ERROR", "http_code": 502, "message": "x"}}, {})
+    with pytest.raises(errors.VendorConnectionError, match="not sent"):
+        pozvonim(server).pay_contributor(3, Payment(amount=1))
+    assert [r["path"] for r in server.requests] == ["/auth/token"]

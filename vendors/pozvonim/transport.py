@@ -56,13 +56,23 @@ class Transport:
     def call(self, method: str, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """Send method `method` (a name in methods.METHODS) to `path` signed; the decoded body, or None (204)."""
         verb = verb_of(method, all_post=self._all_post)
-        token = self.tokens.token()
+        token = self._token(self.tokens.token)
         try:
             return self._signed(verb, path, params or {}, token)
         except TokenRejected:
             # Nothing was applied: the vendor refused the token before doing anything.
-            token = self.tokens.refresh(rejected=token)
+            token = self._token(lambda: self.tokens.refresh(rejected=token))
         return self._signed(verb, path, params or {}, token)  # a second refusal is final
+
+    @staticmethod
+    def _token(get: Any) -> str:
+        """A token; a transient failure getting one means the operation itself was not sent."""
+        try:
+            return get()
+        except (errors.OutcomeUnknown, errors.VendorServerError) as exc:
+            # Not an unknown outcome of the operation: callers may retry it without reconciling.
+            raise errors.VendorConnectionError(f"no token ({exc.message}); the request was not sent",
+                                               vendor=VENDOR, status=exc.status, body=exc.body) from None
 
     def _signed(self, method: str, path: str, params: Mapping[str, Any], token: str) -> Any:
         query = signed_query({**params, "uid": self._credentials.uid})
