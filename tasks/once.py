@@ -38,7 +38,7 @@ from vendors.errors import (
 )
 
 from tasks.backoff import backoff_s
-from tasks.base import VendorTask, flat as _flat
+from tasks.base import VendorTask, flat
 from tasks.runtime import current
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ def _send(task: VendorTask, op: Any, limiter: Any, send: Callable[[], Any]) -> A
         _again(task, exc, applied="no")
     except PermanentVendorError as exc:
         ledger.failed(task_id)
-        raise _flat(exc) from None
+        raise flat(exc) from None
     ledger.sent(task_id, result)
     runtime.count_once(op.name, "sent")
     return result
@@ -151,12 +151,12 @@ def _again(task: VendorTask, exc: Exception, *, applied: str, delay_s: float | N
         if applied == "unknown":
             raise _unknown_named(op_name, request.id, exc, "retries exhausted") from None
         runtime.once().failed(request.id)
-        raise _flat(exc) from None
+        raise flat(exc) from None
     if delay_s is None:
         delay_s = backoff_s(request.retries, base_s=task.backoff_base_s, max_s=task.backoff_max_s)
     runtime.defer(task.name, dict(request.kwargs), delay_s=delay_s, task_id=request.id, retries=request.retries + 1)
     runtime.once().handoff(request.id, attempt=request.retries + 1, unknown=applied == "unknown")
-    task.backend.mark_as_retry(request.id, _flat(exc), request=request)
+    task.backend.mark_as_retry(request.id, flat(exc), request=request)
     raise Ignore()
 
 

@@ -22,10 +22,9 @@ from workers.secretrefs import SecretRefAMQP
 from workers.settings import Settings
 
 SITE = {"managers": [{"phone": "+79990001122"}]}
-FAST = {  # every vendor times out after 1 s; the sandbox holds a hung answer 3 s
-    "pozvonim__read_timeout_s": "1", "obzvonilka__read_timeout_s": "1", "salesscriptprompter__read_timeout_s": "1",
-    "ringostat__read_timeout_s": "1",
-}
+#: every vendor times out after 1 s (the sandbox holds a hung answer 3 s); a lease is then 2 x (0.5 + 1) + 2 s
+FAST = {f"{vendor}__{name}": value for vendor in ("pozvonim", "obzvonilka", "salesscriptprompter", "ringostat")
+        for name, value in (("read_timeout_s", "1"), ("connect_timeout_s", "0.5"))}
 
 
 def client_app(stack: Stack) -> Celery:
@@ -180,3 +179,25 @@ def test_worker_killed_mid_call_does_not_call_twice(crash_stack):
     time.sleep(1)
     assert len(pozvonim_rows(stack, "call.now", phone="79990009999")) == 1
     assert stack.redis.hget(f"{stack.prefix}once:{handle.id}", "state") == b"sent"
+
+
+def test_the_issue_s_call_with_default_settings_rings_once(redis_url, tmp_path):
+    # Given the defaults a user runs (10 s read timeout, 2 s backoff base) and a vendor that
+    # applies a call, then answers only after 15 s
+    stack = Stack(redis_url, tmp_path, "--hang-s", "15")
+    for tuned in [k for k in stack.env if k.startswith(("TELEQUEUE_RETRY__", "TELEQUEUE_ROW_LEASE_S"))
+                  or k.endswith(("_TIMEOUT_S", "__RATE_PER_S"))]:
+        del stack.env[tuned]
+    try:
+        stack.start_worker(queues="pozvonim,bulk")
+        site = ok(client_app(stack), "pozvonim.sites.create", site={"url": "https://defaults.example"}, **SITE)
+        stack.sandbox.control.configure(apply_fault="hang", apply_fault_count=1)
+        # When a user sends one call and waits for it
+        result = stack.cli("send", "pozvonim.calls.now", "--wait", "60",
+                           "--payload", f'{{"site_id": {site["id"]}, "phone": "79990001515"}}', timeout_s=90)
+        # Then it succeeds with the call the vendor made, and the customer was called once
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert '"phone": "79990001515"' in result.stdout
+        assert len(pozvonim_rows(stack, "call.now", phone="79990001515")) == 1
+    finally:
+        stack.stop()

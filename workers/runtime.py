@@ -85,9 +85,10 @@ class WorkerRuntime:
         get_redis().hincrby(get_keys().once_stats(), f"{task_name}|{event}", 1)
 
     def call_lease_s(self, vendor: str) -> float:
-        """Longer than one call to `vendor` can take: a live sender's lease never lapses mid-call."""
+        """Longer than one operation of `vendor` can take, so a live sender's lease never lapses mid-call:
+        two requests' connect + read timeouts (Pozvonim may fetch a token first) and a margin."""
         conf = self._settings.vendor(vendor)
-        return conf.connect_timeout_s + conf.read_timeout_s + 2.0
+        return 2 * (conf.connect_timeout_s + conf.read_timeout_s) + 2.0
 
     def secrets(self) -> SecretStore:
         return secret_store()
