@@ -37,6 +37,10 @@ class SandboxConfig:
     hang_rate: float = 0.0
     hang_s: float = 30.0
     seed: int | None = None
+    # The next `apply_fault_count` applied writes (any vendor) are applied, then answered badly:
+    # "hang" holds the answer hang_s, "502" answers Bad gateway. The outcome a client cannot know.
+    apply_fault: str = ""
+    apply_fault_count: int = 0
     # project id -> Auth-key; Ringostat's credentials, the first vendor's.
     projects: dict[str, str] = field(default_factory=lambda: {DEFAULT_PROJECT_ID: DEFAULT_AUTH_KEY})
     # account id (Ringostat project id) -> limit; absent means unlimited.
@@ -50,6 +54,8 @@ class SandboxConfig:
             "hang_rate": self.hang_rate,
             "hang_s": self.hang_s,
             "seed": self.seed,
+            "apply_fault": self.apply_fault,
+            "apply_fault_count": self.apply_fault_count,
             "projects": {project: MASK for project in self.projects},
             "rate_limits": {acc: limit.to_json() for acc, limit in self.rate_limits.items()},
         }
@@ -129,12 +135,28 @@ def _rate_limits(value: Any) -> dict[str, RateLimit | None]:
     }
 
 
+def _apply_fault(value: Any) -> str:
+    if value not in APPLY_FAULTS:
+        raise ConfigError(f"apply_fault must be one of {sorted(APPLY_FAULTS)}")
+    return value
+
+
+def _count(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ConfigError("apply_fault_count must be an integer >= 0")
+    return value
+
+
+APPLY_FAULTS = frozenset({"", "hang", "502"})
+
 _PARSERS = {
     "latency_ms": _number("latency_ms", 0.0),
     "error_rate": _number("error_rate", 0.0, 1.0),
     "hang_rate": _number("hang_rate", 0.0, 1.0),
     "hang_s": _number("hang_s", 0.0),
     "seed": _seed,
+    "apply_fault": _apply_fault,
+    "apply_fault_count": _count,
     "projects": _projects,
     "rate_limits": _rate_limits,
 }

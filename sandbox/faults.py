@@ -6,6 +6,8 @@ Three kinds, matching what real vendors do to a client:
   hang_rate   share applied first, then answered hang_s late, so a client with
               a shorter timeout sees a timeout although the row went in: the
               "unknown outcome" a client must not turn into a duplicate.
+  apply_fault the next apply_fault_count applied writes hang ("hang") or answer
+              502 ("502") after being applied: the same, on demand.
 """
 
 from __future__ import annotations
@@ -43,6 +45,14 @@ class Faults:
         if error_rate <= 0 or self.rng.random() >= error_rate:
             return None
         return self.rng.choice(ERROR_STATUSES)
+
+    def after_apply(self) -> str:
+        """The fault an applied write gets ("hang", "502" or ""), from apply_fault/apply_fault_count."""
+        config = self._config
+        if not config.apply_fault or config.apply_fault_count <= 0:
+            return ""
+        config.apply_fault_count -= 1
+        return config.apply_fault
 
     def hang_s(self) -> float:
         """Seconds to hold the answer of an applied request (0: answer now)."""

@@ -69,7 +69,10 @@ async def accept(
 ) -> web.Response:
     """Record the row as applied, then answer, late if a hang was drawn."""
     state.record(vendor, identity, row)
-    hang_s = state.faults.hang_s()
+    fault = state.faults.after_apply()
+    if fault == "502":
+        return reply(state, 502, SERVER_ERROR_BODIES[502])
+    hang_s = state.config.hang_s if fault == "hang" else state.faults.hang_s()
     response = reply(state, 200, body)
     if hang_s > 0:
         # Counted before sleeping so stats are right while the client is still waiting.

@@ -33,7 +33,8 @@ class VendorCallFailed(Exception):
 
 
 class VendorTask(Task):
-    """Single vendor operations: transient failures retry with backoff and jitter, bounded."""
+    """Single vendor operations: transient failures retry with backoff and jitter, bounded.
+    (Operations not safe to repeat take tasks/once.py's path instead: never sent twice blindly.)"""
 
     abstract = True
     acks_late = True
@@ -61,20 +62,20 @@ class VendorTask(Task):
             self.retry_later(exc, delay_s=backoff_s(self.request.retries, base_s=self.backoff_base_s,
                                                     max_s=self.backoff_max_s))
         except PermanentVendorError as exc:
-            raise _flat(exc) from None
+            raise flat(exc) from None
 
     def retry_later(self, exc: Exception, *, delay_s: float) -> None:
         """Celery's retry(countdown=...) would park the message in this worker's memory; the
         same task id goes to the deferred set in Redis instead, published when due."""
         if self.request.retries >= self.max_retries:
-            raise _flat(exc) from None
+            raise flat(exc) from None
         current().defer(self.name, dict(self.request.kwargs), delay_s=delay_s,
                         task_id=self.request.id, retries=self.request.retries + 1)
-        self.backend.mark_as_retry(self.request.id, _flat(exc), request=self.request)
+        self.backend.mark_as_retry(self.request.id, flat(exc), request=self.request)
         raise Ignore()
 
 
-def _flat(exc: Exception) -> VendorCallFailed:
+def flat(exc: Exception) -> VendorCallFailed:
     return VendorCallFailed(str(exc), getattr(exc, "status", None), getattr(exc, "body", None))
 
 
@@ -83,3 +84,4 @@ def _short(exc: pydantic.ValidationError) -> str:
 
 
 __all__ = ["InvalidPayload", "VendorCallFailed", "VendorTask"]
+

@@ -16,6 +16,7 @@ from vendors.obzvonilka import VENDOR, ContactFields, ObzvonilkaClient
 from tasks.base import VendorTask
 from tasks.chunks import JobRow
 from tasks.jobchunk import ChunkPayload, run_chunk
+from tasks import reconcile
 from tasks.operations import OperationPayload, operation
 from tasks.runtime import Limiter, current
 
@@ -86,21 +87,25 @@ class UpsertChunkPayload(ChunkPayload):
 
 
 list_contact_bases = operation("obzvonilka.contact_bases.list", ContactBasesListPayload,
-                               lambda client, p: client.list_contact_bases())
+                               lambda client, p: client.list_contact_bases(), idempotent=True)
 get_contact_base = operation("obzvonilka.contact_bases.get", ContactBaseGetPayload,
-                             lambda client, p: client.get_contact_base(p.base_id))
+                             lambda client, p: client.get_contact_base(p.base_id), idempotent=True)
 list_contacts = operation("obzvonilka.contacts.list", ContactsListPayload,
-                          lambda client, p: client.list_contacts(p.base_id))
+                          lambda client, p: client.list_contacts(p.base_id), idempotent=True)
 get_contact = operation("obzvonilka.contacts.get", ContactGetPayload,
-                        lambda client, p: client.get_contact(p.base_id, p.contact_id))
+                        lambda client, p: client.get_contact(p.base_id, p.contact_id), idempotent=True)
 find_contact = operation("obzvonilka.contacts.find_by_external_code", ContactFindPayload,
-                         lambda client, p: client.find_contact_by_external_code(p.base_id, p.external_code))
+                         lambda client, p: client.find_contact_by_external_code(p.base_id, p.external_code),
+                         idempotent=True)
 create_contact = operation("obzvonilka.contacts.create", ContactCreatePayload,
-                           lambda client, p: client.create_contact(p.base_id, p.contact))
+                           lambda client, p: client.create_contact(p.base_id, p.contact),
+                           idempotent=False, reconcile=reconcile.OBZVONILKA_CONTACT)
 update_contact = operation("obzvonilka.contacts.update", ContactUpdatePayload,
-                           lambda client, p: client.update_contact(p.base_id, p.contact_id, p.contact))
-list_users = operation("obzvonilka.users.list", UsersListPayload, lambda client, p: client.list_users())
-get_user = operation("obzvonilka.users.get", UserGetPayload, lambda client, p: client.get_user(p.user_id))
+                           lambda client, p: client.update_contact(p.base_id, p.contact_id, p.contact), idempotent=True)
+list_users = operation("obzvonilka.users.list", UsersListPayload, lambda client, p: client.list_users(),
+                       idempotent=True)
+get_user = operation("obzvonilka.users.get", UserGetPayload, lambda client, p: client.get_user(p.user_id),
+                     idempotent=True)
 
 
 @shared_task(bind=True, base=VendorTask, name=UPSERT_CHUNK, ignore_result=True)

@@ -33,7 +33,8 @@ class CampaignChunkPayload(ChunkPayload):
 
 
 add_campaign_row = operation(
-    ADD_ROW, CampaignRowPayload, lambda client, p: client.add_campaign_row(p.campaign_id, p.phone_number, p.fio))
+    ADD_ROW, CampaignRowPayload, lambda client, p: client.add_campaign_row(p.campaign_id, p.phone_number, p.fio),
+                             idempotent=False)
 
 
 @shared_task(bind=True, base=VendorTask, name=ADD_CHUNK, ignore_result=True)

@@ -47,9 +47,10 @@ class ContactsChunkPayload(ChunkPayload):
     batch_size: int = Field(default=100, ge=1, le=MAX_BATCH_SIZE)
 
 
-sync_contacts = operation(SYNC_CONTACTS, ContactsSyncPayload, lambda c, p: c.minicrm.sync_contacts(p.contacts))
+sync_contacts = operation(SYNC_CONTACTS, ContactsSyncPayload, lambda c, p: c.minicrm.sync_contacts(p.contacts),
+                          idempotent=True)
 sync_organizations = operation(SYNC_ORGANIZATIONS, OrganizationsSyncPayload,
-                               lambda c, p: c.minicrm.sync_organizations(p.organizations))
+                               lambda c, p: c.minicrm.sync_organizations(p.organizations), idempotent=True)
 
 
 @shared_task(bind=True, base=VendorTask, name=SYNC_CONTACTS_CHUNK, ignore_result=True)

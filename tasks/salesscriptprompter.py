@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from tasks import reconcile
 from tasks.operations import OperationPayload, operation
 from vendors.salesscriptprompter import FieldChange, NewField
 
@@ -51,18 +52,21 @@ def _without_account(payload: OperationPayload) -> dict:
 
 
 check_key = operation(f"{PREFIX}.user.check", AccountPayload, lambda c, p: c.check_key(),
-                      doc="Check the account's API key (user/check); the echoed key is masked.")
+                      doc="Check the account's API key (user/check); the echoed key is masked.", idempotent=True)
 list_users = operation(f"{PREFIX}.user.list", AccountPayload, lambda c, p: c.list_users(),
-                       doc="List users with roles (user/list); auth tokens are masked.")
-authorize_user = operation(f"{PREFIX}.user.auth", UserAuthPayload, lambda c, p: c.authorize_user(p.user_id))
+                       doc="List users with roles (user/list); auth tokens are masked.", idempotent=True)
+authorize_user = operation(f"{PREFIX}.user.auth", UserAuthPayload, lambda c, p: c.authorize_user(p.user_id),
+                           idempotent=True)
 list_scripts = operation(f"{PREFIX}.script.list", AccountPayload, lambda c, p: c.list_scripts(),
-                         doc="List scripts with their published flag (script/list).")
+                         doc="List scripts with their published flag (script/list).", idempotent=True)
 attach_record = operation(f"{PREFIX}.call.attach_record", AttachRecordPayload,
-                          lambda c, p: c.attach_call_record(p.call_id, p.url))
+                          lambda c, p: c.attach_call_record(p.call_id, p.url), idempotent=True)
 list_fields = operation(f"{PREFIX}.field.list", AccountPayload, lambda c, p: c.list_fields(),
-                        doc="List custom fields (field/list).")
+                        doc="List custom fields (field/list).", idempotent=True)
 create_field = operation(f"{PREFIX}.field.create", FieldCreatePayload,
-                         lambda c, p: c.create_field(NewField(**_without_account(p))))
+                         lambda c, p: c.create_field(NewField(**_without_account(p))),
+                         idempotent=False, reconcile=reconcile.SSP_FIELD)
 update_field = operation(f"{PREFIX}.field.update", FieldUpdatePayload,
-                         lambda c, p: c.update_field(FieldChange(**_without_account(p))))
-delete_field = operation(f"{PREFIX}.field.delete", FieldDeletePayload, lambda c, p: c.delete_field(p.code))
+                         lambda c, p: c.update_field(FieldChange(**_without_account(p))), idempotent=True)
+delete_field = operation(f"{PREFIX}.field.delete", FieldDeletePayload, lambda c, p: c.delete_field(p.code),
+                         idempotent=True)

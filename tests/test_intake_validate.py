@@ -32,6 +32,19 @@ def test_valid_rows_are_normalised_and_names_tidied() -> None:
     assert rows == [ContactRow(2, "380930000000", "Іван Петренко"), ContactRow(3, "48512345678", "")]
 
 
+def test_a_fio_over_the_vendors_255_characters_is_rejected_at_intake() -> None:
+    # Given names of 255 characters (after tidying) and of 256
+    records = [RawRecord(2, "093 000 00 01", "Я" * 255 + "  "), RawRecord(3, "093 000 00 02", "Я" * 256)]
+
+    rows = list(validate_contacts(records))
+
+    # Then the first goes on, the second is refused before any send could spend a limiter slot on it
+    assert rows[0] == ContactRow(2, "380930000001", "Я" * 255)
+    assert isinstance(rows[1], RejectedRow) and rows[1].reason == "fio longer than 255 characters (256), the vendor's limit"
+    # And it does not claim its number: a later valid row with it is not a duplicate
+    assert list(validate_contacts([*records, RawRecord(4, "093 000 00 02", "Ok")]))[2] == ContactRow(4, "380930000002", "Ok")
+
+
 def test_invalid_rows_keep_the_cells_as_found_and_a_reason() -> None:
     rows = list(validate_contacts([RawRecord(7, " 0001234567", "Олег")]))
 

@@ -12,6 +12,7 @@ from celery import Celery
 
 from tests.stack import Stack, vendor_secret
 from workers.celeryconf import celery_config
+from workers.secretrefs import SecretRefAMQP
 from workers.settings import Settings
 
 SITE = {"site": {"url": "https://пример.рф"}, "managers": [{"phone": "+79990001122", "name": "Олена"}]}
@@ -29,7 +30,7 @@ def stack(redis_url, tmp_path_factory):
 def app(stack):
     settings = Settings(redis_url=stack.env["TELEQUEUE_REDIS_URL"], key_prefix=stack.prefix,
                         broker_key_prefix=stack.env["TELEQUEUE_BROKER_KEY_PREFIX"])
-    client_app = Celery("pozvonim-tests", set_as_current=False)
+    client_app = Celery("pozvonim-tests", set_as_current=False, amqp=SecretRefAMQP)
     client_app.conf.update(celery_config(settings))
     return client_app
 
@@ -155,3 +156,24 @@ def test_every_worker_thread_shared_one_token_and_no_key_leaked(stack, app):
     assert secret not in stack.log("w0").read_text()
     assert not any(secret.encode() in (stack.redis.get(key) or b"")
                    for key in stack.redis.scan_iter(match=f"{stack.prefix}*") if stack.redis.type(key) == b"string")
+
+
+def test_a_minimal_site_update_changes_only_the_fields_given(stack, app):
+    # Given a site with settings of its own besides the url and managers
+    site = ok(app, "pozvonim.sites.create", site={"url": "https://keep.example", "report_email": "r@example.com"},
+              managers=[{"phone": "+79990001122"}, {"phone": "+79990003344"}],
+              widget={"button_position": 3, "schelude": {"monday": {"from": 10, "to": 17, "enable": True}},
+                      "algoritms": {"onexit": {"time": 15, "enable": True}}},
+              blacklists={"phone": ["+79990000000"]})
+    # When an update names only the url and one manager
+    ok(app, "pozvonim.sites.update", site_id=site["id"], site={"url": "https://moved.example"},
+       managers=[{"phone": "+79990005566"}])
+    # Then those changed, and every setting the update did not name is as it was
+    after = ok(app, "pozvonim.sites.get", site_id=site["id"])
+    assert (after["url"], [m["phone"] for m in after["managers"]]) == ("https://moved.example", ["+79990005566"])
+    assert after["site"]["report_email"] == "r@example.com"
+    assert {key: after[key] for key in ("widget", "blacklists")} == {key: site[key] for key in ("widget", "blacklists")}
+    assert after["widget"]["algoritms"]["onexit"] == {"time": 15, "enable": True}
+    # And an update that names nothing is refused before anything is sent
+    state, error = send(app, "pozvonim.sites.update", site_id=site["id"])
+    assert state == "FAILURE" and "nothing to change" in str(error)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from workers.tasktable import BEGIN, END, render
+from workers.tasktable import BEGIN, END, METHODS_BEGIN, METHODS_END, render, render_pozvonim_methods
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -23,3 +23,9 @@ def test_every_operation_and_chunk_task_is_listed():
     for name in [*OPERATIONS, *(kind.task_name for kind in KINDS.values())]:
         assert f"| `{name}` |" in table
     assert len(OPERATIONS) == 48  # 3 Ringostat + 27 Pozvonim + 9 Obzvonilka + 9 SalesScriptPrompter
+
+
+def test_readme_pozvonim_methods_table_matches_the_code():
+    text = README.read_text(encoding="utf-8")
+    start, end = text.index(METHODS_BEGIN), text.index(METHODS_END) + len(METHODS_END)
+    assert text[start:end] == render_pozvonim_methods(), "regenerate it: python -m workers.tasktable --pozvonim-methods"

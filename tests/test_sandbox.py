@@ -226,7 +226,8 @@ def test_config_masks_keys_and_rejects_bad_updates(sandbox, control):
     assert shown["projects"] == {DEFAULT_PROJECT_ID: "***", "555": "***"}
     assert shown["latency_ms"] == 1
     assert "very-secret-key" not in requests.get(sandbox.url + "/_sandbox/config", timeout=2).text
-    for bad in ({"error_rate": 1.5}, {"nope": 1}, {"rate_limits": {"123": {"rate_per_s": 0}}}):
+    for bad in ({"error_rate": 1.5}, {"nope": 1}, {"rate_limits": {"123": {"rate_per_s": 0}}},
+                {"apply_fault": "sometimes"}, {"apply_fault_count": -1}):
         response = requests.post(sandbox.url + "/_sandbox/config", json=bad, timeout=2)
         assert response.status_code == 400 and response.json()["ok"] is False
     assert control.config()["rate_limits"] == {}

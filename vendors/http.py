@@ -10,6 +10,7 @@ import requests
 import urllib3
 
 from vendors import errors
+from vendors.redirects import CredentialSafeSession
 
 #: (connect, read) seconds; read is the longest we let one vendor call hang.
 DEFAULT_TIMEOUT_S = (3.05, 10.0)
@@ -21,7 +22,7 @@ def new_session(pool_size: int = 16, *, base_url: str | None = None) -> requests
     requests reads proxy and netrc settings from the environment on every request (about a
     sixth of its cost per call here); they are read once, for `base_url`, instead.
     """
-    session = requests.Session()
+    session = CredentialSafeSession()  # credential headers never follow a redirect to another host
     if base_url:
         session.proxies = requests.utils.get_environ_proxies(base_url)
         session.trust_env = False

@@ -27,6 +27,7 @@ from pydantic import ValidationError as PydanticValidationError
 from vendors import errors
 from vendors.http import DEFAULT_TIMEOUT_S, VendorHttp, body_of, raise_for_status
 from vendors.obzvonilka_models import Contact, ContactBase, ContactFields, User
+from vendors.surprises import unexpected
 
 VENDOR = "obzvonilka"
 API_KEY_HEADER = "X-API-KEY"
@@ -123,30 +124,29 @@ class ObzvonilkaClient:
             return None
         body = body_of(response)
         if isinstance(body, str):  # body_of gives the text when it is not JSON
-            raise errors.VendorRejected(f"answer is not JSON: {body[:200]!r}", vendor=VENDOR,
-                                        status=response.status_code, body=body)
+            return unexpected(VENDOR, path, "the answer is not JSON", body)
         return body
 
     @staticmethod
-    def _one(model: type[M], body: Any) -> M:
+    def _one(model: type[M], body: Any) -> M | Any:
         if not isinstance(body, dict):
-            raise errors.VendorRejected(f"expected a JSON object, got {str(body)[:200]}", vendor=VENDOR, body=body)
-        return _validated(lambda: model.model_validate(body), body)
+            return unexpected(VENDOR, model.__name__, f"expected a JSON object, got {type(body).__name__}", body)
+        return _validated(lambda: model.model_validate(body), body, model.__name__)
 
     @staticmethod
-    def _list(model: type[M], body: Any) -> list[M]:
+    def _list(model: type[M], body: Any) -> list[M] | Any:
         if not isinstance(body, list):
-            raise errors.VendorRejected(f"expected a JSON array, got {str(body)[:200]}", vendor=VENDOR, body=body)
-        return _validated(lambda: TypeAdapter(list[model]).validate_python(body), body)
+            return unexpected(VENDOR, f"list of {model.__name__}", f"expected a JSON array, got {type(body).__name__}",
+                              body)
+        return _validated(lambda: TypeAdapter(list[model]).validate_python(body), body, f"list of {model.__name__}")
 
 
-def _validated(parse: Callable[[], T], body: Any) -> T:
-    """Run a pydantic parse; an answer of another shape is the vendor's refusal, not our crash."""
+def _validated(parse: Callable[[], T], body: Any, what: str) -> T | Any:
+    """Run a pydantic parse; after a 2xx another shape is the vendor's JSON as sent, never a failure."""
     try:
         return parse()
     except PydanticValidationError as exc:
-        raise errors.VendorRejected(f"unexpected answer shape: {exc.errors()[0]['msg']}", vendor=VENDOR,
-                                    body=body) from None
+        return unexpected(VENDOR, what, exc.errors()[0]["msg"], body)
 
 
 def _id(value: int) -> int:

@@ -9,8 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from vendors import errors
 from vendors.http import DEFAULT_TIMEOUT_S, VendorHttp, body_of
+from vendors.surprises import unexpected
 
 VENDOR = "ringostat"
+#: the longest `fio` Ringostat takes
+FIO_MAX_CHARS = 255
 CAMPAIGN_ROWS_PATH = "/power-dialer/campaigns/campaign-rows"
 
 
@@ -28,7 +31,7 @@ class CampaignRow(BaseModel):
 
     campaign_id: int = Field(alias="campaignId", gt=0)
     phone_number: str = Field(pattern=r"^\d{10,15}$")
-    fio: str = Field(default="", max_length=255)
+    fio: str = Field(default="", max_length=FIO_MAX_CHARS)
 
 
 class ResultReply(BaseModel):
@@ -68,8 +71,10 @@ class RingostatClient:
     def _post(self, path: str, payload: dict[str, Any]) -> ResultReply:
         response = self._http.request("POST", path, json=payload)
         body = body_of(response)
-        if not isinstance(body, dict) or body.get("result") is not True:
+        if isinstance(body, dict) and body.get("result") is False:
             raise errors.VendorRejected(
-                f"result is not true: {str(body)[:200]}", vendor=VENDOR, status=response.status_code, body=body,
+                f"result is false: {str(body)[:200]}", vendor=VENDOR, status=response.status_code, body=body,
             )
+        if not isinstance(body, dict) or body.get("result") is not True:
+            return unexpected(VENDOR, path, "expected {\"result\": true}", body)  # a 2xx: applied
         return ResultReply.model_validate(body)

@@ -38,6 +38,7 @@ from vendors.salesscriptprompter_models import (
     User,
 )
 from vendors.validation import describe
+from vendors.surprises import unexpected
 
 VENDOR = "salesscriptprompter"
 __all__ = ["AuthRedirect", "CallRecord", "CustomField", "FieldChange", "FieldType", "KeyCheck", "NewField",
@@ -48,6 +49,8 @@ _USERS = TypeAdapter(list[User])
 _SCRIPTS = TypeAdapter(list[Script])
 _FIELDS = TypeAdapter(list[CustomField])
 _RESULT = TypeAdapter(ResultReply)
+#: replies that carry secrets (the echoed key, users' auth tokens): never handed back raw
+SECRET_REPLIES = frozenset({"user/check", "user/list"})
 
 
 class SalesScriptPrompterClient:
@@ -106,10 +109,12 @@ class SalesScriptPrompterClient:
         try:
             return shape.validate_python(body)
         except pydantic.ValidationError as exc:
-            # Not the documented shape. The body stays out: user/check's would hold the key.
             where = describe(exc, limit=3, whole="reply")
-            raise errors.VendorRejected(f"unexpected reply to {route}: {where}", vendor=VENDOR,
-                                        status=response.status_code) from None
+            if route in SECRET_REPLIES:
+                # Not the documented shape, and the body may hold the key or users' tokens: kept out.
+                raise errors.VendorRejected(f"unexpected reply to {route}: {where}", vendor=VENDOR,
+                                            status=response.status_code) from None
+            return unexpected(VENDOR, route, where, body)
 
     def _request(self, route: str, params: dict[str, Any], *, secret: str = "", **kwargs: Any) -> requests.Response:
         try:

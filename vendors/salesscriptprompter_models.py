@@ -44,7 +44,10 @@ class CustomField(BaseModel):
 
 
 class ResultReply(BaseModel):
-    """`{result: true}`; `result: false` never gets here, it is raised as VendorRejected."""
+    """`{result: true}`; `result: false` never gets here, it is raised as VendorRejected.
+    Other fields the vendor adds are kept: the result shows all it said."""
+
+    model_config = ConfigDict(extra="allow")
 
     result: bool = True
 

@@ -7,16 +7,18 @@ import sys
 from celery import Celery, signals
 
 import tasks.runtime
+import vendors.surprises
 from tasks.catalog import TASK_MODULES, load_all
 import workers.metrics
 from workers.deferred import Mover
 from workers.celeryconf import celery_config
 from workers.runtime import WorkerRuntime
+from workers.secretrefs import SecretRefAMQP
 from workers.settings import get_settings
 
 settings = get_settings()
 
-app = Celery("telequeue", include=list(TASK_MODULES))
+app = Celery("telequeue", include=list(TASK_MODULES), amqp=SecretRefAMQP)  # secrets leave messages by reference
 app.conf.update(celery_config(settings))
 # Register the tasks in every process that imports the app (producers and `send` need the names too).
 load_all()
@@ -38,6 +40,8 @@ def publish(task_name: str, kwargs: dict, **options) -> None:
     app.send_task(task_name, kwargs=kwargs, **options)
 
 
+# 2xx replies of an unexpected shape are counted for /metrics (they are results, not failures).
+vendors.surprises.install(workers.metrics.count_surprise)
 runtime = WorkerRuntime(publish, settings)
 tasks.runtime.install(runtime)
 _movers: list[Mover] = []

@@ -32,4 +32,9 @@ def celery_config(settings: Settings) -> dict:
         worker_send_task_events=True,
         task_send_sent_event=True,
         task_track_started=True,
+        # Where workers.secretrefs.SecretRefAMQP keeps secrets passed by reference (names chosen so that
+        # Celery's own config views mask them: *backend* URLs sanitised, *secret* values hidden)
+        telequeue_secrets_backend=settings.redis_url,
+        telequeue_secrets_prefix=settings.key_prefix,
+        telequeue_secrets_ttl_s=settings.secret_ttl_s,
     )

@@ -357,7 +357,6 @@ def main() -> None:
 
 def _safe_url(url: str) -> str:
     """A Redis URL without its password, for an error message."""
-    from urllib.parse import urlsplit
+    from workers.redisurl import masked
 
-    parts = urlsplit(url)
-    return url.replace(f":{parts.password}@", ":***@") if parts.password else url
+    return masked(url)

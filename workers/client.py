@@ -34,6 +34,7 @@ from workers.celeryconf import celery_config
 from workers.control import JobControl
 from workers.jobs import JobStatus, JobStore
 from workers.redis_conn import get_keys, get_redis
+from workers.secretrefs import SecretRefAMQP
 from workers.settings import get_settings, vendor_account
 
 class UnknownTask(LookupError):
@@ -152,6 +153,6 @@ class Telequeue:
 
 
 def _client_app() -> Celery:
-    app = Celery("telequeue-client", set_as_current=False)
+    app = Celery("telequeue-client", set_as_current=False, amqp=SecretRefAMQP)
     app.conf.update(celery_config(get_settings()))
     return app

@@ -49,7 +49,8 @@ def _pozvonim(conf, account, session, client, account_name):
     store = RedisTokenStore(client, get_keys().pozvonim_token(account_name, egress_ip(conf.base_url)))
     creds = PozvonimCredentials(uid=account.uid, api_key=account.api_key)
     return PozvonimClient(creds, base_url=conf.base_url, session=session, token_store=store,
-                          refresh_margin_s=conf.token_refresh_margin_s, timeout_s=_timeouts(conf))
+                          refresh_margin_s=conf.token_refresh_margin_s, timeout_s=_timeouts(conf),
+                          all_post=conf.all_post)
 
 
 BUILDERS: dict[str, Builder] = {"ringostat": _ringostat}

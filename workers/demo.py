@@ -12,6 +12,7 @@ from rich.console import Console
 
 from sandbox import start_sandbox
 from workers import devstack
+from workers.redisurl import masked
 
 EXAMPLE_CSV = Path(__file__).resolve().parent.parent / "examples" / "contacts-10k.csv"
 DEMO_DIR = Path(".telequeue") / "demo"
@@ -26,7 +27,7 @@ def run(csv_path: Path, console: Console, *, keep_running: bool | None, flower_p
     try:
         redis_url, redis_proc = devstack.ensure_redis(os.environ.get("TELEQUEUE_REDIS_URL", "redis://127.0.0.1:6379/0"))
         procs.append(redis_proc)
-        console.print(f"redis    {redis_url}" + (" (started for the demo)" if redis_proc else ""))
+        console.print(f"redis    {masked(redis_url)}" + (" (started for the demo)" if redis_proc else ""))
         sandbox = start_sandbox("--rate", SANDBOX_LIMIT)
         console.print(f"sandbox  {sandbox.url} (Ringostat emulator)")
         env = demo_env(redis_url, sandbox.url)

@@ -89,11 +89,13 @@ def start_worker(env: dict[str, str], *, queues: str = "ringostat,bulk", pool: s
 
 def start_flower(env: dict[str, str], *, port: int, basic_auth: str, logfile: str | None = None,
                  db_path: str | None = None) -> subprocess.Popen:
+    """Flower with `basic_auth` ("user:password") from its environment (FLOWER_BASIC_AUTH, which
+    Flower reads for --basic-auth): never on the command line, where `ps` would show it."""
     args = [sys.executable, "-m", "celery", "-A", "workers.app", "flower", f"--port={port}", "--address=127.0.0.1",
-            f"--basic-auth={basic_auth}", "--max_tasks=100000"]
+            "--max_tasks=100000"]
     if db_path:
         args += ["--persistent=True", f"--db={db_path}", "--state_save_interval=10000"]
-    return _spawn(args, env, logfile)
+    return _spawn(args, {**env, "FLOWER_BASIC_AUTH": basic_auth}, logfile)
 
 
 def _spawn(args: list[str], env: dict[str, str], logfile: str | None) -> subprocess.Popen:

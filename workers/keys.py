@@ -70,3 +70,19 @@ class Keys:
     def worker(self, worker_id: str) -> str:
         """JSON liveness record of one worker (what it holds), with TTL worker_dead_after_s."""
         return f"{self.prefix}worker:{worker_id}"
+
+    def once(self, task_id: str) -> str:
+        """Hash of a non-idempotent single operation: state, attempt, lease_until_ms, sent_at_ms, result (TTL)."""
+        return f"{self.prefix}once:{task_id}"
+
+    def once_stats(self) -> str:
+        """Hash: "<task name>|<event>" -> count (sent, reconciled_applied, outcome_unknown, ...)."""
+        return f"{self.prefix}once:stats"
+
+    def secret(self, ref_id: str) -> str:
+        """A secret the caller supplied (a contributor's password), until used or its TTL (tasks/secretrefs.py)."""
+        return f"{self.prefix}secret:{ref_id}"
+
+    def reply_surprises(self) -> str:
+        """Hash: "<vendor>|<what>" -> 2xx replies whose shape the code did not expect."""
+        return f"{self.prefix}replies:unexpected"

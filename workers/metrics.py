@@ -6,12 +6,16 @@ flower` serves them on its own /metrics. Read from Redis at scrape time: nothing
 
 from __future__ import annotations
 
+import logging
+
 from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
 
 from workers.jobs import COUNTERS, JobStore
 from workers.redis_conn import get_keys, get_redis
 from workers.routing import VENDORS
 from workers.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 #: jobs exported, newest first: enough for a dashboard, bounded for Prometheus
 RECENT_JOBS = 50
@@ -21,6 +25,20 @@ class TelequeueCollector:
     def collect(self):
         yield from self._limiter_metrics()
         yield self._job_metrics()
+        yield from self._single_op_metrics()
+
+    def _single_op_metrics(self):
+        """Non-idempotent single operations by outcome (tasks/once.py), and 2xx replies of unexpected shape."""
+        once = CounterMetricFamily("telequeue_single_ops", "Non-idempotent single operations by outcome: sent, "
+                                   "reconciled_applied, reconciled_absent_resent, outcome_unknown, duplicate_dropped, "
+                                   "redelivered_after_send", labels=["task", "outcome"])
+        surprises = CounterMetricFamily("telequeue_unexpected_replies", "2xx replies whose shape was not the "
+                                        "expected one (returned as the vendor's JSON)", labels=["vendor", "what"])
+        redis, keys = get_redis(), get_keys()
+        for family, key in ((once, keys.once_stats()), (surprises, keys.reply_surprises())):
+            for field, count in sorted(redis.hgetall(key).items()):
+                family.add_metric(field.decode().split("|", 1), float(count))
+        return [once, surprises]
 
     def _limiter_metrics(self):
         granted = CounterMetricFamily("telequeue_limiter_granted", "Send slots granted", labels=["vendor", "account"])
@@ -44,6 +62,12 @@ class TelequeueCollector:
             for outcome in (*COUNTERS, "pending"):
                 rows.add_metric([status.id, status.kind, status.state, outcome], getattr(status, outcome))
         return rows
+
+
+def count_surprise(vendor: str, what: str, why: str) -> None:
+    """The worker's vendors.surprises reporter: a log line, and a counter read at scrape time."""
+    log.warning("%s: unexpected reply shape for %s (%s); returned as the vendor sent it", vendor, what, why)
+    get_redis().hincrby(get_keys().reply_surprises(), f"{vendor}|{what}", 1)
 
 
 _registered = False

@@ -14,8 +14,10 @@ from workers.clients import build_client
 from workers.deferred import DeferredQueue
 from workers.ledger import Ledger
 from workers.limiter import RateLimiter
+from workers.once import OnceLedger
 from workers.redis_conn import get_keys, get_redis
 from workers.routing import VENDORS
+from workers.secretrefs import SecretStore, secret_store
 from workers.settings import Settings, get_settings, vendor_account
 
 # KEYS[1] job hash;  KEYS[2] parked list;  ARGV[1] chunk entry
@@ -75,6 +77,21 @@ class WorkerRuntime:
             return True
         self._publish(task_name, kwargs)
         return False
+
+    def once(self) -> OnceLedger:
+        return OnceLedger(get_redis(), get_keys(), ttl_s=self._settings.once_ttl_s)
+
+    def count_once(self, task_name: str, event: str) -> None:
+        get_redis().hincrby(get_keys().once_stats(), f"{task_name}|{event}", 1)
+
+    def call_lease_s(self, vendor: str) -> float:
+        """Longer than one operation of `vendor` can take, so a live sender's lease never lapses mid-call:
+        two requests' connect + read timeouts (Pozvonim may fetch a token first) and a margin."""
+        conf = self._settings.vendor(vendor)
+        return 2 * (conf.connect_timeout_s + conf.read_timeout_s) + 2.0
+
+    def secrets(self) -> SecretStore:
+        return secret_store()
 
     @cached_property
     def deferred(self) -> DeferredQueue:

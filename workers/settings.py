@@ -9,8 +9,10 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from workers.redisurl import canonical, masked
 
 SANDBOX_URL = "http://127.0.0.1:18080"
 SETTINGS_FILE_ENV = "TELEQUEUE_SETTINGS_FILE"
@@ -52,6 +54,8 @@ class PozvonimSettings(VendorSettings):
     accounts: dict[str, PozvonimAccount] = Field(default_factory=lambda: {"default": PozvonimAccount()})
     #: a cached token is refreshed this long before the vendor's 4 h expiry
     token_refresh_margin_s: float = 600.0
+    #: send every method by POST, as the doc's text says, instead of vendors/pozvonim/methods.py's verbs
+    all_post: bool = False
 
 
 class ObzvonilkaAccount(AccountLimits):
@@ -109,10 +113,24 @@ class Settings(BaseSettings):
     #: the largest CSV Flower's /api/jobs accepts (streamed to a temporary file, never held in memory)
     flower_upload_max_bytes: int = Field(default=2 * 1024**3, ge=1)
     retry: RetrySettings = Field(default_factory=RetrySettings)
+    #: how long the record of a non-idempotent single operation (sent, result) is kept
+    once_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
+    #: how long a secret passed by reference (a contributor's password) waits for its task
+    secret_ttl_s: int = Field(default=24 * 3600, ge=60)
     ringostat: RingostatSettings = Field(default_factory=RingostatSettings)
     pozvonim: PozvonimSettings = Field(default_factory=PozvonimSettings)
     obzvonilka: ObzvonilkaSettings = Field(default_factory=ObzvonilkaSettings)
     salesscriptprompter: SalesScriptPrompterSettings = Field(default_factory=SalesScriptPrompterSettings)
+
+    @field_validator("redis_url", "broker_url")
+    @classmethod
+    def _password_in_userinfo(cls, url: str | None) -> str | None:
+        return canonical(url) if url else url  # the form Celery, kombu and our outputs all mask
+
+    def __repr_args__(self):
+        # repr(settings) and str(settings) show Redis URLs without their password
+        for name, value in super().__repr_args__():
+            yield name, masked(value) if name in ("redis_url", "broker_url") else value
 
     def vendor(self, name: str) -> VendorSettings:
         try:

@@ -4,6 +4,9 @@ Starred (required) in the doc: site[url], managers[N][phone], the whole working-
 schedule (7 days x from/to/enable), every catch algorithm's time/enable, and the
 blacklists[] group. Unknown parameters are refused, so a client typo shows up in tests.
 Values are normalised: flags to booleans (answered as true/false), numbers to integers.
+
+An update (`merge_change`) changes only the parameters it carries and keeps the rest: every
+parameter sent is checked as above, none is required; `managers`, when sent, is the new list.
 """
 
 from __future__ import annotations
@@ -104,3 +107,53 @@ def parse_config(params: dict[str, Any], extra: tuple[str, ...] = ()) -> dict[st
                         nested={"schelude": _schedule, "algoritms": _algorithms}),
         "blacklists": group(params.get("blacklists"), BLACKLISTS, "blacklists"),
     }
+
+
+def _partial(raw: Any, fields: dict[str, Parser], name: str, nested: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The parameters sent in one group, checked, none required; nested groups likewise."""
+    nested = nested or {}
+    if not isinstance(raw, dict):
+        raise invalid(f"{name} must be a group of parameters")
+    unknown = sorted(set(raw) - set(fields) - set(nested))
+    if unknown:
+        raise invalid(f"unknown parameter {name}[{unknown[0]}]")
+    out = {key: fields[key](value, f"{name}[{key}]") for key, value in raw.items() if key in fields}
+    out.update({key: nested[key](value, f"{name}[{key}]") for key, value in raw.items() if key in nested})
+    return out
+
+
+def _schedule_change(raw: Any, name: str) -> dict[str, Any]:
+    return _partial(raw, {}, name, {day: lambda value, where: _partial(value, DAY, where) for day in DAYS})
+
+
+def _algorithms_change(raw: Any, name: str) -> dict[str, Any]:
+    timed = {key: (lambda value, where: _partial(value, TIMED, where)) for key in TIMED_ALGORITHMS}
+    return _partial(raw, {}, name, {**timed, "onreturn": lambda value, where: _partial(value, TOGGLE, where)})
+
+
+def _deep_merge(current: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(current)
+    for key, value in change.items():
+        merged[key] = _deep_merge(current.get(key) or {}, value) if isinstance(value, dict) else value
+    return merged
+
+
+def merge_change(config: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """`config` with the parameters of an update applied; what the update does not carry stays."""
+    unknown = sorted(set(params) - {"site", "managers", "widget", "blacklists"})
+    if unknown:
+        raise invalid(f"unknown parameter {unknown[0]}")
+    change: dict[str, Any] = {}
+    if "site" in params:
+        change["site"] = _partial(params["site"], SITE, "site")
+        if "url" in change["site"] and not change["site"]["url"].strip():
+            raise invalid("site[url] must not be empty")
+    if "widget" in params:
+        change["widget"] = _partial(params["widget"], WIDGET, "widget",
+                                    {"schelude": _schedule_change, "algoritms": _algorithms_change})
+    if "blacklists" in params:
+        change["blacklists"] = _partial(params["blacklists"], BLACKLISTS, "blacklists")
+    merged = _deep_merge(config, change)
+    if "managers" in params:
+        merged["managers"] = _managers(params["managers"], "managers")
+    return merged

@@ -1,7 +1,8 @@
 """Sites ("Проекты"): the account's own, and its contributors' (contributors/:id/sites).
 
 One store for both: a site with `contributor_id` belongs to that contributor of the studio.
-Create 201, update 200, delete 204; each site comes with a widget of its own id.
+Create 201, update 200 (the parameters sent change, the rest stays), delete 204; each site
+comes with a widget of its own id.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 
 from .handler import Ctx
 from .query import ints
-from .siteconfig import parse_config
+from .siteconfig import merge_change, parse_config
 from .store import Account, ContributorRec, SiteRec
 from .wire import Answer, not_found, render_time, utcnow
 
@@ -58,7 +59,7 @@ def create_in(ctx: Ctx, contributor_id: int | None) -> Answer:
 
 
 def update_in(ctx: Ctx, site: SiteRec) -> Answer:
-    site.config, site.updated_at = parse_config(ctx.params), utcnow()
+    site.config, site.updated_at = merge_change(site.config, ctx.params), utcnow()
     row = ctx.row("site.update", site_id=site.id, contributor_id=site.contributor_id, url=site.config["site"]["url"])
     return Answer(200, render_site(site, ctx.tz), row, ("site.update", site.id, row["t"]))
 

@@ -94,7 +94,10 @@ async def respond(state: SandboxState, answer: Answer) -> web.Response:
     if answer.row is None:
         return reply(state, answer.status, body)
     state.record(VENDOR, answer.identity, answer.row)
-    hang_s = state.faults.hang_s()
+    fault = state.faults.after_apply()
+    if fault == "502":
+        return reply(state, 502, _SERVER_ERRORS[502])
+    hang_s = state.config.hang_s if fault == "hang" else state.faults.hang_s()
     response = reply(state, answer.status, body)
     if hang_s > 0:
         state.stats.hangs += 1

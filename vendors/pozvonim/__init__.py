@@ -20,6 +20,7 @@ from .replies import Call, Contributor, ContributorWithSite, Deleted, PaymentDon
 from .replies import WidgetSettings
 from .site import Algorithms, Blacklists, DaySchedule, Manager, Schedule, SiteConfig, SiteSettings, TimedAlgorithm
 from .site import Toggle, Widget
+from .sitechange import SiteChange
 from .transport import PozvonimCredentials
 
 __all__ = [
@@ -27,7 +28,7 @@ __all__ = [
     "Algorithms", "Blacklists", "Call", "CallRequest", "CallsFilter", "Contributor", "ContributorCallsFilter",
     "ContributorWithSite", "DaySchedule", "DelayedCallRequest", "Deleted", "Manager", "MemoryTokenStore",
     "NewContributor", "NewContributorWithSite", "Payment", "PaymentDone", "PaymentSource", "PozvonimClient",
-    "PozvonimCredentials", "Profile", "Schedule", "ServerTime", "Site", "SiteConfig", "SiteSettings",
+    "PozvonimCredentials", "Profile", "Schedule", "ServerTime", "Site", "SiteChange", "SiteConfig", "SiteSettings",
     "TimedAlgorithm", "Toggle", "Token", "TokenProvider", "TokenRejected", "TokenStore", "TokenStoreBusy",
     "Widget", "WidgetSettings",
 ]

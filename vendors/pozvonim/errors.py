@@ -5,9 +5,9 @@ The doc: every status other than 200, 201, 202, 204 is an error, with the body
 
     429                 RateLimited (Retry-After honoured)
     5xx, 408, 425       VendorServerError
-    401                 TokenRejected: the token expired, was replaced, or belongs to another
-                        IP; the client fetches a new one and retries once
-    403                 AuthError: wrong api key or uid, API disabled in the profile
+    401, 403, or an     TokenRejected: the token expired, was replaced, or belongs to another
+    error code naming   IP; the client fetches a new one and retries once (a wrong api key or
+    the token           uid then fails at auth/token itself, as AuthError)
     other 4xx           ValidationError
     anything else       VendorRejected (a 2xx/3xx the doc does not list as success)
 """
@@ -26,7 +26,7 @@ SUCCESS_STATUSES = frozenset({200, 201, 202, 204})
 
 
 class TokenRejected(errors.AuthError):
-    """401: this token is no longer good here; a new one may be."""
+    """401, 403 or a code naming the token: this token is no longer good here; a new one may be."""
 
 
 def error_fields(body: Any) -> tuple[str | None, str | None]:
@@ -51,10 +51,8 @@ def raise_for_status(response: requests.Response) -> None:
         raise errors.RateLimited(text, retry_after_s=retry_after_s(response.headers), **kwargs)
     if status >= 500 or status in (408, 425):
         raise errors.VendorServerError(text, **kwargs)
-    if status == 401:
+    if status in (401, 403) or (status < 500 and "TOKEN" in (code or "").upper()):
         raise TokenRejected(text, **kwargs)
-    if status == 403:
-        raise errors.AuthError(text, **kwargs)
     if 400 <= status < 500:
         raise errors.ValidationError(text, **kwargs)
     raise errors.VendorRejected(f"unexpected HTTP {status}: {text}", **kwargs)

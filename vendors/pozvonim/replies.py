@@ -3,6 +3,8 @@
 The doc fixes the formats, not the shapes: times are DATETIME strings in the profile's time
 zone ("2015-10-02 17:58:43", kept naive here and written back the same way), booleans are
 true/false. Unknown fields are kept (extra="allow") so a task result shows all the vendor said.
+A 2xx reply of another shape is returned as the vendor's JSON (vendors/surprises.py): the
+vendor did what it was asked, and a failure here would invite a duplicate send.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Annotated, Any, TypeVar
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter
 
-from vendors import errors
+from vendors.surprises import unexpected
 
 from .errors import VENDOR
 from .params import DATETIME_FORMAT
@@ -109,25 +111,23 @@ class Deleted(Reply):
 R = TypeVar("R", bound=BaseModel)
 
 
-def one(model: type[R], body: Any) -> R:
-    """A JSON object as `model`; anything else is a reply we cannot use (VendorRejected)."""
+def one(model: type[R], body: Any) -> R | Any:
+    """A JSON object as `model`; any other shape is the vendor's JSON as sent (and a reported surprise)."""
     if not isinstance(body, dict):
-        raise _unusable(f"expected a JSON object, got {type(body).__name__}", body)
-    return _validate(TypeAdapter(model), body)
+        return unexpected(VENDOR, model.__name__, f"expected a JSON object, got {type(body).__name__}", body)
+    return _validate(TypeAdapter(model), body, model.__name__)
 
 
-def many(model: type[R], body: Any) -> list[R]:
+def many(model: type[R], body: Any) -> list[R] | Any:
     if not isinstance(body, list):
-        raise _unusable(f"expected a JSON list, got {type(body).__name__}", body)
-    return _validate(TypeAdapter(list[model]), body)
+        return unexpected(VENDOR, f"list of {model.__name__}", f"expected a JSON list, got {type(body).__name__}",
+                          body)
+    return _validate(TypeAdapter(list[model]), body, f"list of {model.__name__}")
 
 
-def _validate(adapter: TypeAdapter, body: Any) -> Any:
+def _validate(adapter: TypeAdapter, body: Any, what: str) -> Any:
     try:
         return adapter.validate_python(body)
     except pydantic.ValidationError as exc:
-        raise _unusable(f"unexpected reply: {exc.errors()[0]['loc']} {exc.errors()[0]['msg']}", body) from None
-
-
-def _unusable(message: str, body: Any) -> errors.VendorRejected:
-    return errors.VendorRejected(message, vendor=VENDOR, body=body)
+        first = exc.errors()[0]
+        return unexpected(VENDOR, what, f"{first['loc']} {first['msg']}", body)

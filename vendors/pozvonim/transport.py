@@ -15,9 +15,11 @@ from pydantic import BaseModel, SecretStr
 
 from vendors import errors
 from vendors.http import DEFAULT_TIMEOUT_S, body_of, send
+from vendors.surprises import keys_of
 
 from .auth import DEFAULT_REFRESH_MARGIN_S, TOKEN_TTL_S, TokenProvider, TokenStore
 from .errors import VENDOR, TokenRejected, raise_for_status
+from .methods import verb_of
 from .signing import md5_hex, signed_query, token_sign
 
 TOKEN_PATH = "auth/token"
@@ -41,8 +43,10 @@ class Transport:
         refresh_margin_s: float = DEFAULT_REFRESH_MARGIN_S,
         token_ttl_s: float = TOKEN_TTL_S,
         timeout_s: tuple[float, float] = DEFAULT_TIMEOUT_S,
+        all_post: bool = False,
     ) -> None:
         self._credentials = credentials
+        self._all_post = all_post
         self._base_url = base_url.rstrip("/") + "/"
         self._session = session
         self._timeout_s = timeout_s
@@ -50,14 +54,25 @@ class Transport:
                                     refresh_margin_s=refresh_margin_s)
 
     def call(self, method: str, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """Send a signed request; the decoded body, or None for an empty answer (204)."""
-        token = self.tokens.token()
+        """Send method `method` (a name in methods.METHODS) to `path` signed; the decoded body, or None (204)."""
+        verb = verb_of(method, all_post=self._all_post)
+        token = self._token(self.tokens.token)
         try:
-            return self._signed(method, path, params or {}, token)
+            return self._signed(verb, path, params or {}, token)
         except TokenRejected:
             # Nothing was applied: the vendor refused the token before doing anything.
-            token = self.tokens.refresh(rejected=token)
-        return self._signed(method, path, params or {}, token)  # a second refusal is final
+            token = self._token(lambda: self.tokens.refresh(rejected=token))
+        return self._signed(verb, path, params or {}, token)  # a second refusal is final
+
+    @staticmethod
+    def _token(get: Any) -> str:
+        """A token; a transient failure getting one means the operation itself was not sent."""
+        try:
+            return get()
+        except (errors.OutcomeUnknown, errors.VendorServerError) as exc:
+            # Not an unknown outcome of the operation: callers may retry it without reconciling.
+            raise errors.VendorConnectionError(f"no token ({exc.message}); the request was not sent",
+                                               vendor=VENDOR, status=exc.status, body=exc.body) from None
 
     def _signed(self, method: str, path: str, params: Mapping[str, Any], token: str) -> Any:
         query = signed_query({**params, "uid": self._credentials.uid})
@@ -85,8 +100,9 @@ class Transport:
         body = body_of(response)
         token = body.get("token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
-            raise errors.VendorRejected(f"{TOKEN_PATH}: no token in the answer", vendor=VENDOR,
-                                        status=response.status_code)
+            # Names the keys seen, never their values: a token reply is a secret.
+            raise errors.VendorRejected(f"{TOKEN_PATH}: no 'token' in the answer (keys seen: {keys_of(body)})",
+                                        vendor=VENDOR, status=response.status_code)
         return token
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:

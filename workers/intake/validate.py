@@ -19,6 +19,8 @@ from typing import Any
 
 import phonenumbers
 
+from vendors.ringostat import FIO_MAX_CHARS
+
 from .phones import InvalidPhone, normalize_phone
 from .rows import ContactRow, RejectedRow
 
@@ -97,13 +99,18 @@ def _validate(records: Iterable[Record | RejectedRow], region: str) -> Iterator[
         except InvalidPhone as exc:
             yield RejectedRow(line, phone_cell, fio_cell, exc.reason)
             continue
+        # Collapses line breaks from quoted cells and stray double spaces:
+        # the vendor shows the name on an agent's screen.
+        fio = " ".join(fio_cell.split())
+        if len(fio) > FIO_MAX_CHARS:  # refused here, before it costs a limiter slot and a request
+            yield RejectedRow(line, phone_cell, fio_cell, f"fio longer than {FIO_MAX_CHARS} characters "
+                                                          f"({len(fio)}), the vendor's limit")
+            continue
         first = seen.first_line(int(phone), line)
         if first:
             yield RejectedRow(line, phone_cell, fio_cell, f"duplicate of line {first}")
         else:
-            # Collapses line breaks from quoted cells and stray double spaces:
-            # the vendor shows the name on an agent's screen.
-            yield ContactRow(line, phone, " ".join(fio_cell.split()))
+            yield ContactRow(line, phone, fio)
 
 
 def records_from_dicts(rows: Iterable[Mapping[str, Any]], *, start: int = 1) -> Iterator[Record]:
