@@ -348,6 +348,12 @@ def main() -> None:
     """Every error a user can cause or meet ends as one line and a non-zero exit."""
     import kombu.exceptions
     import redis
+
+    from workers import devstack, redis_conn
+
+    # SIGTERM (a process manager, `kill`) is Ctrl-C: follow stops, the demo stops what it started.
+    devstack.terminate_like_interrupt()
+    redis_conn.set_reporter(lambda line: console.print(f"[yellow]{line}[/]", highlight=False, soft_wrap=True))
     try:
         cli(standalone_mode=True)
     except (redis.RedisError, kombu.exceptions.OperationalError) as exc:

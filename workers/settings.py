@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     max_limiter_wait_s: float = 5.0
     #: a finished job's keys (counters, ledger, rejects) expire this long after it ends
     job_ttl_s: int = 14 * 24 * 3600
+    #: how long the CLI, the client and the workers wait out an unreachable Redis (restart,
+    #: failover) before giving up; the broker's publish retries last about as long
+    redis_outage_s: float = Field(default=60.0, ge=0)
     #: a load whose producer stopped renewing its lease this long ago is ended as aborted;
     #: keep it above redis_outage_s, so a producer that rides out an outage keeps its load
     producer_lease_s: float = Field(default=90.0, gt=0)
