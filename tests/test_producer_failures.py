@@ -137,6 +137,9 @@ def test_a_counted_batch_is_counted_once_when_the_call_runs_again(r, keys):
     status = store.status(job_id)
     assert (status.valid, status.rejected, status.total) == (1, 1, 2)
     assert r.llen(keys.rejects(job_id)) == 1 and r.llen(keys.outbox(job_id)) == 1
+    # Redis that came back without batch 2 (the AOF's last second lost): batch 3 is refused, not counted
+    assert store.count_rows(job_id, "p1", batch=3, last_line=9, valid=5, rejects=[], entry="e3") == "gap"
+    assert store.status(job_id).valid == 1 and r.llen(keys.outbox(job_id)) == 1
 
 
 def test_a_live_producer_keeps_its_load(r, keys):

@@ -104,8 +104,14 @@ class JobControl:
             pass
         count = 0
         while (raw := self._r.lmove(parked, inflight, "LEFT", "RIGHT")) is not None:
-            entry = json.loads(raw)
-            self._publish(entry["task"], entry["kwargs"])
-            self._r.lrem(inflight, 1, raw)
-            count += 1
+            count += self._publish_parked(inflight, raw)
+        # An LMOVE retried after a dropped reply (Redis restarted) moved one entry twice: the
+        # first one waits here. Another drain's entries may too: publishing them again is harmless.
+        for raw in self._r.lrange(inflight, 0, -1):
+            count += self._publish_parked(inflight, raw)
         return count
+
+    def _publish_parked(self, inflight: str, raw: bytes) -> int:
+        entry = json.loads(raw)
+        self._publish(entry["task"], entry["kwargs"])
+        return self._r.lrem(inflight, 1, raw)

@@ -73,14 +73,18 @@ return 1
 # Counts a batch of rows and keeps its chunk in the outbox, in one step: every counted row is
 # in a published chunk or in the outbox, and `last_line` says where a resumed load goes on.
 # Safe to run again after a dropped reply: a batch number already counted is not counted twice.
-# returns 'counted', 'again' (already counted) or 'lost' (the load was ended as aborted)
+# returns 'counted', 'again' (already counted), 'lost' (the load was ended as aborted) or 'gap'
+# (an earlier batch is missing: Redis lost its last writes, e.g. restarted from an AOF that
+# missed its last second)
 COUNT = """
 if redis.call('HGET', KEYS[1], 'producer') ~= ARGV[1] then return 'lost' end
 local t = redis.call('TIME')
 local until_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[2])
 redis.call('HSET', KEYS[1], 'lease_until', until_ms)
 redis.call('ZADD', KEYS[4], until_ms / 1000, ARGV[3])
-if tonumber(redis.call('HGET', KEYS[1], 'batches') or 0) >= tonumber(ARGV[4]) then return 'again' end
+local counted = tonumber(redis.call('HGET', KEYS[1], 'batches') or 0)
+if counted >= tonumber(ARGV[4]) then return 'again' end
+if counted ~= tonumber(ARGV[4]) - 1 then return 'gap' end
 local rejects = #ARGV - 7
 redis.call('HINCRBY', KEYS[1], 'total', tonumber(ARGV[6]) + rejects)
 redis.call('HINCRBY', KEYS[1], 'valid', tonumber(ARGV[6]))
@@ -122,8 +126,9 @@ return 'paused'
 # (the whole file was read), 'cancelled'
 RESUME_LOAD = """
 local job = KEYS[1]
-local f = redis.call('HMGET', job, 'state', 'produced', 'aborted')
+local f = redis.call('HMGET', job, 'state', 'produced', 'aborted', 'producer')
 if not f[1] then return 'gone' end
+if f[4] == ARGV[1] then return 'resumed' end  -- this very call, run again after a dropped reply
 if f[2] ~= '1' then return 'loading' end
 if f[3] ~= '1' then return 'complete' end
 if f[1] == 'cancelled' then return 'cancelled' end
@@ -259,7 +264,7 @@ class JobStore:
                    rejects: list[dict], entry: str = "", lease_s: float | None = None) -> str:
         """Count batch number `batch` (rows read through `last_line`) and put its chunk (`entry`,
         see workers.deferred.encode_entry) in the job's outbox, atomically; renews the lease.
-        Returns 'counted', 'again' (counted before: a retried call) or 'lost'."""
+        Returns 'counted', 'again' (counted before: a retried call), 'lost' or 'gap' (see COUNT)."""
         result = self._count(
             keys=[self._keys.job(job_id), self._keys.rejects(job_id), self._keys.outbox(job_id),
                   self._keys.producing()],

@@ -38,6 +38,10 @@ class LoadStopped(RuntimeError):
     our lease (Redis unreachable for longer than the lease). Nothing counted is lost."""
 
 
+class RedisLostWrites(LoadStopped):
+    """Redis came back from a restart without the batches this load counted last."""
+
+
 class ResumeRefused(ValueError):
     """`--resume` of a job that cannot be resumed, or with another file or other options."""
 
@@ -93,7 +97,9 @@ def start_job(
                     build=lambda chunk: (kind.task_name, kind.build_chunk(job_id, params, chunk), {"ignore_result": True}),
                     publish=publish, on_progress=on_progress, to_wire=to_wire or contact_wire,
                     skip_through=skip_through, first_batch=batch + 1)
-        except LoadStopped:
+        except LoadStopped as exc:
+            if isinstance(exc, RedisLostWrites):
+                store.abort(job_id, reason=str(exc)[:500], producer=producer)
             raise
         except BaseException as exc:
             # The rows counted so far are still sent; the job must be able to end, as `aborted`.
@@ -206,6 +212,10 @@ class Batch:
                                        valid=len(self.chunk), rejects=self.rejects, entry=entry)
         if answer == "lost":
             raise LoadStopped(_lost(self.job_id, self.store))
+        if answer == "gap":
+            # Redis came back without its last writes: counting on would skip the batch it forgot.
+            raise RedisLostWrites(f"job {self.job_id}: Redis lost its last writes (restarted without them); "
+                                  f"the load stops here: go on with --resume {self.job_id}")
         if entry:
             send_entry(self.store, self.job_id, entry, self.publish)
         self.on_progress(len(self.chunk) + len(self.rejects))

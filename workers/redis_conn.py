@@ -51,20 +51,28 @@ def set_reporter(report: Callable[[str], None]) -> None:
 
 
 class _Outage:
-    """The process's view of Redis: reached yet, and since when it has stopped answering."""
+    """The process's view of Redis: reached yet, and since when it has stopped answering.
+
+    An outage starts at a failure that follows none in the last GAP_S, and ends when a call
+    that failed gets through (a call that merely found a socket open proves nothing)."""
+
+    GAP_S = 5.0
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.reached = False
         self.since: float | None = None
+        self._failed_at = 0.0
         self._reported_at = 0.0
 
-    def answered(self) -> None:
-        if self.reached and self.since is None:
+    def answered(self, after_failures: bool) -> None:
+        if self.reached and not (after_failures and self.since is not None):
             return
         with self._lock:
             self.reached = True
-            since, self.since = self.since, None
+            since = self.since if after_failures else None
+            if after_failures:
+                self.since = None
         if since is not None:
             _reporter(f"Redis is back after {time.monotonic() - since:.1f} s")
 
@@ -74,9 +82,10 @@ class _Outage:
         with self._lock:
             if not self.reached:
                 return None
-            if self.since is None:
+            if self.since is None or now - self._failed_at > self.GAP_S:
                 self.since = now
                 self._reported_at = 0.0
+            self._failed_at = now
             down_s = now - self.since
             report = now - self._reported_at >= REPORT_EVERY_S
             if report:
@@ -115,7 +124,7 @@ class OutageRetry(Retry):
                     raise
                 time.sleep(min(self._backoff.compute(failures), self._budget_s - down_s))
             else:
-                OUTAGE.answered()
+                OUTAGE.answered(after_failures=failures > 0)
                 return result
 
 
