@@ -54,6 +54,8 @@ def test_a_load_rides_out_redis_killed_and_restarted_from_its_aof(aof_redis, tmp
         out, err = load.communicate(timeout=120)
         assert load.returncode == 0, err[-2000:]
         assert "waiting for Redis" in err and "Redis is back after" in err
+        worker_log = stack.log("w0").read_text(errors="replace")
+        assert "waiting for Redis" in worker_log and "Redis is back after" in worker_log
         job_id = err.split("job ", 1)[1].split()[0]
         status = JobStore(stack.redis, Keys(stack.prefix)).status(job_id)
         got = Counter(row["phone_number"] for row in stack.rows(3001))
