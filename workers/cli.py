@@ -188,6 +188,9 @@ def finish(status) -> None:
         out.print(f"failed and rejected rows: telequeue job report {status.id} -o failed.csv")
     if not status.finished:
         fail(f"job {status.id} is not finished: {status.pending} rows pending (state {status.state})")
+    if status.aborted:
+        fail(f"job {status.id} stopped loading early ({status.error}); the rows up to line {status.last_line} are "
+             f"accounted for: the same load command with --resume {status.id} goes on with the rest")
 
 
 @cli.command("send")
