@@ -20,7 +20,7 @@ from workers import devstack
 from workers.jobs import JobStore
 from workers.keys import Keys
 
-ROWS = 1500
+ROWS = 1000
 RATE_PER_S = 150
 
 
@@ -47,7 +47,7 @@ def test_a_load_rides_out_redis_killed_and_restarted_from_its_aof(aof_redis, tmp
         # Redis dies mid-load, and comes back from its AOF a few seconds later on the same port
         aof_redis["proc"].send_signal(signal.SIGKILL)
         aof_redis["proc"].wait(10)
-        time.sleep(4)
+        time.sleep(3)
         port = urlsplit(aof_redis["url"]).port
         _, aof_redis["proc"] = devstack.start_redis(port, appendonly=True, workdir=aof_redis["workdir"])
 

@@ -80,6 +80,7 @@ def test_resume_goes_on_after_a_failed_publish_and_sends_each_row_once(r, key_pr
     assert (status.state, status.valid, status.last_line) == ("aborted", 200, 201)
 
     # The CLI's --resume refuses another file, for every kind
+    # (the campaign's whole CLI resume: tests/test_load_resume.py)
     (tmp_path / "other.csv").write_bytes((tmp_path / "rows.csv").read_bytes())
     env = {**os.environ, "TELEQUEUE_REDIS_URL": os.environ["TELEQUEUE_REDIS_URL"],
            "TELEQUEUE_KEY_PREFIX": key_prefix}
