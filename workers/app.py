@@ -58,3 +58,24 @@ def _start_mover(**_: object) -> None:
 def _stop_mover(**_: object) -> None:
     for mover in _movers:
         mover.stop()
+
+
+_reapers: list = []
+
+
+@signals.worker_ready.connect
+def _start_load_reaper(**_: object) -> None:
+    """Ends loads whose producer vanished and sends what they counted (workers.producer)."""
+    from workers.jobs import JobStore
+    from workers.producer import LoadReaper
+    from workers.redis_conn import get_keys, get_redis
+
+    reaper = LoadReaper(JobStore(get_redis(), get_keys()), publish)
+    reaper.start()
+    _reapers.append(reaper)
+
+
+@signals.worker_shutdown.connect
+def _stop_load_reaper(**_: object) -> None:
+    for reaper in _reapers:
+        reaper.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from workers.redis_conn import celery_publish_retry_policy
 from workers.routing import BULK_QUEUE, route_task
 from workers.settings import Settings
 
@@ -21,6 +22,8 @@ def celery_config(settings: Settings) -> dict:
         broker_transport_options=transport_options,
         result_backend_transport_options={"visibility_timeout": settings.visibility_timeout_s},
         broker_connection_retry_on_startup=True,
+        # A publish waits out a broker restart or failover (redis_outage_s), saying so.
+        task_publish_retry_policy=celery_publish_retry_policy(settings.redis_outage_s, settings.broker),
         task_serializer="json",
         result_serializer="json",
         accept_content=["json"],

@@ -51,10 +51,12 @@ def load_ringostat_campaign(
     name_column: Optional[str] = typer.Option(None, help="header of the name column"),
     detach: bool = typer.Option(False, "--detach", help="print the job id at once; no progress bar (exits once the file is enqueued)"),
     timeout: Optional[float] = typer.Option(None, help="stop following after this many seconds (the job goes on)"),
+    resume: Optional[str] = typer.Option(None, "--resume", metavar="JOB",
+                                         help="go on with JOB, whose load of this same FILE ended early, after its last enqueued line"),
 ) -> None:
     """Load a CSV of contacts into a Ringostat Power Dialer campaign, one number per request."""
     status = run_campaign_load(file, campaign=campaign, account=account, region=region, phone_column=phone_column,
-                               name_column=name_column, detach=detach, timeout=timeout)
+                               name_column=name_column, detach=detach, timeout=timeout, resume=resume)
     if status is not None:
         finish(status)
 
@@ -113,12 +115,14 @@ def load_ringostat_contacts(
     batch_size: int = typer.Option(100, "--batch-size", min=1, max=1000, help="contacts per contacts/sync request"),
     detach: bool = typer.Option(False, "--detach", help="print the job id at once; no progress bar (exits once the file is enqueued)"),
     timeout: Optional[float] = typer.Option(None, help="stop following after this many seconds (the job goes on)"),
+    resume: Optional[str] = typer.Option(None, "--resume", metavar="JOB",
+                                         help="go on with JOB, whose load of this same FILE ended early, after its last enqueued line"),
 ) -> None:
     """Sync CRM contacts to the Ringostat Smart Phone contact book (minicrm), a batch per request."""
     from workers.ringostat_contacts import load_contacts_file  # the Celery app loads only for commands that send
 
     status = run_load(lambda on_created: load_contacts_file(file, account=account, batch_size=batch_size,
-                                                            on_created=on_created),
+                                                            on_created=on_created, resume=resume),
                       detach=detach, timeout=timeout)
     if status is not None:
         finish(status)
@@ -133,22 +137,29 @@ def load_obzvonilka_contacts(
     region: Optional[str] = typer.Option(None, help="region for numbers without country code (default: settings, UA)"),
     detach: bool = typer.Option(False, "--detach", help="print the job id at once; no progress bar (exits once the file is enqueued)"),
     timeout: Optional[float] = typer.Option(None, help="stop following after this many seconds (the job goes on)"),
+    resume: Optional[str] = typer.Option(None, "--resume", metavar="JOB",
+                                         help="go on with JOB, whose load of this same FILE ended early, after its last enqueued line"),
 ) -> None:
     """Upsert a CSV into an Obzvonilka contact base by external code: update the contact found, else create it."""
     from workers.obzvonilka_contacts import load_contacts_csv  # the Celery app loads only for commands that send
 
     status = run_load(lambda on_created: load_contacts_csv(file, base_id=base, account=account, region=region,
-                                                           on_created=on_created),
+                                                           on_created=on_created, resume=resume),
                       detach=detach, timeout=timeout)
     if status is not None:
         finish(status)
 
 
 def _raise_load_error(producing: Future, job_id: str | None = None) -> None:
+    from workers.producer import LoadStopped
+
     try:
         producing.result()
+    except LoadStopped as exc:
+        fail(str(exc))
     except (CsvFormatError, UnknownAccount, ValueError) as exc:
-        after = f" (job {job_id} ends as aborted: the rows enqueued before this are still sent)" if job_id else ""
+        after = (f" (job {job_id} ends as aborted: the rows enqueued before this are still sent; "
+                 f"the same command with --resume {job_id} goes on after them)") if job_id else ""
         fail(_message(exc) + after)
 
 
@@ -177,6 +188,9 @@ def finish(status) -> None:
         out.print(f"failed and rejected rows: telequeue job report {status.id} -o failed.csv")
     if not status.finished:
         fail(f"job {status.id} is not finished: {status.pending} rows pending (state {status.state})")
+    if status.aborted:
+        fail(f"job {status.id} stopped loading early ({status.error}); the rows up to line {status.last_line} are "
+             f"accounted for: the same load command with --resume {status.id} goes on with the rest")
 
 
 @cli.command("send")
@@ -338,6 +352,11 @@ def main() -> None:
     import kombu.exceptions
     import redis
 
+    from workers import devstack, redis_conn
+
+    # SIGTERM (a process manager, `kill`) is Ctrl-C: follow stops, the demo stops what it started.
+    devstack.terminate_like_interrupt()
+    redis_conn.set_reporter(lambda line: console.print(f"[yellow]{line}[/]", highlight=False, soft_wrap=True))
     try:
         cli(standalone_mode=True)
     except (redis.RedisError, kombu.exceptions.OperationalError) as exc:

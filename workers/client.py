@@ -128,7 +128,9 @@ class Telequeue:
     def load_campaign(self, rows: Iterable[dict], *, campaign_id: int, account: str = "default",
                       region: str | None = None) -> JobHandle:
         """A Ringostat Power Dialer campaign load from rows {"phone", "fio"}; rows are validated,
-        duplicates and bad numbers rejected with their index as line."""
+        duplicates and bad numbers rejected with their position (from 1) as line, or their own
+        "line". Each row's line must be its own (it is the row's slot in the job's ledger): a line
+        given twice raises workers.intake.DuplicateLine, before any job exists for a list."""
         from workers.campaign import load_campaign_rows
 
         job_id = load_campaign_rows(rows, campaign_id=campaign_id, account=account, region=region,

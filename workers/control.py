@@ -52,24 +52,26 @@ class JobControl:
         self._take_failed = client.register_script(TAKE_FAILED)
 
     def pause(self, job_id: str) -> None:
-        before = self._store.transition(job_id, "paused", allowed_from=("loading", "running"))
-        if before not in ("loading", "running", "paused"):
+        # An aborted job still sends the rows its load enqueued, until it has finished.
+        from_ = ("loading", "running") if self._store.status(job_id).finished else ("loading", "running", "aborted")
+        before = self._store.transition(job_id, "paused", allowed_from=from_)
+        if before not in (*from_, "paused"):
             raise JobStateError(f"job {job_id} is {before}: only a loading or running job can be paused")
 
     def resume(self, job_id: str) -> int:
         """Back to work; returns how many parked chunks were published again."""
-        state = self._store.status(job_id)
-        to = "running" if state.produced else "loading"
-        before = self._store.transition(job_id, to, allowed_from=("paused",))
-        if before not in ("paused", "loading", "running"):
+        before = self._store.unpause(job_id)
+        if before not in ("paused", "loading", "running", "aborted"):
             raise JobStateError(f"job {job_id} is {before}: only a paused job can be resumed")
         return self._drain_parked(job_id)
 
     def cancel(self, job_id: str) -> int:
         """Stop sending; pending rows end as `cancelled`. Returns parked chunks sent to be marked."""
-        before = self._store.transition(job_id, "cancelled", allowed_from=("loading", "running", "paused"))
+        before = self._store.transition(job_id, "cancelled",
+                                        allowed_from=("loading", "running", "paused", "aborted"))
         if before == "done":
             raise JobStateError(f"job {job_id} is done: nothing to cancel")
+        # The state is `cancelled` before any parked chunk goes out: workers mark their rows, never send them.
         return self._drain_parked(job_id)
 
     def retry_failed(self, job_id: str, *, chunk_size: int = 100) -> int:
@@ -102,8 +104,14 @@ class JobControl:
             pass
         count = 0
         while (raw := self._r.lmove(parked, inflight, "LEFT", "RIGHT")) is not None:
-            entry = json.loads(raw)
-            self._publish(entry["task"], entry["kwargs"])
-            self._r.lrem(inflight, 1, raw)
-            count += 1
+            count += self._publish_parked(inflight, raw)
+        # An LMOVE retried after a dropped reply (Redis restarted) moved one entry twice: the
+        # first one waits here. Another drain's entries may too: publishing them again is harmless.
+        for raw in self._r.lrange(inflight, 0, -1):
+            count += self._publish_parked(inflight, raw)
         return count
+
+    def _publish_parked(self, inflight: str, raw: bytes) -> int:
+        entry = json.loads(raw)
+        self._publish(entry["task"], entry["kwargs"])
+        return self._r.lrem(inflight, 1, raw)

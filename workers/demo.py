@@ -22,7 +22,9 @@ SANDBOX_LIMIT = "123=550/20"
 
 
 def run(csv_path: Path, console: Console, *, keep_running: bool | None, flower_port: int | None) -> int:
+    """The demo; SIGTERM stops it like Ctrl-C, and every process it started stops with it."""
     DEMO_DIR.mkdir(parents=True, exist_ok=True)
+    devstack.terminate_like_interrupt()
     procs, sandbox = [], None
     try:
         redis_url, redis_proc = devstack.ensure_redis(os.environ.get("TELEQUEUE_REDIS_URL", "redis://127.0.0.1:6379/0"))
@@ -41,8 +43,7 @@ def run(csv_path: Path, console: Console, *, keep_running: bool | None, flower_p
         wait_for_worker()
         return load_and_report(csv_path, console, flower=(flower_port, password), keep_running=keep_running)
     finally:
-        for proc in reversed(procs):
-            devstack.stop(proc)
+        devstack.stop_all(procs)
         if sandbox:
             sandbox.stop()
 
@@ -82,7 +83,7 @@ def load_and_report(csv_path: Path, console: Console, *, flower, keep_running: b
     if not (keep_running if keep_running is not None else sys.stdin.isatty()):
         console.print("(the demo stack stops now; `telequeue demo --keep-running` keeps it up to look around)")
     else:
-        console.print("everything keeps running for a look around; Ctrl-C stops it")
+        console.print("everything keeps running for a look around; Ctrl-C (or SIGTERM) stops it")
         try:
             while True:
                 time.sleep(3600)

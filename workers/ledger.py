@@ -22,11 +22,12 @@ from workers.settings import get_settings
 _MAYBE_DONE = """
 local function maybe_done(job)
   local ttl = tonumber(ARGV[#ARGV])
-  local c = redis.call('HMGET', job, 'produced', 'valid', 'delivered', 'failed', 'cancelled', 'state')
+  local c = redis.call('HMGET', job, 'produced', 'valid', 'delivered', 'failed', 'cancelled', 'state', 'aborted')
   if c[1] == '1' and c[6] ~= 'done' and
      (tonumber(c[3]) or 0) + (tonumber(c[4]) or 0) + (tonumber(c[5]) or 0) >= (tonumber(c[2]) or 0) then
     local t = redis.call('TIME')
-    if c[6] ~= 'cancelled' and c[6] ~= 'aborted' then redis.call('HSET', job, 'state', 'done') end
+    -- a load that ended early ends as aborted, even when it was paused meanwhile
+    if c[6] ~= 'cancelled' and c[6] ~= 'aborted' then redis.call('HSET', job, 'state', c[7] == '1' and 'aborted' or 'done') end
     redis.call('HSETNX', job, 'finished_at', t[1] .. '.' .. string.format('%06d', t[2]))
     for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end
   end

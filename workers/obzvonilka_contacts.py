@@ -32,7 +32,7 @@ from workers.intake import (
 )
 from workers.intake.table import rejected
 from workers.kinds import JobKind, register
-from workers.producer import start_job
+from workers.producer import file_source, start_job
 from workers.settings import get_settings, vendor_account
 
 KIND = "obzvonilka-contacts"
@@ -73,14 +73,17 @@ def load_contacts_csv(
     region: str | None = None,
     on_created: Callable[[str], None] = lambda job_id: None,
     on_progress: Callable[[int], None] = lambda n: None,
+    resume: str | None = None,
 ) -> str:
-    """Validate and enqueue a CSV; raises CsvFormatError (or ValueError) before creating a job."""
+    """Validate and enqueue a CSV; raises CsvFormatError (or ValueError) before creating a job.
+    `resume`: a job whose load of this same file ended early, to go on after its last counted line."""
     vendor_account(VENDOR, account)  # an unknown account fails before the file is even opened
     region = _region(region or get_settings().default_region)
     with read_table(path, columns=COLUMNS, required=REQUIRED) as records:
         return start_job(UPSERT, validate_upserts(records, region=region), account=account,
                          target=f"contact base {base_id} from {Path(path).name}", params={"base_id": base_id},
-                         on_created=on_created, on_progress=on_progress, to_wire=UpsertRow.wire)
+                         on_created=on_created, on_progress=on_progress, to_wire=UpsertRow.wire,
+                         source=file_source(path, region=region), resume=resume)
 
 
 def validate_upserts(records: Iterable[TableRecord | TableRejectedRow], *, region: str) -> Iterator[

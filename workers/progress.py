@@ -41,6 +41,8 @@ def summary_table(status: JobStatus) -> Table:
     rows = [("state", status.state), ("rows read", status.total), ("delivered", status.delivered),
             ("failed", status.failed), ("rejected", status.rejected), ("cancelled", status.cancelled),
             ("pending", status.pending), ("sent again after unknown outcome", status.unknown_outcome)]
+    if status.aborted:
+        rows.append(("loading stopped early", f"after line {status.last_line}: {status.error}"))
     if status.finished_at:
         rows.append(("took", f"{status.finished_at - status.created_at:.1f} s"))
     for name, value in rows:

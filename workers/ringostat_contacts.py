@@ -16,7 +16,7 @@ from pathlib import Path
 from tasks.ringostat_minicrm import MAX_BATCH_SIZE, SYNC_CONTACTS_CHUNK, VENDOR
 from workers.intake.ringostat_contacts import REPORT_FIELDS, ContactRecord, open_contacts
 from workers.kinds import JobKind, register
-from workers.producer import start_job
+from workers.producer import file_source, start_job
 from workers.settings import ringostat_account
 
 KIND = "ringostat-contacts"
@@ -30,13 +30,16 @@ def load_contacts_file(
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_created: Callable[[str], None] = lambda job_id: None,
     on_progress: Callable[[int], None] = lambda n: None,
+    resume: str | None = None,
 ) -> str:
-    """Validate and enqueue an export; a file unusable as a whole raises CsvFormatError, and no job exists."""
+    """Validate and enqueue an export; a file unusable as a whole raises CsvFormatError, and no job exists.
+    `resume`: a job whose load of this same file ended early, to go on after its last counted line."""
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise ValueError(f"batch size must be 1..{MAX_BATCH_SIZE}, got {batch_size}")
     project_id = project_of(account)  # an unknown account fails before the file is even opened
     with open_contacts(path, project_id=project_id) as items:
-        return _load(items, account, batch_size, f"contacts from {Path(path).name}", on_created, on_progress)
+        return _load(items, account, batch_size, f"contacts from {Path(path).name}", on_created, on_progress,
+                     source=file_source(path), resume=resume)
 
 
 def project_of(account: str) -> int:
@@ -47,10 +50,11 @@ def project_of(account: str) -> int:
     return int(project)
 
 
-def _load(items, account, batch_size, target, on_created, on_progress) -> str:
+def _load(items, account, batch_size, target, on_created, on_progress, *, source, resume) -> str:
     # One chunk is one batch, one request: the chunk size is the batch size.
     return start_job(CONTACTS, items, account=account, target=target, params={"batch_size": batch_size},
-                     on_created=on_created, on_progress=on_progress, chunk_size=batch_size, to_wire=contact_wire)
+                     on_created=on_created, on_progress=on_progress, chunk_size=batch_size, to_wire=contact_wire,
+                     source=source, resume=resume)
 
 
 def contact_wire(item: ContactRecord) -> list:

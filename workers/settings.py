@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     flower_metrics_token: SecretStr = SecretStr("")
     #: the largest CSV Flower's /api/jobs accepts (streamed to a temporary file, never held in memory)
     flower_upload_max_bytes: int = Field(default=2 * 1024**3, ge=1)
+    #: how long the CLI, the client and the workers wait out an unreachable Redis (restart,
+    #: failover) before giving up; the broker's publish retries last about as long
+    redis_outage_s: float = Field(default=60.0, ge=0)
+    #: a load whose producer stopped renewing its lease this long ago is ended as aborted;
+    #: keep it above redis_outage_s, so a producer that rides out an outage keeps its load
+    producer_lease_s: float = Field(default=90.0, gt=0)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     #: how long the record of a non-idempotent single operation (sent, result) is kept
     once_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)

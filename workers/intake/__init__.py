@@ -13,12 +13,13 @@ from .csvfile import CsvFormatError, CsvRecords, RawRecord, read_csv
 from .phones import InvalidPhone, normalize_phone
 from .rows import ContactRow, RejectedRow
 from .table import TableRecord, TableRecords, TableRejectedRow, read_table
-from .validate import SeenNumbers, records_from_dicts, validate_contacts
+from .validate import DuplicateLine, SeenNumbers, records_from_dicts, validate_contacts
 
 __all__ = [
     "ContactRow",
     "CsvFormatError",
     "CsvRecords",
+    "DuplicateLine",
     "InvalidPhone",
     "RawRecord",
     "RejectedRow",

@@ -113,19 +113,46 @@ def _validate(records: Iterable[Record | RejectedRow], region: str) -> Iterator[
             yield ContactRow(line, phone, fio)
 
 
+#: the highest line a row from code may name: a line is a bit in the job's ledger (12.5 MB at most)
+MAX_LINE = 100_000_000
+
+
+class DuplicateLine(ValueError):
+    """Two rows from code name the same line: they would share one slot in the job's ledger."""
+
+
 def records_from_dicts(rows: Iterable[Mapping[str, Any]], *, start: int = 1) -> Iterator[Record]:
     """Adapt `{"phone": ..., "fio": ...}` mappings to records for `validate_contacts`.
 
     The line is the row's position counted from `start`, unless the mapping has
     its own "line". Missing or None cells become "", other values `str()`.
+    A line is the row's slot in the job's ledger: one given twice (or equal to another
+    row's position) raises DuplicateLine, and one outside 1..MAX_LINE ValueError, at the
+    row where it happens.
     """
+    seen = SeenNumbers()
     for index, row in enumerate(rows, start):
-        line = row.get("line", index)
-        yield (int(line), _cell(row.get("phone")), _cell(row.get("fio")))
+        position = index - start  # in the caller's sequence
+        line = _line(row.get("line", index), position)
+        first = seen.first_line(line, position + 1)
+        if first:
+            raise DuplicateLine(f"rows[{first - 1}] and rows[{position}] both have line {line}: each row "
+                                f"needs a line of its own (or leave `line` out: rows are then numbered by position)")
+        yield (line, _cell(row.get("phone")), _cell(row.get("fio")))
+
+
+def _line(value: Any, position: int) -> int:
+    try:
+        line = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"rows[{position}]: line {value!r} is not a whole number") from None
+    if not 1 <= line <= MAX_LINE:
+        raise ValueError(f"rows[{position}]: line {line} is outside 1..{MAX_LINE}")
+    return line
 
 
 def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-__all__ = ["Record", "SeenNumbers", "records_from_dicts", "validate_contacts"]
+__all__ = ["MAX_LINE", "DuplicateLine", "Record", "SeenNumbers", "records_from_dicts", "validate_contacts"]
