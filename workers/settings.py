@@ -9,6 +9,8 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from typing import Literal
+
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
@@ -52,6 +54,10 @@ class PozvonimSettings(VendorSettings):
     accounts: dict[str, PozvonimAccount] = Field(default_factory=lambda: {"default": PozvonimAccount()})
     #: a cached token is refreshed this long before the vendor's 4 h expiry
     token_refresh_margin_s: float = 600.0
+    #: one token per account ("account": every worker leaves through one egress address, e.g. a
+    #: NAT) or per account and egress IP ("egress": workers with their own public addresses);
+    #: see workers/tokens.py
+    token_scope: Literal["account", "egress"] = "account"
 
 
 class ObzvonilkaAccount(AccountLimits):
@@ -104,6 +110,14 @@ class Settings(BaseSettings):
     max_limiter_wait_s: float = 5.0
     #: a finished job's keys (counters, ledger, rejects) expire this long after it ends
     job_ttl_s: int = 14 * 24 * 3600
+    #: worker liveness (lead's contract; written by the recovery work, read by the deploy probes)
+    heartbeat_interval_s: float = 2.0
+    worker_dead_after_s: float = 15.0
+    chunk_time_budget_s: float = 60.0
+    heartbeat_file: str = ""
+    #: with a `sentinel://host:26379;sentinel://host2:26379/0` redis_url or broker_url: the
+    #: name the Sentinels monitor the master under
+    redis_sentinel_master: str = "mymaster"
     retry: RetrySettings = Field(default_factory=RetrySettings)
     ringostat: RingostatSettings = Field(default_factory=RingostatSettings)
     pozvonim: PozvonimSettings = Field(default_factory=PozvonimSettings)
