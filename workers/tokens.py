@@ -77,7 +77,10 @@ class RedisTokenStore:
         value = json.dumps({"token": token.value, "expires_at_s": token.expires_at_s})
         self._redis.set(self.key, value, px=max(1, int(ttl_s * 1000)))
         if self._fetches is not None:  # TokenProvider sets only what it has just fetched
-            self._fetches.record()
+            try:
+                self._fetches.record()
+            except redis.RedisError:  # counting is for operators: never fail the token over it
+                log.warning("pozvonim token fetch not counted (Redis error)", exc_info=True)
 
     @contextmanager
     def lock(self) -> Iterator[None]:
