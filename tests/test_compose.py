@@ -31,7 +31,7 @@ INTERPOLATION_ONLY = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(?:(?::?[-?+]).*)?\
 PINNED_IMAGE = re.compile(r"^[\w./-]+:\d+\.\d+\.\d+(?:-[\w.-]+)?(?:@sha256:[0-9a-f]{64})?$")
 #: Flower's saved state: at most this many tasks, saved at most this often (BENCHMARKS.md
 #: "Flower's saved state": one save blocks Flower's event loop for its whole duration)
-FLOWER_MAX_TASKS, FLOWER_SAVE_INTERVAL_MS = 20_000, 60_000
+FLOWER_MAX_TASKS, FLOWER_SAVE_INTERVAL_MS = 10_000, 60_000
 HEARTBEAT_PROBE = ROOT / "deploy" / "heartbeat-fresh"
 
 
