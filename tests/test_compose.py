@@ -117,8 +117,8 @@ def longest_chunk_after_sigterm_s(settings: Settings) -> float:
     """How long a chunk may still run after SIGTERM (deploy/README.md "Stopping and restarts"): its
     time budget, then the row that got a limiter reservation just before it ran out (a reservation
     is never booked further ahead than max_limiter_wait_s) and that row's vendor call (shorter than
-    the row lease), then 10 s for the ack and the connection close."""
-    return settings.chunk_time_budget_s + settings.max_limiter_wait_s + settings.row_lease_s + 10
+    the row lease), then 15 s for the ack, the hand-over publish and the connection close."""
+    return settings.chunk_time_budget_s + settings.max_limiter_wait_s + settings.row_lease_s + 15
 
 
 def test_redis_is_durable_and_never_evicts(compose):

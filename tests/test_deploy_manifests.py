@@ -397,7 +397,7 @@ def test_scaled_objects_watch_the_queue_list_and_stay_within_what_the_rate_can_u
 
 def test_grace_period_outlasts_the_longest_chunk_and_the_visibility_timeout_outlasts_both(resources, monkeypatch):
     settings = settings_from(config_data(resources), monkeypatch)
-    longest_chunk_s = longest_chunk_after_sigterm_s(settings)  # budget + limiter wait + row lease + 10 s
+    longest_chunk_s = longest_chunk_after_sigterm_s(settings)  # budget + limiter wait + row lease + 15 s
     for queue, deployment in worker_deployments(resources).items():
         grace = pod_spec(deployment)["terminationGracePeriodSeconds"]
         assert grace > longest_chunk_s, f"{queue}: grace {grace} s <= a chunk's {longest_chunk_s:.0f} s"
