@@ -333,3 +333,51 @@ def test_wheel_includes_every_package():
         if directory.is_dir() and directory.name != "__pycache__" and any(directory.glob("*.py"))
     }
     assert expected <= found, f"a non-editable install (the Docker image) would lack {sorted(expected - found)}"
+
+
+# ---- Redis Sentinel (deploy/compose.sentinel.yml) -----------------------------------------------
+
+SENTINEL_OVERRIDE = ROOT / "deploy" / "compose.sentinel.yml"
+
+
+def test_the_sentinel_override_points_every_client_at_the_sentinels(compose):
+    yaml = pytest.importorskip("yaml")
+    override = yaml.safe_load(SENTINEL_OVERRIDE.read_text(encoding="utf-8"))
+    conf = override["configs"]["sentinel-conf"]["content"]
+    (monitored,) = re.findall(r"^sentinel monitor (\S+) redis 6379 2$", conf, re.MULTILINE)
+    for name in telequeue_services(compose):
+        env = environment(override["services"][name])
+        assert env["TELEQUEUE_REDIS_SENTINEL_MASTER"] == monitored, name
+        sentinels = env["TELEQUEUE_REDIS_URL"].split(";")
+        assert [s.split("@")[1] for s in sentinels] == [f"sentinel-{i}:26379/0" for i in (1, 2, 3)], name
+        assert all(s.startswith("sentinel://:${REDIS_PASSWORD") for s in sentinels), name
+    # a former master must authenticate to the new one; the Sentinels to both
+    assert "masterauth ${REDIS_PASSWORD" in override["configs"]["redis-node-conf"]["content"]
+    assert f"sentinel auth-pass {monitored} ${{REDIS_PASSWORD" in conf
+    if importlib.util.find_spec("check_jsonschema") is not None:
+        result = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
+                                 str(SENTINEL_OVERRIDE)], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_redis_sentinel_accepts_the_overrides_config(tmp_path):
+    """The Sentinel config as Compose renders it (the host `redis` made loopback) starts a Sentinel."""
+    import redis as redis_py
+
+    from workers import devstack
+
+    yaml = pytest.importorskip("yaml")
+    conf = yaml.safe_load(SENTINEL_OVERRIDE.read_text(encoding="utf-8"))["configs"]["sentinel-conf"]["content"]
+    port = devstack.free_port()
+    rendered = re.sub(r"\$\{REDIS_PASSWORD[^}]*\}", "pw", conf).replace(" redis 6379 ", " 127.0.0.1 6379 ")
+    (tmp_path / "sentinel.conf").write_text(rendered.replace("port 26379", f"port {port}\nbind 127.0.0.1"))
+    proc = subprocess.Popen([devstack.redis_server_binary(), str(tmp_path / "sentinel.conf"), "--sentinel"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        devstack.wait_until(lambda: devstack.redis_answers(f"redis://127.0.0.1:{port}/0") or proc.poll() is not None,
+                            10, "the Sentinel to answer")
+        assert proc.poll() is None, proc.stdout.read().decode(errors="replace")[-800:]
+        master = re.search(r"^sentinel monitor (\S+)", conf, re.MULTILINE).group(1)
+        assert redis_py.Redis(port=port, decode_responses=True).sentinel_get_master_addr_by_name(master) == ("127.0.0.1", 6379)
+    finally:
+        devstack.stop(proc)
