@@ -420,7 +420,8 @@ def behind_one_nat(net):
         net.unsnat()
 
 
-def test_pozvonim_hosts_behind_one_nat_share_one_token_by_default(multihost, hosts, behind_one_nat):
+def test_pozvonim_hosts_behind_one_nat_share_one_token_by_default(behind_one_nat, multihost, hosts):
+    # (behind_one_nat first: it is torn down last, after the workers stopped over the NAT)
     # Given two worker hosts whose traffic leaves through one SNAT address, with the default settings
     # (each host guesses its own address as egress: sharing by egress guess would fetch two tokens
     # from one vendor-visible IP, each revoking the other)
