@@ -10,7 +10,9 @@ different client addresses. Every address is on these test links; nothing leaves
 Needs root and iproute2 (`ip`); skipped with the reason otherwise.
 
 Shown: one global limit across hosts (measured at the vendor), a job that survives a host
-vanishing mid-job (SIGKILL + namespace deleted), and Pozvonim tokens per egress IP.
+vanishing mid-job (SIGKILL + namespace deleted), and Pozvonim tokens: shared by hosts behind one
+SNAT address (an nftables rule in the root namespace, made and removed by the test; needs `nft`),
+one per host in the per-egress scope.
 """
 
 from __future__ import annotations
@@ -122,6 +124,31 @@ class TestNet:
         ip("-n", netns, "route", "add", f"10.{self.net}.0.0/24", "via", f"10.{self.net}.{i}.1")
         return host
 
+    def snat(self) -> str:
+        """From now on, everything the hosts send to the service address arrives from one other
+        address, as from hosts behind a NAT gateway: returns that address. unsnat() undoes it."""
+        if shutil.which("nft") is None:
+            pytest.skip("no `nft` command (nftables) to put the hosts behind one SNAT address")
+        nat_address = f"10.{self.net}.0.254"
+        ip("addr", "add", f"{nat_address}/32", "dev", f"tq{self.tag}s0")
+        table = f"tq{self.tag}"
+        script = (f"add table ip {table}\n"
+                  f"add chain ip {table} in {{ type nat hook input priority 100; }}\n"
+                  f"add rule ip {table} in ip saddr 10.{self.net}.0.0/16 ip saddr != 10.{self.net}.0.0/24 "
+                  f"ip daddr {self.service_address} snat to {nat_address}\n")
+        done = subprocess.run(["nft", "-f", "-"], input=script, capture_output=True, text=True, timeout=30)
+        if done.returncode != 0:
+            ip("addr", "del", f"{nat_address}/32", "dev", f"tq{self.tag}s0", check=False)
+            pytest.skip(f"cannot add an nftables SNAT rule: {done.stderr.strip()}")
+        self.nat_table = table
+        return nat_address
+
+    def unsnat(self) -> None:
+        if getattr(self, "nat_table", None):
+            subprocess.run(["nft", "delete", "table", "ip", self.nat_table], capture_output=True, timeout=30)
+            ip("addr", "del", f"10.{self.net}.0.254/32", "dev", f"tq{self.tag}s0", check=False)
+            self.nat_table = None
+
     def remove_host(self, host: Host) -> None:
         """The host disappears: its processes die with SIGKILL, then its namespace (and link) goes."""
         for proc in host.workers:
@@ -137,6 +164,7 @@ class TestNet:
             self.hosts.remove(host)
 
     def close(self) -> None:
+        self.unsnat()
         for host in list(self.hosts):
             for proc in host.workers:
                 devstack.stop(proc)
@@ -371,22 +399,53 @@ print(json.dumps([r.get(timeout=60) for r in results]))
 """
 
 
-def test_pozvonim_hosts_get_and_use_their_own_tokens(multihost, hosts, tmp_path):
-    # Given Pozvonim, which binds a token to the IP that asked for it, and workers on two hosts
-    stack = multihost()
-    two = hosts[:2]
+def run_pozvonim_on_two_hosts(stack: MultiHostStack, two: list[Host]) -> None:
     for host in two:
         stack.start_worker(host, queues="pozvonim")
     stack.wait_workers_ready(two)
-    # When signed operations run on both hosts at once
     done = subprocess.run([sys.executable, "-c", SEND_AND_WAIT, "pozvonim.profile.get", "40"],
                           env={**os.environ, **stack.env}, cwd=ROOT, capture_output=True, text=True, timeout=90)
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(json.loads(done.stdout)) == 40
-    # Then both hosts did some of them
-    for host in two:
+    for host in two:  # both hosts did some of them
         assert re.search(r"pozvonim\.profile\.get\[[^\]]+\] succeeded", stack.log(host).read_text(errors="replace")), \
             host.netns
+
+
+@pytest.fixture
+def behind_one_nat(net):
+    try:
+        yield net.snat
+    finally:
+        net.unsnat()
+
+
+def test_pozvonim_hosts_behind_one_nat_share_one_token_by_default(behind_one_nat, multihost, hosts):
+    # (behind_one_nat first: it is torn down last, after the workers stopped over the NAT)
+    # Given two worker hosts whose traffic leaves through one SNAT address, with the default settings
+    # (each host guesses its own address as egress: sharing by egress guess would fetch two tokens
+    # from one vendor-visible IP, each revoking the other)
+    nat_address = behind_one_nat()
+    stack = multihost()
+    assert "TELEQUEUE_POZVONIM__TOKEN_SCOPE" not in stack.env
+    # When signed operations run on both hosts at once
+    run_pozvonim_on_two_hosts(stack, hosts[:2])
+    # Then the vendor issued exactly one token, to the NAT address, and refused nothing
+    tokens = stack.control.rows(vendor="pozvonim", kind="token")
+    assert [row["ip"] for row in tokens] == [nat_address]
+    assert stack.control.stats()["status_counts"].get("401", 0) == 0
+    # And the workers of both hosts share it through one key per account
+    assert stack.redis.get(f"{stack.prefix}pozvonim:token:default")
+    assert stack.redis.hget(f"{stack.prefix}pozvonim:token_fetches", "default") == b"1"
+
+
+def test_pozvonim_hosts_get_and_use_their_own_tokens(multihost, hosts, tmp_path):
+    # Given Pozvonim, which binds a token to the IP that asked for it, workers on two hosts with
+    # their own addresses, and the per-egress scope
+    stack = multihost(pozvonim__token_scope="egress")
+    two = hosts[:2]
+    # When signed operations run on both hosts at once
+    run_pozvonim_on_two_hosts(stack, two)
     # And each host fetched exactly one token, for its own address (no refetching in turns)
     tokens = stack.control.rows(vendor="pozvonim", kind="token")
     assert sorted(row["ip"] for row in tokens) == sorted(h.address for h in two)

@@ -149,9 +149,9 @@ def test_every_worker_thread_shared_one_token_and_no_key_leaked(stack, app):
     # Given several tasks at once on a worker with 8 threads (each with its own client)
     handles = [app.send_task("pozvonim.profile.get", kwargs={}) for _ in range(8)]
     assert all(h.get(timeout=20)["id"] == 1001 for h in handles)
-    # Then the whole module used one token, cached in Redis per account and egress IP
+    # Then the whole module used one token, cached in Redis per account (the default scope)
     assert len(rows(stack, kind="token")) == 1
-    assert stack.redis.exists(f"{stack.prefix}pozvonim:token:default:127.0.0.1")
+    assert stack.redis.exists(f"{stack.prefix}pozvonim:token:default")
     secret = vendor_secret("pozvonim")
     assert secret not in stack.log("w0").read_text()
     assert not any(secret.encode() in (stack.redis.get(key) or b"")

@@ -15,7 +15,7 @@ from vendors.pozvonim import TokenStoreBusy
 from workers.clients import build_client
 from workers.keys import Keys
 from workers.settings import PozvonimSettings, Settings, get_settings
-from workers.tokens import EGRESS_IP_ENV, RedisTokenStore, egress_ip
+from workers.tokens import EGRESS_IP_ENV, THRASH_FETCHES_PER_HOUR, FetchLog, RedisTokenStore, egress_ip, token_store
 
 
 class Clock:
@@ -172,14 +172,82 @@ def test_after_a_refusal_one_worker_refreshes_for_all(sandbox, control, r, key_p
     assert sandbox.control.stats()["status_counts"]["401"] == 1
 
 
-def test_the_worker_builder_caches_per_account_and_egress_ip(sandbox, control, r, key_prefix, monkeypatch):
+def test_the_worker_builder_shares_one_token_per_account_by_default(sandbox, control, r, key_prefix, monkeypatch):
     monkeypatch.setenv("TELEQUEUE_KEY_PREFIX", key_prefix)
     monkeypatch.delenv(EGRESS_IP_ENV, raising=False)
+    monkeypatch.delenv("TELEQUEUE_POZVONIM__TOKEN_SCOPE", raising=False)
     get_settings.cache_clear()
     try:
         settings = Settings(pozvonim=PozvonimSettings(base_url=f"{sandbox.url}/pozvonim/v2u"))
+        assert settings.pozvonim.token_scope == "account"
         pozvonim = build_client(settings, "pozvonim", "default", new_session(), r)
         assert pozvonim.get_profile().id == 1001
+        egress = Settings(pozvonim=PozvonimSettings(base_url=f"{sandbox.url}/pozvonim/v2u", token_scope="egress"))
+        assert build_client(egress, "pozvonim", "default", new_session(), r).get_profile().id == 1001
     finally:
         get_settings.cache_clear()
+    # one key per account by default; per account and egress IP when asked for
+    assert r.exists(f"{key_prefix}pozvonim:token:default")
     assert r.exists(f"{key_prefix}pozvonim:token:default:127.0.0.1")
+    # and each fetch was counted
+    assert r.hget(f"{key_prefix}pozvonim:token_fetches", "default") == b"2"
+
+
+# --- scopes and the fetch count
+
+
+def test_token_scope_decides_the_key(r, key_prefix, monkeypatch):
+    keys = Keys(key_prefix)
+    monkeypatch.setenv(EGRESS_IP_ENV, "203.0.113.9")
+    assert token_store(r, keys, "eu", scope="account", base_url="https://x").key == f"{key_prefix}pozvonim:token:eu"
+    assert token_store(r, keys, "eu", scope="egress", base_url="https://x").key == \
+        f"{key_prefix}pozvonim:token:eu:203.0.113.9"
+    with pytest.raises(ValueError, match="account' or 'egress"):
+        token_store(r, keys, "eu", scope="node", base_url="https://x")
+
+
+def test_more_than_a_few_fetches_an_hour_warn_and_name_the_fix(r, key_prefix, caplog):
+    # Given an account whose token is fetched again and again (workers revoking each other's)
+    clock = Clock()
+    fetches = FetchLog(r, Keys(key_prefix), "default", clock=clock)
+    other_address = FetchLog(r, Keys(key_prefix), "default", egress="198.51.100.1", clock=clock)
+    caplog.set_level("WARNING", logger="workers.tokens")
+    # When it is fetched THRASH_FETCHES_PER_HOUR times within the hour: healthy enough, no warning
+    counts = []
+    for _ in range(THRASH_FETCHES_PER_HOUR):
+        clock.now_s += 60
+        counts.append(fetches.record())
+    assert counts == [1, 2, 3, 4] and not caplog.records
+    other_address.record()  # another address's token is another token: not counted with these
+    # Then one more within the hour warns, naming the setting that fixes it
+    clock.now_s += 60
+    assert fetches.record() == THRASH_FETCHES_PER_HOUR + 1
+    (warning,) = caplog.records
+    assert "fetched 5 tokens in the last hour" in warning.getMessage()
+    assert "TELEQUEUE_POZVONIM__TOKEN_SCOPE=egress" in warning.getMessage()
+    # And fetches older than an hour no longer count
+    clock.now_s += 3600
+    assert fetches.record() == 1
+    assert r.hget(f"{key_prefix}pozvonim:token_fetches", "default") == b"7"
+
+
+def test_a_thrashing_egress_token_names_the_account_scope(r, key_prefix, caplog):
+    fetches = FetchLog(r, Keys(key_prefix), "thrash", egress="10.0.0.7")
+    caplog.set_level("WARNING", logger="workers.tokens")
+    for _ in range(THRASH_FETCHES_PER_HOUR + 1):
+        fetches.record()
+    (warning,) = caplog.records
+    assert "on egress 10.0.0.7" in warning.getMessage()
+    assert "TELEQUEUE_POZVONIM__TOKEN_SCOPE=account" in warning.getMessage()
+    assert EGRESS_IP_ENV in warning.getMessage()
+
+
+def test_a_fetch_through_the_store_is_counted(r, key_prefix):
+    keys = Keys(key_prefix)
+    store = token_store(r, keys, "default", scope="account", base_url="https://x")
+    tokens, fetched = provider(Clock(), store)
+    tokens.token()
+    tokens.token()  # cached: no fetch
+    tokens.refresh(rejected="t1")
+    assert fetched == ["t1", "t2"]
+    assert r.zcard(keys.pozvonim_token_fetches("default")) == 2

@@ -12,6 +12,13 @@ def celery_config(settings: Settings) -> dict:
                                **settings.broker_transport_options}
     if settings.broker_key_prefix:
         transport_options["global_keyprefix"] = settings.broker_key_prefix
+    backend_options: dict = {"visibility_timeout": settings.visibility_timeout_s}
+    # Redis Sentinel (`sentinel://h1:26379;sentinel://h2:26379/0`): kombu and Celery's result
+    # backend find the master by this name, as workers/redis_conn.py does.
+    if settings.broker.startswith("sentinel://"):
+        transport_options.setdefault("master_name", settings.redis_sentinel_master)
+    if settings.redis_url.startswith("sentinel://"):
+        backend_options["master_name"] = settings.redis_sentinel_master
     return dict(
         broker_url=settings.broker,
         result_backend=settings.redis_url,
@@ -20,7 +27,7 @@ def celery_config(settings: Settings) -> dict:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         broker_transport_options=transport_options,
-        result_backend_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+        result_backend_transport_options=backend_options,
         broker_connection_retry_on_startup=True,
         # A publish waits out a broker restart or failover (redis_outage_s), saying so.
         task_publish_retry_policy=celery_publish_retry_policy(settings.redis_outage_s, settings.broker),

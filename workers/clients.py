@@ -43,10 +43,10 @@ def _obzvonilka(conf, account, session, client, account_name):
 def _pozvonim(conf, account, session, client, account_name):
     from vendors.pozvonim import PozvonimClient, PozvonimCredentials
     from workers.redis_conn import get_keys
-    from workers.tokens import RedisTokenStore, egress_ip
+    from workers.tokens import token_store
 
-    # One token per account and egress IP, shared by every worker (see workers/tokens.py).
-    store = RedisTokenStore(client, get_keys().pozvonim_token(account_name, egress_ip(conf.base_url)))
+    # One token per account (or per account and egress IP), shared by every worker (see workers/tokens.py).
+    store = token_store(client, get_keys(), account_name, scope=conf.token_scope, base_url=conf.base_url)
     creds = PozvonimCredentials(uid=account.uid, api_key=account.api_key)
     return PozvonimClient(creds, base_url=conf.base_url, session=session, token_store=store,
                           refresh_margin_s=conf.token_refresh_margin_s, timeout_s=_timeouts(conf),

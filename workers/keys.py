@@ -67,9 +67,18 @@ class Keys:
         """Sorted set of chunk payloads waiting for a retry, scored by due time (s)."""
         return f"{self.prefix}deferred"
 
-    def pozvonim_token(self, account: str, egress_ip: str) -> str:
-        """JSON {token, expires_at_s} of a Pozvonim account on one egress IP; `<key>:lock` guards its refresh."""
-        return f"{self.prefix}pozvonim:token:{account}:{egress_ip}"
+    def pozvonim_token(self, account: str, egress_ip: str | None = None) -> str:
+        """JSON {token, expires_at_s} of a Pozvonim account (on one egress IP when given); `<key>:lock`
+        guards its refresh."""
+        return f"{self.prefix}pozvonim:token:{account}" + (f":{egress_ip}" if egress_ip else "")
+
+    def pozvonim_token_fetches(self, account: str) -> str:
+        """Sorted set: one member per token fetched for the account in the last hour, scored by time."""
+        return f"{self.prefix}pozvonim:token_fetches:{account}"
+
+    def pozvonim_token_fetch_totals(self) -> str:
+        """Hash: account -> tokens fetched since ever (a Prometheus counter)."""
+        return f"{self.prefix}pozvonim:token_fetches"
 
     def workers(self) -> str:
         """Sorted set: worker id -> unix time of its last heartbeat."""

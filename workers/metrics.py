@@ -7,13 +7,16 @@ flower` serves them on its own /metrics. Read from Redis at scrape time: nothing
 from __future__ import annotations
 
 import logging
+import time
 
 from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
 
+from workers.backlog import queue_work
 from workers.jobs import COUNTERS, JobStore
 from workers.redis_conn import get_keys, get_redis
-from workers.routing import VENDORS
+from workers.routing import BULK_QUEUE, VENDORS, queue_for
 from workers.settings import get_settings
+from workers.tokens import FETCH_WINDOW_S
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,8 @@ class TelequeueCollector:
             for field, count in sorted(redis.hgetall(key).items()):
                 family.add_metric(field.decode().split("|", 1), float(count))
         return [once, surprises]
+        yield from self._queue_metrics()
+        yield from self._token_metrics()
 
     def _limiter_metrics(self):
         granted = CounterMetricFamily("telequeue_limiter_granted", "Send slots granted", labels=["vendor", "account"])
@@ -62,6 +67,34 @@ class TelequeueCollector:
             for outcome in (*COUNTERS, "pending"):
                 rows.add_metric([status.id, status.kind, status.state, outcome], getattr(status, outcome))
         return rows
+
+    def _queue_metrics(self):
+        """Chunks per queue and where they are: KEDA scales on the sum (deploy/k8s/scaledobjects.yaml)."""
+        settings = get_settings()
+        if settings.broker != settings.redis_url:
+            return []  # another broker (RabbitMQ): its own exporter counts its queues
+        chunks = GaugeMetricFamily("telequeue_queue_chunks", "Chunks of a queue: waiting, in flight (unacked), "
+                                   "deferred for a retry", labels=["queue", "state"])
+        queues = [queue_for(v, a) for v in VENDORS for a in settings.vendor(v).accounts] + [BULK_QUEUE]
+        for queue, work in queue_work(get_redis(), get_keys(), queues,
+                                      broker_prefix=settings.broker_key_prefix).items():
+            for state in ("waiting", "in_flight", "deferred"):
+                chunks.add_metric([queue, state], getattr(work, state))
+        return [chunks]
+
+    def _token_metrics(self):
+        """Pozvonim token fetches: a healthy account fetches one per ~4 h (workers/tokens.py)."""
+        redis, keys = get_redis(), get_keys()
+        total = CounterMetricFamily("telequeue_pozvonim_token_fetches", "Pozvonim tokens fetched", labels=["account"])
+        recent = GaugeMetricFamily("telequeue_pozvonim_token_fetches_last_hour",
+                                   "Pozvonim tokens fetched in the last hour (above 4 per egress address: tokens thrash)",
+                                   labels=["account"])
+        totals = {k.decode(): int(v) for k, v in redis.hgetall(keys.pozvonim_token_fetch_totals()).items()}
+        for account in sorted(set(get_settings().pozvonim.accounts) | set(totals)):
+            total.add_metric([account], totals.get(account, 0))
+            key = keys.pozvonim_token_fetches(account)
+            recent.add_metric([account], redis.zcount(key, f"({time.time() - FETCH_WINDOW_S}", "+inf"))
+        return [total, recent]
 
 
 def count_surprise(vendor: str, what: str, why: str) -> None:

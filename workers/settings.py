@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
@@ -56,6 +57,10 @@ class PozvonimSettings(VendorSettings):
     token_refresh_margin_s: float = 600.0
     #: send every method by POST, as the doc's text says, instead of vendors/pozvonim/methods.py's verbs
     all_post: bool = False
+    #: one token per account ("account": every worker leaves through one egress address, e.g. a
+    #: NAT) or per account and egress IP ("egress": workers with their own public addresses);
+    #: see workers/tokens.py
+    token_scope: Literal["account", "egress"] = "account"
 
 
 class ObzvonilkaAccount(AccountLimits):
@@ -118,6 +123,14 @@ class Settings(BaseSettings):
     #: a load whose producer stopped renewing its lease this long ago is ended as aborted;
     #: keep it above redis_outage_s, so a producer that rides out an outage keeps its load
     producer_lease_s: float = Field(default=90.0, gt=0)
+    #: worker liveness (lead's contract; written by the recovery work, read by the deploy probes)
+    heartbeat_interval_s: float = 2.0
+    worker_dead_after_s: float = 15.0
+    chunk_time_budget_s: float = 60.0
+    heartbeat_file: str = ""
+    #: with a `sentinel://host:26379;sentinel://host2:26379/0` redis_url or broker_url: the
+    #: name the Sentinels monitor the master under
+    redis_sentinel_master: str = "mymaster"
     retry: RetrySettings = Field(default_factory=RetrySettings)
     #: how long the record of a non-idempotent single operation (sent, result) is kept
     once_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
