@@ -29,6 +29,8 @@ class TelequeueCollector:
         yield from self._limiter_metrics()
         yield self._job_metrics()
         yield from self._single_op_metrics()
+        yield from self._queue_metrics()
+        yield from self._token_metrics()
 
     def _single_op_metrics(self):
         """Non-idempotent single operations by outcome (tasks/once.py), and 2xx replies of unexpected shape."""
@@ -42,8 +44,6 @@ class TelequeueCollector:
             for field, count in sorted(redis.hgetall(key).items()):
                 family.add_metric(field.decode().split("|", 1), float(count))
         return [once, surprises]
-        yield from self._queue_metrics()
-        yield from self._token_metrics()
 
     def _limiter_metrics(self):
         granted = CounterMetricFamily("telequeue_limiter_granted", "Send slots granted", labels=["vendor", "account"])
