@@ -28,6 +28,10 @@ return 1
 """
 
 
+#: a lease outlasts the send it covers by this much: the claim before it, the outcome after it
+LEASE_MARGIN_S = 5.0
+
+
 class WorkerRuntime:
     def __init__(self, publish, settings: Settings | None = None) -> None:
         self._settings = settings or get_settings()
@@ -40,10 +44,17 @@ class WorkerRuntime:
 
     @property
     def row_lease_s(self) -> float:
-        """Longer than one vendor call can take (any vendor), so a live sender's claim never lapses."""
+        """How long a claim lasts: a row's whole send (send_budget_s, which no single call of
+        any vendor outlasts) plus LEASE_MARGIN_S for the claim's and the outcome's round trips,
+        so a live sender's claim never lapses."""
         s = self._settings
-        slowest = max(s.vendor(v).connect_timeout_s + s.vendor(v).read_timeout_s for v in VENDORS)
-        return max(s.row_lease_s, slowest + 5)
+        slowest_call_s = max(s.vendor(v).total_timeout_s for v in VENDORS)
+        return max(s.row_lease_s, slowest_call_s + LEASE_MARGIN_S)
+
+    @property
+    def send_budget_s(self) -> float:
+        """Every HTTP call of one row's send ends within this (vendors.deadline.within)."""
+        return self.row_lease_s - LEASE_MARGIN_S
 
     def limiter(self, vendor: str, account: str) -> RateLimiter:
         limits = vendor_account(vendor, account, self._settings)
