@@ -49,6 +49,14 @@ end
 return before
 """
 
+# KEYS[1] job;  ARGV[1] a line read.  last_line only grows (a caller's rows may come in any order).
+RAISE_LAST_LINE = """
+if tonumber(ARGV[1]) > (tonumber(redis.call('HGET', KEYS[1], 'last_line')) or 0) then
+  redis.call('HSET', KEYS[1], 'last_line', ARGV[1])
+end
+return 1
+"""
+
 COUNTERS = ("total", "valid", "rejected", "delivered", "failed", "cancelled", "unknown_outcome")
 
 
@@ -114,10 +122,13 @@ class JobStore:
         pipe.execute()
         return job_id
 
-    def add_rows(self, job_id: str, *, valid: int, rejects: list[dict]) -> None:
-        """Count a batch of rows read (valid ones about to be enqueued) and keep its rejects."""
+    def add_rows(self, job_id: str, *, valid: int, rejects: list[dict], last_line: int | None = None) -> None:
+        """Count a batch of rows read (valid ones about to be enqueued) and keep its rejects.
+        `last_line`: the highest line read so far; the ledger refuses lines above it."""
         pipe = self._r.pipeline()
         key = self._keys.job(job_id)
+        if last_line is not None:
+            pipe.eval(RAISE_LAST_LINE, 1, key, last_line)
         pipe.hincrby(key, "total", valid + len(rejects))
         pipe.hincrby(key, "valid", valid)
         if rejects:

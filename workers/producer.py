@@ -93,7 +93,8 @@ def _flush(job_id, store, chunk, rejects, enqueue, on_progress) -> None:
     # Counted before it is enqueued, so `pending` never goes negative while workers race ahead.
     if not chunk and not rejects:
         return
-    store.add_rows(job_id, valid=len(chunk), rejects=rejects)
+    last_line = max([row[0] for row in chunk] + [reject["line"] for reject in rejects])
+    store.add_rows(job_id, valid=len(chunk), rejects=rejects, last_line=last_line)
     if chunk:
         try:
             enqueue(chunk)
