@@ -63,3 +63,8 @@ class ScriptedBatches:
         outcome = self.outcomes.pop(0) if self.outcomes else None
         if outcome is not None:
             raise outcome
+
+
+def another_worker(r, key_prefix: str, job_id: str) -> Ledger:
+    """The same job's ledger as another worker (another claim owner) sees it."""
+    return Ledger(r, Keys(key_prefix), job_id, lease_s=30)

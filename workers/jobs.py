@@ -78,6 +78,8 @@ class JobStatus:
     failed: int = 0
     cancelled: int = 0
     unknown_outcome: int = 0
+    #: why a worker paused the job (an auth error); cleared on resume
+    pause_reason: str = ""
 
     @property
     def pending(self) -> int:
@@ -152,7 +154,7 @@ class JobStore:
             id=data["id"], kind=data["kind"], vendor=data["vendor"], account=data["account"],
             target=data.get("target", ""), state=data["state"], created_at=float(data["created_at"]),
             finished_at=float(data["finished_at"]) if data.get("finished_at") else None,
-            produced=data.get("produced") == "1",
+            produced=data.get("produced") == "1", pause_reason=data.get("pause_reason", ""),
             **{name: int(data.get(name, 0)) for name in COUNTERS},
         )
 

@@ -59,6 +59,14 @@ class Keys:
         """Sorted set of chunk payloads waiting for a retry, scored by due time (s)."""
         return f"{self.prefix}deferred"
 
+    def dead_chunks(self) -> str:
+        """List of JSON {task, reason, payload, at}: chunk rows no job can take, newest first (capped)."""
+        return f"{self.prefix}dead_chunks"
+
+    def dead_chunks_count(self) -> str:
+        """Hash: task name -> dead letters ever recorded for it."""
+        return f"{self.prefix}dead_chunks:count"
+
     def pozvonim_token(self, account: str, egress_ip: str) -> str:
         """JSON {token, expires_at_s} of a Pozvonim account on one egress IP; `<key>:lock` guards its refresh."""
         return f"{self.prefix}pozvonim:token:{account}:{egress_ip}"

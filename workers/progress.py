@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -33,7 +34,10 @@ def follow(store: JobStore, job_id: str, console: Console, *, producing: Callabl
 
 
 def _detail(status: JobStatus) -> str:
-    return f"[green]{status.delivered} ok[/] [red]{status.failed} failed[/] [yellow]{status.rejected} rejected[/]"
+    detail = f"[green]{status.delivered} ok[/] [red]{status.failed} failed[/] [yellow]{status.rejected} rejected[/]"
+    if status.state == "paused" and status.pause_reason:
+        detail += f" [red]{escape(status.pause_reason)}[/]"
+    return detail
 
 
 def summary_table(status: JobStatus) -> Table:
@@ -41,8 +45,10 @@ def summary_table(status: JobStatus) -> Table:
     rows = [("state", status.state), ("rows read", status.total), ("delivered", status.delivered),
             ("failed", status.failed), ("rejected", status.rejected), ("cancelled", status.cancelled),
             ("pending", status.pending), ("sent again after unknown outcome", status.unknown_outcome)]
+    if status.pause_reason:
+        rows.insert(1, ("paused because", status.pause_reason))
     if status.finished_at:
         rows.append(("took", f"{status.finished_at - status.created_at:.1f} s"))
     for name, value in rows:
-        table.add_row(name, str(value))
+        table.add_row(name, escape(str(value)))
     return table

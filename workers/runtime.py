@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
+import time
 from functools import cached_property
 
 from typing import Any
@@ -30,6 +32,10 @@ return 1
 
 #: a lease outlasts the send it covers by this much: the claim before it, the outcome after it
 LEASE_MARGIN_S = 5.0
+#: dead letters kept in Redis (Keys.dead_chunks); the count per task keeps growing
+DEAD_LETTERS_KEPT = 1000
+
+log = logging.getLogger(__name__)
 
 
 class WorkerRuntime:
@@ -86,6 +92,20 @@ class WorkerRuntime:
             return True
         self._publish(task_name, kwargs)
         return False
+
+    def dead_letter(self, task_name: str, kwargs, reason: str) -> None:
+        """A chunk (or row of one) that no job can take: logged loudly, counted per task, and
+        kept (the newest DEAD_LETTERS_KEPT) for an operator to inspect. Never a secret in it:
+        chunk payloads carry account aliases only."""
+        log.error("dead letter from %s: %s; payload kept in %s", task_name, reason, get_keys().dead_chunks())
+        keys = get_keys()
+        entry = json.dumps({"task": task_name, "reason": reason, "payload": kwargs, "at": time.time()},
+                           ensure_ascii=False, default=repr)
+        pipe = get_redis().pipeline()
+        pipe.lpush(keys.dead_chunks(), entry)
+        pipe.ltrim(keys.dead_chunks(), 0, DEAD_LETTERS_KEPT - 1)
+        pipe.hincrby(keys.dead_chunks_count(), task_name, 1)
+        pipe.execute()
 
     @cached_property
     def deferred(self) -> DeferredQueue:
