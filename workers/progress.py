@@ -30,6 +30,8 @@ def follow(store: JobStore, job_id: str, console: Console, *, producing: Callabl
             )
             if status.finished or (deadline is not None and time.monotonic() > deadline):
                 return status
+            if status.state == "paused" and status.pause_reason:
+                return status  # a worker paused it (an auth error): waiting would not end it
             time.sleep(poll_s)
 
 
