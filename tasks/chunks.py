@@ -141,6 +141,11 @@ class ChunkRunner:
                     return self._defer(row, exc, outcome)
                 self._sleep(backoff_s(attempts - 1, base_s=self._retry.in_task_backoff_s, max_s=2.0))
                 continue
+            except Exception:
+                # A bug or a surprise in the send: give the row back (it may have gone out), so the
+                # chunk's retry rounds, and in the end its failure into the report, can reach it.
+                self._ledger.release(row.line, unknown_outcome=True)
+                raise
             self._ledger.delivered(row.line)
             outcome.delivered += 1
             return "delivered"
@@ -270,6 +275,9 @@ class BatchRunner:
                 if attempts >= self._retry.in_task_attempts:
                     return self._defer(claimed, exc, outcome)
                 self._sleep(backoff_s(attempts - 1, base_s=self._retry.in_task_backoff_s, max_s=2.0))
+            except Exception:
+                self._release(claimed, unknown_outcome=True)  # as ChunkRunner: never leave a claim behind
+                raise
             else:
                 for row in claimed:
                     self._ledger.delivered(row.line)

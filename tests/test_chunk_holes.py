@@ -221,3 +221,18 @@ def test_the_upsert_reserves_both_slots_before_its_claim_and_keeps_the_rate(r, k
     sent = [at for name, at in recorder.events if name == "request"]
     assert sent[-1] - sent[0] >= 5 * 0.05 - 0.01, sent
     assert store.status(job_id).state == "done"
+
+
+def test_a_send_that_keeps_crashing_ends_in_the_report_after_the_rounds(r, key_prefix, worker_runtime):
+    # Given a send that raises something no one expected, on the chunk's last round (max_task_retries 2)
+    store, job_id, _, _ = job_with_rows(r, key_prefix, ROWS[:1], limiter_name="c")
+
+    def crash(row):
+        raise KeyError("surprise")
+
+    payload = CampaignChunkPayload(job_id=job_id, campaign_id=1, rows=[ROWS[0].wire], attempt=2)
+    assert run_chunk(ADD_CHUNK, "ringostat", payload, to_row=campaign_row, send=crash) == {"error": 1}
+    # Then its claim was given back, so the row fails into the report instead of staying pending for ever
+    [problem] = store.problem_rows(job_id)
+    assert "gave up after 3 rounds of retries: internal error: KeyError" in problem["reason"]
+    assert store.status(job_id).state == "done"
