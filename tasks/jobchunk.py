@@ -160,7 +160,8 @@ class ChunkTask(VendorTask):
 
 
 def unrunnable(task_name: str, kwargs: dict, error: str) -> None:
-    """Retry a chunk this worker cannot run in rounds, then fail its rows with `error`."""
+    """Retry a chunk this worker cannot run in rounds, then fail its rows with `error`; a
+    paused job's is parked, a cancelled job's rows end as cancelled."""
     runtime = current()
     job_id = kwargs.get("job_id")
     if not isinstance(job_id, str) or not job_id:
@@ -171,9 +172,12 @@ def unrunnable(task_name: str, kwargs: dict, error: str) -> None:
     if limit is None:
         log.warning("chunk of job %s (gone) could not run: %s", job_id, error)
         return
+    state = ledger.job_state()
+    if state == "paused" and runtime.park(job_id, task_name, kwargs):
+        return  # set aside like any chunk of a paused job; resume publishes it as it came
     attempt = kwargs.get("attempt", 0)
     policy = runtime.retry
-    if isinstance(attempt, int) and 0 <= attempt < policy.max_task_retries:
+    if state != "cancelled" and isinstance(attempt, int) and 0 <= attempt < policy.max_task_retries:
         log.error("chunk of job %s could not run (%s); retrying it in a later round", job_id, error)
         delay_s = backoff_s(attempt, base_s=policy.backoff_base_s, max_s=policy.backoff_max_s)
         runtime.defer(task_name, {**kwargs, "attempt": attempt + 1}, delay_s=delay_s)
@@ -184,6 +188,8 @@ def unrunnable(task_name: str, kwargs: dict, error: str) -> None:
         line = _line_of(wire, limit)
         if line is None:
             runtime.dead_letter(task_name, {"job_id": job_id, "row": wire}, f"row without a line of job {job_id}")
+        elif state == "cancelled":
+            ledger.failed(line, {}, reason="job cancelled", outcome="cancelled", wire=list(wire), unclaimed_only=True)
         else:
             ledger.failed(line, {}, reason=f"this worker could not run the chunk: {error}", wire=list(wire),
                           unclaimed_only=True)

@@ -236,3 +236,13 @@ def test_a_send_that_keeps_crashing_ends_in_the_report_after_the_rounds(r, key_p
     [problem] = store.problem_rows(job_id)
     assert "gave up after 3 rounds of retries: internal error: KeyError" in problem["reason"]
     assert store.status(job_id).state == "done"
+
+
+def test_a_chunk_that_cannot_run_in_a_paused_job_is_parked_as_it_came(r, key_prefix, worker_runtime):
+    store, job_id, _, _ = job_with_rows(r, key_prefix, ROWS, limiter_name="u")
+    store.set_state(job_id, "paused")
+    payload = {"job_id": job_id, "campaign_id": 1, "rows": [row.wire for row in ROWS], "account": "nobody"}
+    add_campaign_chunk(**payload)
+    [parked] = [json.loads(raw) for raw in r.lrange(Keys(key_prefix).parked(job_id), 0, -1)]
+    assert parked == {"task": ADD_CHUNK, "kwargs": payload}
+    assert store.status(job_id).failed == 0
