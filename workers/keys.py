@@ -31,7 +31,7 @@ class Keys:
         return f"{self.prefix}job:{job_id}:failed"
 
     def claims(self, job_id: str) -> str:
-        """Hash: line -> '<lease deadline ms>:<owner>' while a worker may be sending that row."""
+        """Hash: line -> lease deadline (ms), and '<line>:owner' -> who holds it, while a worker may be sending that row."""
         return f"{self.prefix}job:{job_id}:claims"
 
     def unknown(self, job_id: str) -> str:

@@ -7,7 +7,7 @@ again and the row is counted in `unknown_outcome` (a possible duplicate at the v
 A delivered or failed row is never sent again, whatever retries or redeliveries happen.
 
 A claim has an owner, a token unique to the Ledger object (one per chunk run) that made it,
-stored with the lease as '<deadline ms>:<owner>'. Only the owner releases the row, and a
+kept beside the lease's deadline (field '<line>:owner'; the deadline stays a plain number). Only the owner releases the row, and a
 finish never ends another owner's live lease; the owner claiming again (redis-py re-running
 a script after a dropped connection) renews its own lease instead of meeting 'busy'.
 A line is checked against the job (1..last_line) before any bit is set: a stray line of
@@ -49,10 +49,15 @@ DEFAULT_MAX_LINE = 1 << 24
 # The lease on a line: its deadline (ms, Redis clock) and owner, (0, '') when unclaimed.
 _LEASE = """
 local function lease_of(claims, line)
-  local v = redis.call('HGET', claims, line)
-  if not v then return 0, '' end
-  local deadline, owner = string.match(v, '^(%d+):?(.*)$')
-  return tonumber(deadline) or 0, owner or ''
+  local deadline = tonumber(redis.call('HGET', claims, line))
+  if not deadline then return 0, '' end
+  return deadline, redis.call('HGET', claims, line .. ':owner') or ''
+end
+local function hold(claims, line, deadline, owner)
+  redis.call('HSET', claims, line, deadline, line .. ':owner', owner)
+end
+local function unhold(claims, line)
+  redis.call('HDEL', claims, line, line .. ':owner')
 end
 local function now_ms()
   local t = redis.call('TIME')
@@ -79,7 +84,7 @@ if redis.call('GETBIT', KEYS[2], line) == 1 or redis.call('HEXISTS', KEYS[3], li
 local now = now_ms()
 local lease, owner = lease_of(KEYS[4], line)
 if lease > now and owner ~= ARGV[3] then return 'busy' end
-redis.call('HSET', KEYS[4], line, (now + tonumber(ARGV[2])) .. ':' .. ARGV[3])
+hold(KEYS[4], line, now + tonumber(ARGV[2]), ARGV[3])
 -- The owner's own claim run again (redis-py retrying after a dropped connection) only renews it.
 if lease == 0 or owner == ARGV[3] then return 'claimed' end
 redis.call('HINCRBY', KEYS[5], line, 1)
@@ -97,7 +102,7 @@ local line = ARGV[1]
 if not line_ok(KEYS[1], line) then return redis.error_reply('line ' .. line .. ' is not a row of this job') end
 local lease, owner = lease_of(KEYS[4], line)
 if lease > now_ms() and owner ~= ARGV[4] then return 0 end
-if lease > 0 then redis.call('HDEL', KEYS[4], line) end
+if lease > 0 then unhold(KEYS[4], line) end
 if redis.call('GETBIT', KEYS[2], line) == 1 or redis.call('HEXISTS', KEYS[3], line) == 1 then return 0 end
 if ARGV[2] == 'delivered' then
   redis.call('SETBIT', KEYS[2], line, 1)
@@ -115,7 +120,7 @@ return 1
 RELEASE = _LEASE + """
 local lease, owner = lease_of(KEYS[1], ARGV[1])
 if lease == 0 or owner ~= ARGV[3] then return 0 end
-redis.call('HDEL', KEYS[1], ARGV[1])
+unhold(KEYS[1], ARGV[1])
 if ARGV[2] == '1' then
   redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
   redis.call('HINCRBY', KEYS[3], 'unknown_outcome', 1)
