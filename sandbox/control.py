@@ -5,6 +5,7 @@ They are not vendor traffic, so they bypass latency, faults and the stats.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Mapping, Sequence
 
@@ -66,6 +67,37 @@ def rows_handler(plugin: VendorPlugin):
     return rows
 
 
+async def trickle(request: web.Request) -> web.StreamResponse:
+    """GET /_sandbox/trickle?bytes=N&interval_s=S[&head=1]: a vendor that answers one byte
+    every S seconds, in the body (head=0) or already in the status line (head=1), which a
+    per-read timeout never ends. A client's total deadline must."""
+    try:
+        count = int(request.query.get("bytes", "30"))
+        interval_s = float(request.query.get("interval_s", "1"))
+    except ValueError:
+        return _json({"ok": False, "error": "bytes and interval_s must be numbers"}, 400)
+    if request.query.get("head") == "1":
+        transport = request.transport
+        head = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+        for byte in head[:count]:
+            if transport is None or transport.is_closing():
+                break
+            transport.write(bytes([byte]))
+            await asyncio.sleep(interval_s)
+        if transport is not None:
+            transport.close()
+        raise web.HTTPGone()  # the connection is closed: aiohttp has nothing left to write
+    response = web.StreamResponse(headers={"Content-Length": str(count), "Content-Type": "text/plain"})
+    await response.prepare(request)
+    for _ in range(count):
+        await asyncio.sleep(interval_s)
+        try:
+            await response.write(b".")
+        except ConnectionError:
+            break
+    return response
+
+
 def routes(plugins: Sequence[VendorPlugin]) -> list[web.RouteDef]:
     table = [
         web.get(f"{PREFIX}/health", health),
@@ -73,6 +105,7 @@ def routes(plugins: Sequence[VendorPlugin]) -> list[web.RouteDef]:
         web.get(f"{PREFIX}/config", get_config),
         web.post(f"{PREFIX}/config", post_config),
         web.post(f"{PREFIX}/reset", reset),
+        web.get(f"{PREFIX}/trickle", trickle),
     ]
     table += [web.get(f"{PREFIX}/{plugin.name}/rows", rows_handler(plugin)) for plugin in plugins]
     return table

@@ -12,7 +12,9 @@ from typing import Callable
 
 import pydantic
 
-from vendors.errors import OutcomeUnknown, PermanentVendorError, RateLimited, TransientVendorError, VendorError
+from vendors import deadline
+from vendors.errors import (AuthError, OutcomeUnknown, PermanentVendorError, RateLimited, TransientVendorError,
+                            VendorError)
 from vendors.validation import describe
 
 from tasks.backoff import backoff_s
@@ -55,14 +57,20 @@ def unfinished(ledger: Ledger, rows: list[JobRow], outcome: ChunkOutcome) -> lis
 
 
 class ChunkRunner:
+    """Send a chunk's rows one request each (or `slots_per_row` requests, whose limiter slots
+    are all reserved before the row is claimed); every send ends within `send_budget_s`."""
+
     def __init__(self, *, ledger: Ledger, limiter: Limiter, retry: RetryPolicy, lease_s: float,
-                 send: Callable[[JobRow], object], sleep: Callable[[float], None] = time.sleep) -> None:
+                 send: Callable[[JobRow], object], sleep: Callable[[float], None] = time.sleep,
+                 slots_per_row: int = 1, send_budget_s: float | None = None) -> None:
         self._ledger = ledger
         self._limiter = limiter
         self._retry = retry
         self._lease_s = lease_s
         self._send = send
         self._sleep = sleep
+        self._slots_per_row = slots_per_row
+        self._send_budget_s = send_budget_s
 
     def run(self, rows: list[JobRow]) -> ChunkOutcome:
         outcome = ChunkOutcome()
@@ -96,15 +104,24 @@ class ChunkRunner:
         attempts = throttles = 0
         while attempts < self._retry.in_task_attempts:
             # A long wait (a 429's Retry-After) still notices a pause or cancel within seconds.
-            if not self._limiter.acquire(should_stop=self._ledger.stopped):
-                return self._ledger.job_state()
+            if not self._limiter.acquire(should_stop=self._ledger.stopped, slots=self._slots_per_row):
+                stop = _stop_verdict(self._ledger)
+                if stop:
+                    return stop
+                continue  # resumed since the limiter looked: the row still needs its slot
             claim = self._ledger.claim(row.line)
             if not claim.may_send:
                 if claim.value == "done":
                     outcome.skipped += 1
                 return claim.value
             try:
-                self._send(row)
+                with deadline.within(self._send_budget_s):  # the lease outlasts the whole send
+                    self._send(row)
+            except AuthError as exc:
+                # The account's key is wrong for every row: pause the job, not fail row after row.
+                self._ledger.release(row.line, unknown_outcome=False)
+                stop = _pause_for(self._ledger, exc)
+                return stop or self._fail(row, _reason(exc), outcome)
             except RateLimited as exc:
                 self._ledger.release(row.line, unknown_outcome=False)
                 self._limiter.penalize(exc.retry_after_s or 1.0)
@@ -124,6 +141,11 @@ class ChunkRunner:
                     return self._defer(row, exc, outcome)
                 self._sleep(backoff_s(attempts - 1, base_s=self._retry.in_task_backoff_s, max_s=2.0))
                 continue
+            except Exception:
+                # A bug or a surprise in the send: give the row back (it may have gone out), so the
+                # chunk's retry rounds, and in the end its failure into the report, can reach it.
+                self._ledger.release(row.line, unknown_outcome=True)
+                raise
             self._ledger.delivered(row.line)
             outcome.delivered += 1
             return "delivered"
@@ -147,6 +169,20 @@ def _reason(exc: VendorError) -> str:
     return str(exc)[:500]
 
 
+def _stop_verdict(ledger: Ledger) -> str:
+    """Why the chunk must stop sending (one of STOPS), or '' when it may go on: the limiter
+    gave up waiting because the job looked stopped, but a resume may have come since."""
+    state = ledger.job_state()
+    return state if state in STOPS else ""
+
+
+def _pause_for(ledger: Ledger, exc: AuthError) -> str:
+    """Pause the job for an auth error, its reason kept for `job status`; the stop verdict
+    ('paused', or 'cancelled'/'gone' when that came first), '' when the job cannot pause."""
+    state = ledger.pause(f"paused at the first auth error: {_reason(exc)}; fix the account's key, then resume")
+    return state if state in STOPS else ""
+
+
 class BatchRunner:
     """Send a chunk's rows in batches, one request per batch, for vendors that take a list.
 
@@ -157,9 +193,11 @@ class BatchRunner:
     """
 
     def __init__(self, *, ledger: Ledger, limiter: Limiter, retry: RetryPolicy, lease_s: float, batch_size: int,
-                 send_batch: Callable[[list[JobRow]], object], sleep: Callable[[float], None] = time.sleep) -> None:
+                 send_batch: Callable[[list[JobRow]], object], sleep: Callable[[float], None] = time.sleep,
+                 send_budget_s: float | None = None) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        self._send_budget_s = send_budget_s
         self._ledger = ledger
         self._limiter = limiter
         self._retry = retry
@@ -201,12 +239,25 @@ class BatchRunner:
         attempts = throttles = 0
         while True:
             if not self._limiter.acquire(should_stop=self._ledger.stopped):
-                return self._ledger.job_state()
+                stop = _stop_verdict(self._ledger)
+                if stop:
+                    return stop
+                continue  # resumed since the limiter looked
             claimed, stop = self._claim_all(rows, outcome, busy)
             if stop or not claimed:
                 return stop or "empty"
             try:
-                self._send_batch(claimed)
+                with deadline.within(self._send_budget_s):
+                    self._send_batch(claimed)
+            except AuthError as exc:
+                self._release(claimed, unknown_outcome=False)
+                stop = _pause_for(self._ledger, exc)
+                if stop:
+                    return stop
+                for row in claimed:
+                    self._ledger.failed(row.line, row.fields, reason=_reason(exc), wire=row.wire)
+                outcome.failed += len(claimed)
+                return "failed"
             except RateLimited as exc:
                 self._release(claimed, unknown_outcome=False)
                 self._limiter.penalize(exc.retry_after_s or 1.0)
@@ -224,6 +275,9 @@ class BatchRunner:
                 if attempts >= self._retry.in_task_attempts:
                     return self._defer(claimed, exc, outcome)
                 self._sleep(backoff_s(attempts - 1, base_s=self._retry.in_task_backoff_s, max_s=2.0))
+            except Exception:
+                self._release(claimed, unknown_outcome=True)  # as ChunkRunner: never leave a claim behind
+                raise
             else:
                 for row in claimed:
                     self._ledger.delivered(row.line)

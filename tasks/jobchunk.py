@@ -1,16 +1,23 @@
-"""The one way a job's chunk task runs, whatever the vendor: payload base, runner, follow-up."""
+"""The one way a job's chunk task runs, whatever the vendor: payload base, runner, follow-up.
+
+No chunk's rows vanish: a row the runner cannot read (a short row, a line that is no row
+of the job) is failed into the report or, without a usable line, kept as a dead letter; a
+chunk that fails before its runner (a payload this worker cannot read, an account it does
+not know: see ChunkTask) is retried in rounds like deferred rows, then failed into the report.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any, Callable
 
-from celery.exceptions import Reject
+from celery.exceptions import Ignore, Reject, Retry
 from pydantic import BaseModel, ConfigDict, Field
 
 from tasks.backoff import backoff_s
+from tasks.base import VendorTask
 from tasks.chunks import ChunkOutcome, ChunkRunner, JobRow
-from tasks.runtime import current
+from tasks.runtime import Ledger, Limiter, current
 
 log = logging.getLogger(__name__)
 
@@ -28,28 +35,37 @@ class ChunkPayload(BaseModel):
     attempt: int = Field(default=0, ge=0)
 
 
-def run_chunk(task_name: str, vendor: str, payload: ChunkPayload, *,
-              to_row: Callable[[list], JobRow], send: Callable[[JobRow], Any]) -> dict[str, int]:
+def run_chunk(task_name: str, vendor: str, payload: ChunkPayload, *, to_row: Callable[[list], JobRow],
+              send: Callable[[JobRow], Any], limiter: Limiter | None = None, slots_per_row: int = 1) -> dict[str, int]:
+    """`slots_per_row`: requests one row's send makes; their limiter slots are all reserved
+    before the row is claimed (pass the `limiter` the send takes them from)."""
     runtime = current()
     runner = ChunkRunner(
-        ledger=runtime.ledger(payload.job_id), limiter=runtime.limiter(vendor, payload.account),
-        retry=runtime.retry, lease_s=runtime.row_lease_s, send=send,
+        ledger=runtime.ledger(payload.job_id), limiter=limiter or runtime.limiter(vendor, payload.account),
+        retry=runtime.retry, lease_s=runtime.row_lease_s, send=send, slots_per_row=slots_per_row,
+        send_budget_s=runtime.send_budget_s,
     )
-    return guarded(task_name, payload, lambda: runner.run([to_row(wire) for wire in payload.rows]), to_row)
+    return guarded(task_name, payload, runner.run, to_row)
 
 
-def guarded(task_name: str, payload: ChunkPayload, run: Callable[[], ChunkOutcome],
+def guarded(task_name: str, payload: ChunkPayload, run: Callable[[list[JobRow]], ChunkOutcome],
             to_row: Callable[[list], JobRow]) -> dict[str, int]:
-    """Run a chunk and its follow-up; an unexpected error (Redis down, a bug) must not strand
-    its rows: Celery acks a failed message, so the chunk goes to the deferred set again (the
-    ledger skips rows already done) or, when even that fails, back to the broker."""
+    """Run a chunk's readable rows and its follow-up; an unexpected error (Redis down, a bug)
+    must not strand its rows: Celery acks a failed message, so the chunk goes to the deferred
+    set again (the ledger skips rows already done, and after max_task_retries rounds the rows
+    fail into the report) or, when even that fails (Redis unreachable), back to the broker."""
+    rows: list[JobRow] | None = None
     try:
-        outcome = run()
+        rows = screened(task_name, payload, to_row, current().ledger(payload.job_id))
+        outcome = run(rows)
         follow_up(task_name, payload, outcome)
     except Exception as exc:
         log.exception("chunk of job %s failed unexpectedly; retrying its rows later", payload.job_id)
         try:
-            _retry_whole(task_name, payload, to_row, f"internal error: {type(exc).__name__}: {exc}"[:500])
+            if rows is None:  # not even screened (only Redis calls can fail there)
+                raise
+            follow_up(task_name, payload, ChunkOutcome(
+                deferred=rows, last_error=f"internal error: {type(exc).__name__}: {exc}"[:500]))
         except Exception:
             raise Reject(exc, requeue=True) from exc
         return {"error": 1}
@@ -57,9 +73,38 @@ def guarded(task_name: str, payload: ChunkPayload, run: Callable[[], ChunkOutcom
             "deferred": len(outcome.deferred)}
 
 
-def _retry_whole(task_name: str, payload: ChunkPayload, to_row, reason: str) -> None:
-    rows = [to_row(wire) for wire in payload.rows]
-    follow_up(task_name, payload, ChunkOutcome(deferred=rows, last_error=reason))
+def screened(task_name: str, payload: ChunkPayload, to_row: Callable[[list], JobRow], ledger: Ledger) -> list[JobRow]:
+    """The chunk's rows the runner can send. A poison row never reaches the ledger's bitmap:
+    one whose line is a row of the job but which cannot be read is failed into the report
+    with why; one without such a line is kept as a dead letter (see Runtime.dead_letter)."""
+    limit = ledger.line_limit()
+    if limit is None:
+        return []  # the job's keys expired: the runner stops as 'gone'
+    rows: list[JobRow] = []
+    seen: set[int] = set()
+    for wire in payload.rows:
+        line = _line_of(wire, limit)
+        if line is None:
+            current().dead_letter(task_name, {"job_id": payload.job_id, "row": wire},
+                                  f"row without a line of job {payload.job_id} (1..{limit})")
+            continue
+        if line in seen:
+            log.warning("chunk of job %s names line %s twice; sending it once", payload.job_id, line)
+            continue
+        seen.add(line)
+        try:
+            rows.append(to_row(wire))
+        except Exception as exc:
+            ledger.failed(line, {}, reason=f"malformed row in the chunk: {type(exc).__name__}: {exc}"[:500],
+                          wire=wire, unclaimed_only=True)
+    return rows
+
+
+def _line_of(wire: Any, limit: int) -> int | None:
+    line = wire[0] if isinstance(wire, (list, tuple)) and wire else None
+    if isinstance(line, int) and not isinstance(line, bool) and 1 <= line <= limit:
+        return line
+    return None
 
 
 def follow_up(task_name: str, payload: ChunkPayload, outcome: ChunkOutcome) -> None:
@@ -89,3 +134,62 @@ def follow_up(task_name: str, payload: ChunkPayload, outcome: ChunkOutcome) -> N
 
 def _with_rows(payload: ChunkPayload, rows: list[JobRow], attempt: int) -> dict[str, Any]:
     return {**payload.model_dump(), "rows": [row.wire for row in rows], "attempt": attempt}
+
+
+class ChunkTask(VendorTask):
+    """Base of job chunk tasks: a chunk that fails before its runner's guard (a payload this
+    worker cannot read, e.g. a field a newer producer added; an account it does not know)
+    would be acked and its rows lost. Instead it is deferred whole, as it came, for
+    max_task_retries rounds (a newer worker or the missing account may take it), then its
+    rows fail into the report with the reason. A payload without a readable job id is a
+    dead letter: logged, counted and kept (see Runtime.dead_letter)."""
+
+    abstract = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except (Ignore, Reject, Retry):
+            raise
+        except Exception as exc:
+            try:
+                unrunnable(self.name, kwargs, f"{type(exc).__name__}: {exc}"[:500])
+            except Exception:
+                raise Reject(exc, requeue=True) from exc  # Redis unreachable: the broker keeps the chunk
+            return {"unrunnable": 1}
+
+
+def unrunnable(task_name: str, kwargs: dict, error: str) -> None:
+    """Retry a chunk this worker cannot run in rounds, then fail its rows with `error`; a
+    paused job's is parked, a cancelled job's rows end as cancelled."""
+    runtime = current()
+    job_id = kwargs.get("job_id")
+    if not isinstance(job_id, str) or not job_id:
+        runtime.dead_letter(task_name, kwargs, f"chunk without a job id: {error}")
+        return
+    ledger = runtime.ledger(job_id)
+    limit = ledger.line_limit()
+    if limit is None:
+        log.warning("chunk of job %s (gone) could not run: %s", job_id, error)
+        return
+    state = ledger.job_state()
+    if state == "paused" and runtime.park(job_id, task_name, kwargs):
+        return  # set aside like any chunk of a paused job; resume publishes it as it came
+    attempt = kwargs.get("attempt", 0)
+    policy = runtime.retry
+    if state != "cancelled" and isinstance(attempt, int) and 0 <= attempt < policy.max_task_retries:
+        log.error("chunk of job %s could not run (%s); retrying it in a later round", job_id, error)
+        delay_s = backoff_s(attempt, base_s=policy.backoff_base_s, max_s=policy.backoff_max_s)
+        runtime.defer(task_name, {**kwargs, "attempt": attempt + 1}, delay_s=delay_s)
+        return
+    log.error("chunk of job %s could not run (%s); failing its rows into the report", job_id, error)
+    rows = kwargs.get("rows")
+    for wire in rows if isinstance(rows, list) else []:
+        line = _line_of(wire, limit)
+        if line is None:
+            runtime.dead_letter(task_name, {"job_id": job_id, "row": wire}, f"row without a line of job {job_id}")
+        elif state == "cancelled":
+            ledger.failed(line, {}, reason="job cancelled", outcome="cancelled", wire=list(wire), unclaimed_only=True)
+        else:
+            ledger.failed(line, {}, reason=f"this worker could not run the chunk: {error}", wire=list(wire),
+                          unclaimed_only=True)

@@ -13,9 +13,8 @@ from pydantic import Field
 from vendors.errors import VendorConnectionError
 from vendors.obzvonilka import VENDOR, ContactFields, ObzvonilkaClient
 
-from tasks.base import VendorTask
 from tasks.chunks import JobRow
-from tasks.jobchunk import ChunkPayload, run_chunk
+from tasks.jobchunk import ChunkPayload, ChunkTask, run_chunk
 from tasks import reconcile
 from tasks.operations import OperationPayload, operation
 from tasks.runtime import Limiter, current
@@ -108,13 +107,14 @@ get_user = operation("obzvonilka.users.get", UserGetPayload, lambda client, p: c
                      idempotent=True)
 
 
-@shared_task(bind=True, base=VendorTask, name=UPSERT_CHUNK, ignore_result=True)
-def upsert_contacts_chunk(self: VendorTask, **payload: Any) -> dict[str, int]:
+@shared_task(bind=True, base=ChunkTask, name=UPSERT_CHUNK, ignore_result=True)
+def upsert_contacts_chunk(self: ChunkTask, **payload: Any) -> dict[str, int]:
     chunk = self.parse(UpsertChunkPayload, payload)
     runtime = current()
     client = runtime.client(VENDOR, chunk.account)
     limiter = runtime.limiter(VENDOR, chunk.account)
-    return run_chunk(UPSERT_CHUNK, VENDOR, chunk, to_row=upsert_row,
+    # Both requests' slots are reserved before the row is claimed: no limiter wait under a claim.
+    return run_chunk(UPSERT_CHUNK, VENDOR, chunk, to_row=upsert_row, limiter=limiter, slots_per_row=2,
                      send=lambda row: upsert_contact(client, limiter, chunk.base_id, row))
 
 
@@ -122,13 +122,15 @@ def upsert_contact(client: ObzvonilkaClient, limiter: Limiter, base_id: int, row
     """One row = find by external code, then PATCH the contact found or POST a new one.
 
     Two HTTP calls, each with its own limiter slot, so an account's rate_per_s stays the
-    vendor's requests per second whatever mixes on it: the chunk runner takes the find's
-    slot before calling here, this takes the write's. A retried row finds again, so a
-    create whose answer was lost (timeout) becomes an update, not a second contact.
+    vendor's requests per second whatever mixes on it: the chunk runner reserves both slots
+    before it claims the row (acquire(slots=2)) and sends the find in the first; the write
+    waits here for the second, at most one emission interval, never for a new slot. A
+    retried row finds again, so a create whose answer was lost (timeout) becomes an update,
+    not a second contact.
     """
     fields = row.fields
     found = client.find_contact_by_external_code(base_id, fields["external_code"])
-    if not limiter.acquire():
+    if not limiter.take_reserved():
         # Transient and not sent: the runner releases the row and tries it again.
         raise VendorConnectionError("no rate limiter slot for the write; nothing was sent", vendor=VENDOR)
     if found is None:

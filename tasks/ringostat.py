@@ -7,9 +7,8 @@ from typing import Any
 from celery import shared_task
 from pydantic import Field
 
-from tasks.base import VendorTask
 from tasks.chunks import JobRow
-from tasks.jobchunk import ChunkPayload, run_chunk
+from tasks.jobchunk import ChunkPayload, ChunkTask, run_chunk
 from tasks.operations import OperationPayload, operation
 from tasks.runtime import current
 
@@ -37,8 +36,8 @@ add_campaign_row = operation(
                              idempotent=False)
 
 
-@shared_task(bind=True, base=VendorTask, name=ADD_CHUNK, ignore_result=True)
-def add_campaign_chunk(self: VendorTask, **payload: Any) -> dict[str, int]:
+@shared_task(bind=True, base=ChunkTask, name=ADD_CHUNK, ignore_result=True)
+def add_campaign_chunk(self: ChunkTask, **payload: Any) -> dict[str, int]:
     chunk = self.parse(CampaignChunkPayload, payload)
     client = current().client(VENDOR, chunk.account)
     return run_chunk(ADD_CHUNK, VENDOR, chunk, to_row=campaign_row,

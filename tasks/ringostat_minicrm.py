@@ -13,9 +13,8 @@ from typing import Any
 from celery import shared_task
 from pydantic import Field
 
-from tasks.base import VendorTask
 from tasks.chunks import BatchRunner, JobRow
-from tasks.jobchunk import ChunkPayload, guarded
+from tasks.jobchunk import ChunkPayload, ChunkTask, guarded
 from tasks.operations import OperationPayload, operation
 from tasks.runtime import current
 from vendors.ringostat_minicrm import Contact, Organization
@@ -53,19 +52,18 @@ sync_organizations = operation(SYNC_ORGANIZATIONS, OrganizationsSyncPayload,
                                lambda c, p: c.minicrm.sync_organizations(p.organizations), idempotent=True)
 
 
-@shared_task(bind=True, base=VendorTask, name=SYNC_CONTACTS_CHUNK, ignore_result=True)
-def sync_contacts_chunk(self: VendorTask, **payload: Any) -> dict[str, int]:
+@shared_task(bind=True, base=ChunkTask, name=SYNC_CONTACTS_CHUNK, ignore_result=True)
+def sync_contacts_chunk(self: ChunkTask, **payload: Any) -> dict[str, int]:
     chunk = self.parse(ContactsChunkPayload, payload)
     runtime = current()
     client = runtime.client(VENDOR, chunk.account)
     contacts = dict(chunk.rows)  # line -> Contact
     runner = BatchRunner(
         ledger=runtime.ledger(chunk.job_id), limiter=runtime.limiter(VENDOR, chunk.account), retry=runtime.retry,
-        lease_s=runtime.row_lease_s, batch_size=chunk.batch_size,
+        lease_s=runtime.row_lease_s, batch_size=chunk.batch_size, send_budget_s=runtime.send_budget_s,
         send_batch=lambda rows: client.minicrm.sync_contacts([contacts[row.line] for row in rows]),
     )
-    to_row = lambda wire: contact_row(*wire)  # noqa: E731
-    return guarded(SYNC_CONTACTS_CHUNK, chunk, lambda: runner.run([to_row(wire) for wire in chunk.rows]), to_row)
+    return guarded(SYNC_CONTACTS_CHUNK, chunk, runner.run, lambda wire: contact_row(*wire))
 
 
 def contact_row(line: int, contact: Contact) -> JobRow:

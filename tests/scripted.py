@@ -24,7 +24,7 @@ def job_with_rows(r, key_prefix: str, rows: Sequence[JobRow], *,
     keys = Keys(key_prefix)
     store = JobStore(r, keys)
     job_id = store.create(kind="test", vendor=VENDOR, account="default", target="t")
-    store.add_rows(job_id, valid=len(rows), rejects=[])
+    store.add_rows(job_id, valid=len(rows), rejects=[], last_line=max(row.line for row in rows))
     store.mark_produced(job_id)
     ledger = Ledger(r, keys, job_id, lease_s=30)
     limiter = RateLimiter(r, key=keys.limiter(VENDOR, limiter_name), stats_key=keys.limiter_stats(VENDOR, limiter_name),
@@ -63,3 +63,8 @@ class ScriptedBatches:
         outcome = self.outcomes.pop(0) if self.outcomes else None
         if outcome is not None:
             raise outcome
+
+
+def another_worker(r, key_prefix: str, job_id: str) -> Ledger:
+    """The same job's ledger as another worker (another claim owner) sees it."""
+    return Ledger(r, Keys(key_prefix), job_id, lease_s=30)

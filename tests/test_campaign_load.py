@@ -72,18 +72,17 @@ def test_detach_returns_the_job_id_and_the_job_finishes(stack, tmp_path):
     assert job_status(stack, job_id)["delivered"] == 20
 
 
-def test_vendor_refusals_fail_rows_with_the_vendor_reason(stack, tmp_path):
+def test_a_refused_key_pauses_the_job_with_the_vendor_reason(stack, tmp_path):
     # Given an account whose key the vendor refuses (its own queue, served by the worker)
     write_contacts(tmp_path / "c.csv", 3, offset=30_000)
     # When rows are loaded through it
     load = stack.cli("load", "ringostat-campaign", "--campaign", "459", "--account", "badkey", str(tmp_path / "c.csv"))
-    # Then every row is accounted for as failed, with what the vendor said, and nothing was accepted
-    assert load.returncode == 0, load.stderr
+    # Then the load stops at the pause with what the vendor said; no row failed, nothing was accepted
+    assert load.returncode == 1 and "paused at the first auth error" in load.stderr
     job_id = load.stderr.split("job ", 1)[1].split()[0]
-    assert job_status(stack, job_id)["failed"] == 3
-    rows = list(csv.DictReader(io.StringIO(stack.cli("job", "report", job_id).stdout)))
-    assert {r["status"] for r in rows} == {"failed"}
-    assert all("HTTP 401" in r["reason"] and "Invalid Auth-key" in r["reason"] for r in rows)
+    status = job_status(stack, job_id)
+    assert (status["state"], status["failed"], status["pending"]) == ("paused", 0, 3)
+    assert "HTTP 401" in status["pause_reason"] and "Invalid Auth-key" in status["pause_reason"]
     assert stack.rows(459) == []
 
 

@@ -66,7 +66,7 @@ def test_views_show_names_queues_and_job_ids_but_no_secret(flower, tmp_path):
     load = stack.cli("load", "ringostat-campaign", "--campaign", "32", "--account", "badkey", "--detach",
                      str(tmp_path / "c.csv"))
     job_id = load.stdout.strip()
-    assert stack.cli("job", "follow", job_id, "--timeout", "30").returncode == 0
+    assert stack.cli("job", "follow", job_id, "--timeout", "30").returncode == 1  # paused at the refused key
     devstack.wait_until(lambda: job_id in requests.get(f"{url}/api/tasks", auth=AUTH, timeout=5).text, 20,
                         "flower to see the job's chunk")
     tasks = requests.get(f"{url}/api/tasks", auth=AUTH, timeout=5).json()
@@ -84,11 +84,12 @@ def test_metrics_include_limiter_and_job_counters(flower):
     samples = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
                for line in metrics.text.splitlines() if line and not line.startswith("#")}
     assert any(name.startswith("flower_events_total") for name in samples)  # Flower's own
-    # The 30 rows of the refused account's job each took a limiter slot and failed
-    assert samples['telequeue_limiter_granted_total{account="badkey",vendor="ringostat"}'] == 30
+    # The refused account's job took one limiter slot, met a 401 and paused with its 30 rows pending
+    assert samples['telequeue_limiter_granted_total{account="badkey",vendor="ringostat"}'] == 1
     assert samples['telequeue_vendor_throttled_total{account="badkey",vendor="ringostat"}'] == 0
-    failed = [v for k, v in samples.items() if k.startswith("telequeue_job_rows{") and 'outcome="failed"' in k]
-    assert 30.0 in failed
+    pending = [v for k, v in samples.items()
+               if k.startswith("telequeue_job_rows{") and 'state="paused"' in k and 'outcome="pending"' in k]
+    assert 30.0 in pending
 
 
 def test_history_survives_a_restart(flower):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import redis
 
 from workers.jobs import JobStore
 from workers.keys import Keys
@@ -25,7 +26,7 @@ def test_a_row_is_claimed_once_and_never_again_after_delivery(r, job):
     ledger = Ledger(r, keys, job_id, lease_s=30)
     assert ledger.claim(2) is Claim.CLAIMED
     # A second worker (a redelivered copy) must not send it while the first one may be sending
-    assert ledger.claim(2) is Claim.BUSY
+    assert Ledger(r, keys, job_id, lease_s=30).claim(2) is Claim.BUSY
     assert ledger.delivered(2) is True
     assert ledger.claim(2) is Claim.DONE
     # Recording the outcome again changes nothing
@@ -38,7 +39,7 @@ def test_an_expired_lease_is_taken_over_and_counted_as_unknown_outcome(r, job):
     ledger = Ledger(r, keys, job_id, lease_s=0.05)
     assert ledger.claim(3) is Claim.CLAIMED
     r.hset(keys.claims(job_id), 3, 1)  # the claimer died long ago
-    assert ledger.claim(3) is Claim.RECLAIMED
+    assert Ledger(r, keys, job_id, lease_s=0.05).claim(3) is Claim.RECLAIMED
     assert store.status(job_id).unknown_outcome == 1
     assert int(r.hget(keys.unknown(job_id), 3)) == 1
 
@@ -87,3 +88,99 @@ def test_paused_and_cancelled_jobs_hand_out_no_claims(r, job):
     store.set_state(job_id, "cancelled")
     assert ledger.claim(2) is Claim.CANCELLED
     assert json.loads(r.hget(keys.job(job_id), "params")) == {}
+
+
+def expire_lease(r, keys, job_id, line):
+    """The holder's lease ran out (it hung or died), its owner unchanged."""
+    r.hset(keys.claims(job_id), line, 1)
+
+
+def test_the_owner_claiming_again_renews_its_lease_instead_of_busy_or_a_counted_resend(r, job):
+    # Given a claim whose reply was lost, so redis-py runs the same script again
+    store, keys, job_id = job
+    ledger = Ledger(r, keys, job_id, lease_s=30)
+    assert ledger.claim(2) is Claim.CLAIMED
+    # When the same owner claims again, even after its lease ran out
+    assert ledger.claim(2) is Claim.CLAIMED
+    expire_lease(r, keys, job_id, 2)
+    assert ledger.claim(2) is Claim.CLAIMED
+    # Then nothing is counted as a possible duplicate, and the lease is live again
+    assert store.status(job_id).unknown_outcome == 0
+    assert Ledger(r, keys, job_id, lease_s=30).claim(2) is Claim.BUSY
+
+
+def test_only_the_owner_releases_a_row(r, job):
+    # Given worker A whose lease ran out mid-send, and worker B that took the row over
+    store, keys, job_id = job
+    a, b, c = (Ledger(r, keys, job_id, lease_s=30) for _ in range(3))
+    assert a.claim(2) is Claim.CLAIMED
+    expire_lease(r, keys, job_id, 2)
+    assert b.claim(2) is Claim.RECLAIMED
+    # When A's timeout finally comes and A gives the row back
+    assert a.release(2, unknown_outcome=True) is False
+    # Then B still holds it: a third worker may not send it alongside B, and nothing more is counted
+    assert c.claim(2) is Claim.BUSY
+    assert store.status(job_id).unknown_outcome == 1
+    assert b.release(2, unknown_outcome=False) is True
+    assert c.claim(2) is Claim.CLAIMED
+
+
+def test_a_finish_never_ends_another_owners_live_lease(r, job):
+    store, keys, job_id = job
+    a, b = Ledger(r, keys, job_id, lease_s=30), Ledger(r, keys, job_id, lease_s=30)
+    a.claim(3)
+    expire_lease(r, keys, job_id, 3)
+    assert b.claim(3) is Claim.RECLAIMED
+    # A's late answer does not end the row B is sending; B's does
+    assert a.delivered(3) is False
+    assert b.delivered(3) is True
+    assert store.status(job_id).delivered == 1
+    # A non-owner giving a row up (cancel marking) leaves any live lease alone, the owner's too
+    a.claim(4)
+    assert b.failed(4, {}, reason="job cancelled", outcome="cancelled", unclaimed_only=True) is False
+    assert a.failed(4, {}, reason="job cancelled", outcome="cancelled", unclaimed_only=True) is False
+    assert a.delivered(4) is True
+
+
+def test_lines_outside_the_job_never_reach_the_bitmap(r, key_prefix):
+    # Given a job whose producer read up to line 6
+    keys = Keys(key_prefix)
+    store = JobStore(r, keys)
+    job_id = store.create(kind="test", vendor="ringostat", account="default", target="t")
+    store.add_rows(job_id, valid=5, rejects=[], last_line=6)
+    ledger = Ledger(r, keys, job_id, lease_s=30)
+    assert ledger.line_limit() == 6
+    # When a chunk names lines that are no rows of it
+    for line in (4294967295, 7, 0, -1, "x"):
+        assert ledger.claim(line) is Claim.BADLINE
+        with pytest.raises(redis.ResponseError, match="is not a row of this job"):
+            ledger.delivered(line)
+    # Then no bit was set (a line of 4294967295 would have allocated 512 MiB) and nothing counted
+    assert r.strlen(keys.delivered(job_id)) == 0
+    assert store.status(job_id).delivered == 0
+    assert ledger.claim(6) is Claim.CLAIMED
+
+
+def test_the_lease_outlasts_the_slowest_call_of_any_vendor_by_the_margin():
+    from workers.runtime import LEASE_MARGIN_S, WorkerRuntime
+    from workers.routing import VENDORS
+    from workers.settings import Settings
+
+    for settings in (Settings(), Settings(row_lease_s=1, obzvonilka={"total_timeout_s": 42})):
+        runtime = WorkerRuntime(publish=None, settings=settings)
+        slowest = max(settings.vendor(v).total_timeout_s for v in VENDORS)
+        # every HTTP call of a send ends within send_budget_s (vendors.deadline), the lease a margin later
+        assert runtime.send_budget_s >= slowest
+        assert runtime.row_lease_s == runtime.send_budget_s + LEASE_MARGIN_S >= settings.row_lease_s
+    assert runtime.row_lease_s == 42 + LEASE_MARGIN_S
+
+
+def test_the_producer_records_the_highest_line_read_whatever_the_order(r, key_prefix):
+    from workers.producer import produce
+
+    keys = Keys(key_prefix)
+    store = JobStore(r, keys)
+    job_id = store.create(kind="test", vendor="ringostat", account="default", target="t")
+    rows = [[9, "p", ""], [3, "p", ""], [4, "p", ""]]
+    produce(job_id, rows, store=store, chunk_size=2, enqueue=lambda chunk: None, to_wire=list)
+    assert Ledger(r, keys, job_id, lease_s=30).line_limit() == 9

@@ -111,3 +111,19 @@ def test_a_slot_booked_before_a_429_is_not_used_inside_its_quiet_time(redis_url,
     sleeper.join(10)
     # Then the sleeper does not send before the quiet time is over
     assert sent_at[0] - started >= 1.5
+
+
+def test_slots_reserved_together_are_one_script_call_and_keep_the_schedule(redis_url, key_prefix):
+    # Given an account at 10/s, burst 1, and one caller that needs 3 requests for one unit of work
+    limiter = _limiter(redis_url, key_prefix, rate=10)
+    other = _limiter(redis_url, key_prefix, rate=10)
+    started = time.monotonic()
+    assert limiter.acquire(slots=3)
+    # Then the next caller's slot comes after all three (the schedule moved by 3 intervals at once)
+    assert other.reserve().wait_s >= 0.25
+    # And the reserved slots are taken one interval apart, without asking for new ones
+    assert limiter.take_reserved() and limiter.take_reserved()
+    assert time.monotonic() - started >= 0.19  # two intervals of 100 ms after the first slot
+    assert limiter.take_reserved() is False  # none left: the caller must not send
+    stats = redis.Redis.from_url(redis_url).hgetall(f"{key_prefix}stats")
+    assert int(stats[b"granted"]) == 4

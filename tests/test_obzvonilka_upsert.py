@@ -55,7 +55,7 @@ class CountingLimiter:
         self.acquired = 0
         self.grant = grant
 
-    def acquire(self, **_) -> bool:
+    def take_reserved(self) -> bool:
         self.acquired += 1
         return self.grant
 
@@ -71,7 +71,7 @@ def test_an_existing_code_is_updated_without_blanking_and_without_resending_the_
     upsert_contact(client, limiter, 7, row("A-1"))
     assert client.calls == [("find", 7, "A-1"),
                             ("update", 7, 41, {"contact[phone1]": "380930000001", "contact[email]": "a@x.ua"})]
-    assert limiter.acquired == 1  # the write's slot; the find's was taken by the chunk runner
+    assert limiter.acquired == 1  # the write's reserved slot; the runner reserved both before the claim
 
 
 def test_a_new_code_is_created_with_it():

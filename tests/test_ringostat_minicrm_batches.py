@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tasks.chunks import BatchRunner, JobRow
-from tests.scripted import ScriptedBatches, err, job_with_rows
+from tests.scripted import ScriptedBatches, another_worker, err, job_with_rows
 from vendors import errors
 from workers.settings import RetrySettings
 
@@ -69,9 +69,9 @@ def test_a_rerun_sends_only_contacts_without_an_outcome(setup):
     assert runner(ledger, limiter, third).run(ROWS).skipped == 7 and third.requests == []
 
 
-def test_rows_held_by_another_worker_are_left_out_of_the_batch(setup):
+def test_rows_held_by_another_worker_are_left_out_of_the_batch(setup, r, key_prefix):
     store, job_id, ledger, limiter = setup
-    ledger.claim(3)  # another worker is sending line 3 (its lease outlives this run)
+    another_worker(r, key_prefix, job_id).claim(3)  # another worker is sending line 3 (its lease outlives this run)
     vendor = ScriptedBatches()
     outcome = runner(ledger, limiter, vendor).run(ROWS)
     assert vendor.requests == [[2, 4], [5, 6, 7], [8]]

@@ -130,19 +130,17 @@ def test_csv_load_syncs_valid_rows_and_rejects_the_rest(stack, tmp_path):
     assert "organizations.0.externalId" in report[1]["reason"]
 
 
-def test_a_refused_batch_fails_each_of_its_contacts_with_the_vendor_reason(stack, tmp_path):
+def test_a_refused_batch_pauses_the_job_with_the_vendor_reason(stack, tmp_path):
     # Given an account whose key the vendor refuses
     (tmp_path / "export.jsonl").write_text("\n".join(contact_line(i, "RefusedCrm") for i in range(5)) + "\n")
     # When 5 contacts are loaded through it in batches of 2
     load = stack.cli("load", "ringostat-contacts", "--account", "badkey", "--batch-size", "2",
                      str(tmp_path / "export.jsonl"))
-    # Then every contact is accounted for as failed, with what the vendor said, and none was synced
-    assert load.returncode == 0, load.stderr
-    assert job_status(stack, job_of(load))["failed"] == 5
-    report = list(csv.DictReader(io.StringIO(stack.cli("job", "report", job_of(load)).stdout)))
-    assert [r["external_id"] for r in report] == [f"c{i}" for i in range(5)]
-    assert all(r["status"] == "failed" and "HTTP 401" in r["reason"] and "Invalid Auth-key" in r["reason"]
-               for r in report)
+    # Then the job pauses at the first 401 with what the vendor said; no contact failed, none was synced
+    assert load.returncode == 1 and "paused at the first auth error" in load.stderr
+    status = job_status(stack, job_of(load))
+    assert (status["state"], status["failed"], status["pending"]) == ("paused", 0, 5)
+    assert "HTTP 401" in status["pause_reason"] and "Invalid Auth-key" in status["pause_reason"]
     assert synced(stack, "RefusedCrm") == []
 
 

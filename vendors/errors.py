@@ -3,10 +3,12 @@
     VendorError                    vendor, status, body, headers
     ├── TransientVendorError       worth retrying: the row may still go through
     │   ├── OutcomeUnknown         sent, but no answer: the vendor may have applied it
-    │   │   └── VendorTimeout      no answer in time
+    │   │   ├── VendorTimeout      no (complete) answer in time
+    │   │   └── VendorServerError  5xx: a gateway's 502/504 can follow a request the vendor applied
     │   ├── VendorConnectionError  never reached the vendor: nothing was sent
-    │   ├── VendorServerError      5xx
+    │   ├── VendorNotProcessed     408, 425: the vendor says it did not take the request
     │   └── RateLimited            429, with retry_after_s
+    │       └── VendorUnavailable  503 with Retry-After: not taken now, come back then
     └── PermanentVendorError       retrying the same request cannot help
         ├── AuthError              401/403: wrong key or project
         ├── ValidationError        other 4xx: the vendor rejected the request
@@ -72,8 +74,13 @@ class VendorConnectionError(TransientVendorError):
     """The request never reached the vendor."""
 
 
-class VendorServerError(TransientVendorError):
-    """The vendor answered 5xx."""
+class VendorServerError(OutcomeUnknown):
+    """The vendor answered 5xx (other than a 503 with Retry-After). A gateway's 502 or 504 can
+    come after the vendor behind it applied the request, so sending again may duplicate it."""
+
+
+class VendorNotProcessed(TransientVendorError):
+    """408 or 425: the vendor says it did not process the request; sending it again is safe."""
 
 
 class RateLimited(TransientVendorError):
@@ -82,6 +89,24 @@ class RateLimited(TransientVendorError):
     def __init__(self, message: str, *, retry_after_s: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after_s = retry_after_s
+
+
+class VendorUnavailable(RateLimited):
+    """503 with Retry-After: the vendor did not take the request and says when to come back."""
+
+
+def transient_for_status(status: int, message: str, *, retry_after_s: float | None, **kwargs: Any) -> VendorError | None:
+    """The error for a status that is worth retrying (429, 5xx, 408, 425), or None: one mapping
+    for every client, so a status means the same whichever vendor sent it."""
+    if status == 429:
+        return RateLimited(message, retry_after_s=retry_after_s, status=status, **kwargs)
+    if status == 503 and retry_after_s is not None:
+        return VendorUnavailable(message, retry_after_s=retry_after_s, status=status, **kwargs)
+    if status >= 500:
+        return VendorServerError(message, status=status, **kwargs)
+    if status in (408, 425):
+        return VendorNotProcessed(message, status=status, **kwargs)
+    return None
 
 
 class PermanentVendorError(VendorError):
@@ -109,7 +134,10 @@ __all__ = [
     "ValidationError",
     "VendorConnectionError",
     "VendorError",
+    "VendorNotProcessed",
     "VendorRejected",
     "VendorServerError",
     "VendorTimeout",
+    "VendorUnavailable",
+    "transient_for_status",
 ]

@@ -9,11 +9,14 @@ from typing import Any
 import requests
 import urllib3
 
-from vendors import errors
+from vendors import deadline, errors
 from vendors.redirects import CredentialSafeSession
 
-#: (connect, read) seconds; read is the longest we let one vendor call hang.
-DEFAULT_TIMEOUT_S = (3.05, 10.0)
+#: (connect, read, total) seconds: connect and read bound one wait each (read: the longest
+#: gap between two bytes of the answer); total bounds the whole call (see vendors.deadline).
+#: A (connect, read) pair gets DEFAULT_TOTAL_S.
+DEFAULT_TOTAL_S = 15.0
+DEFAULT_TIMEOUT_S = (3.05, 10.0, DEFAULT_TOTAL_S)
 
 
 def new_session(pool_size: int = 16, *, base_url: str | None = None) -> requests.Session:
@@ -26,7 +29,8 @@ def new_session(pool_size: int = 16, *, base_url: str | None = None) -> requests
     if base_url:
         session.proxies = requests.utils.get_environ_proxies(base_url)
         session.trust_env = False
-    adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+    # Its connections keep every call within its total deadline (vendors.deadline).
+    adapter = deadline.DeadlineAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -38,23 +42,35 @@ def send(
     method: str,
     url: str,
     *,
-    timeout_s: tuple[float, float] = DEFAULT_TIMEOUT_S,
+    timeout_s: tuple[float, ...] = DEFAULT_TIMEOUT_S,
     **kwargs: Any,
 ) -> requests.Response:
-    """Send one request; transport failures come out as vendor errors, never as requests' own."""
-    try:
-        return session.request(method, url, timeout=timeout_s, **kwargs)
-    except requests.ConnectTimeout as exc:
-        raise errors.VendorConnectionError(f"connect timeout: {exc}", vendor=vendor) from exc
-    except requests.Timeout as exc:
-        raise errors.VendorTimeout(f"no answer within {timeout_s[1]} s", vendor=vendor) from exc
-    except requests.ConnectionError as exc:
-        if _never_connected(exc):
-            raise errors.VendorConnectionError(f"connection failed: {exc}", vendor=vendor) from exc
-        # The connection broke after the request went out: the vendor may have applied it.
-        raise errors.OutcomeUnknown(f"connection lost before the answer: {exc}", vendor=vendor) from exc
-    except requests.RequestException as exc:
-        raise errors.OutcomeUnknown(f"request failed: {exc}", vendor=vendor) from exc
+    """Send one request; transport failures come out as vendor errors, never as requests' own.
+
+    The whole call, answer included, ends within the total timeout (or an earlier deadline
+    set with `vendors.deadline.within`) on a session from `new_session`.
+    """
+    connect_s, read_s, *rest = timeout_s
+    total_s = rest[0] if rest else DEFAULT_TOTAL_S
+    with deadline.within(total_s):
+        left = deadline.left_s()
+        if left <= 0:
+            raise errors.VendorConnectionError("no time left for this call; nothing was sent", vendor=vendor)
+        try:
+            return session.request(method, url, timeout=(min(connect_s, left), read_s), **kwargs)
+        except requests.ConnectTimeout as exc:
+            raise errors.VendorConnectionError(f"connect timeout: {exc}", vendor=vendor) from exc
+        except requests.RequestException as exc:
+            if isinstance(exc, requests.ConnectionError) and _never_connected(exc):
+                raise errors.VendorConnectionError(f"connection failed: {exc}", vendor=vendor) from exc
+            if deadline.left_s() <= 0:
+                raise errors.VendorTimeout(f"no complete answer within {min(total_s, left):.1f} s", vendor=vendor) from exc
+            if isinstance(exc, requests.Timeout):
+                raise errors.VendorTimeout(f"no answer within {read_s} s", vendor=vendor) from exc
+            if isinstance(exc, requests.ConnectionError):
+                # The connection broke after the request went out: the vendor may have applied it.
+                raise errors.OutcomeUnknown(f"connection lost before the answer: {exc}", vendor=vendor) from exc
+            raise errors.OutcomeUnknown(f"request failed: {exc}", vendor=vendor) from exc
 
 
 class VendorHttp:
@@ -65,7 +81,7 @@ class VendorHttp:
     """
 
     def __init__(self, vendor: str, *, base_url: str, session: requests.Session, headers: Mapping[str, str],
-                 timeout_s: tuple[float, float] = DEFAULT_TIMEOUT_S) -> None:
+                 timeout_s: tuple[float, ...] = DEFAULT_TIMEOUT_S) -> None:
         self.vendor = vendor
         self.base_url = base_url.rstrip("/")
         self.session = session
@@ -115,17 +131,14 @@ def raise_for_status(response: requests.Response, vendor: str, message: str | No
     if status < 400:
         return
     body = body_of(response)
-    kwargs = {"vendor": vendor, "status": status, "body": body, "headers": dict(response.headers)}
+    kwargs = {"vendor": vendor, "body": body, "headers": dict(response.headers)}
     text = message or _message_of(body) or response.reason or "error"
-    if status == 429:
-        raise errors.RateLimited(text, retry_after_s=retry_after_s(response.headers), **kwargs)
-    if status >= 500:
-        raise errors.VendorServerError(text, **kwargs)
+    transient = errors.transient_for_status(status, text, retry_after_s=retry_after_s(response.headers), **kwargs)
+    if transient is not None:
+        raise transient
     if status in (401, 403):
-        raise errors.AuthError(text, **kwargs)
-    if status in (408, 425):  # the vendor's own "try again" statuses
-        raise errors.VendorServerError(text, **kwargs)
-    raise errors.ValidationError(text, **kwargs)
+        raise errors.AuthError(text, status=status, **kwargs)
+    raise errors.ValidationError(text, status=status, **kwargs)
 
 
 def _message_of(body: Any) -> str | None:

@@ -186,6 +186,8 @@ def finish(status) -> None:
     out.print(summary_table(status))
     if status.failed or status.rejected:
         out.print(f"failed and rejected rows: telequeue job report {status.id} -o failed.csv")
+    if status.state == "paused" and status.pause_reason:
+        fail(f"job {status.id} {status.pause_reason}: telequeue job resume {status.id}")
     if not status.finished:
         fail(f"job {status.id} is not finished: {status.pending} rows pending (state {status.state})")
     if status.aborted:

@@ -75,7 +75,8 @@ class JobHandle:
         deadline = None if timeout is None else time.monotonic() + timeout
         while not (status := self.status()).finished:
             if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"job {self.id}: {status.pending} rows still pending after {timeout} s")
+                paused = f" (paused: {status.pause_reason})" if status.pause_reason else ""
+                raise TimeoutError(f"job {self.id}: {status.pending} rows still pending after {timeout} s{paused}")
             time.sleep(poll_s)
         return status
 

@@ -16,8 +16,8 @@ from workers.settings import Settings, vendor_account
 Builder = Callable[[Any, Any, requests.Session, redis.Redis, str], Any]
 
 
-def _timeouts(conf) -> tuple[float, float]:
-    return (conf.connect_timeout_s, conf.read_timeout_s)
+def _timeouts(conf) -> tuple[float, float, float]:
+    return (conf.connect_timeout_s, conf.read_timeout_s, conf.total_timeout_s)
 
 
 def _ringostat(conf, account, session, client, account_name):

@@ -63,6 +63,7 @@ class JobControl:
         before = self._store.unpause(job_id)
         if before not in ("paused", "loading", "running", "aborted"):
             raise JobStateError(f"job {job_id} is {before}: only a paused job can be resumed")
+        self._r.hdel(self._keys.job(job_id), "pause_reason")  # the operator has dealt with it
         return self._drain_parked(job_id)
 
     def cancel(self, job_id: str) -> int:

@@ -158,6 +158,14 @@ redis.call('ZREM', KEYS[3], ARGV[1])
 return 1
 """
 
+# KEYS[1] job;  ARGV[1] a line read.  last_line only grows (a caller's rows may come in any order).
+RAISE_LAST_LINE = """
+if tonumber(ARGV[1]) > (tonumber(redis.call('HGET', KEYS[1], 'last_line')) or 0) then
+  redis.call('HSET', KEYS[1], 'last_line', ARGV[1])
+end
+return 1
+"""
+
 COUNTERS = ("total", "valid", "rejected", "delivered", "failed", "cancelled", "unknown_outcome")
 
 
@@ -186,6 +194,8 @@ class JobStatus:
     last_line: int = 0
     #: batches of rows the producer counted so far
     batches: int = 0
+    #: why a worker paused the job (an auth error); cleared on resume
+    pause_reason: str = ""
 
     @property
     def pending(self) -> int:
@@ -231,8 +241,7 @@ class JobStore:
         job_id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
         now = time.time()
         meta = {"id": job_id, "kind": kind, "vendor": vendor, "account": account, "target": target,
-                "state": "loading", "created_at": now, "produced": 0, "params": json.dumps(params or {}),
-                "last_line": 0}
+                "state": "loading", "created_at": now, "produced": 0, "params": json.dumps(params or {})}
         if source is not None:
             meta["source"] = json.dumps(source, ensure_ascii=False)
         if producer:
@@ -247,10 +256,13 @@ class JobStore:
         pipe.execute()
         return job_id
 
-    def add_rows(self, job_id: str, *, valid: int, rejects: list[dict]) -> None:
-        """Count a batch of rows read (valid ones about to be enqueued) and keep its rejects."""
+    def add_rows(self, job_id: str, *, valid: int, rejects: list[dict], last_line: int | None = None) -> None:
+        """Count a batch of rows read (valid ones about to be enqueued) and keep its rejects.
+        `last_line`: the highest line read so far; the ledger refuses lines above it."""
         pipe = self._r.pipeline()
         key = self._keys.job(job_id)
+        if last_line is not None:
+            pipe.eval(RAISE_LAST_LINE, 1, key, last_line)
         pipe.hincrby(key, "total", valid + len(rejects))
         pipe.hincrby(key, "valid", valid)
         if rejects:
@@ -342,7 +354,7 @@ class JobStore:
             id=data["id"], kind=data["kind"], vendor=data["vendor"], account=data["account"],
             target=data.get("target", ""), state=data["state"], created_at=float(data["created_at"]),
             finished_at=float(data["finished_at"]) if data.get("finished_at") else None,
-            produced=data.get("produced") == "1",
+            produced=data.get("produced") == "1", pause_reason=data.get("pause_reason", ""),
             **{name: int(data.get(name, 0)) for name in COUNTERS},
             aborted=data.get("aborted") == "1", error=data.get("error", ""), last_line=int(data.get("last_line", 0)),
             batches=int(data.get("batches", 0)),

@@ -31,7 +31,7 @@ class Keys:
         return f"{self.prefix}job:{job_id}:failed"
 
     def claims(self, job_id: str) -> str:
-        """Hash: line -> lease deadline (ms) while a worker may be sending that row."""
+        """Hash: line -> lease deadline (ms), and '<line>:owner' -> who holds it, while a worker may be sending that row."""
         return f"{self.prefix}job:{job_id}:claims"
 
     def unknown(self, job_id: str) -> str:
@@ -103,3 +103,11 @@ class Keys:
     def reply_surprises(self) -> str:
         """Hash: "<vendor>|<what>" -> 2xx replies whose shape the code did not expect."""
         return f"{self.prefix}replies:unexpected"
+
+    def dead_chunks(self) -> str:
+        """List of JSON {task, reason, payload, at}: chunk rows no job can take, newest first (capped)."""
+        return f"{self.prefix}dead_chunks"
+
+    def dead_chunks_count(self) -> str:
+        """Hash: task name -> dead letters ever recorded for it."""
+        return f"{self.prefix}dead_chunks:count"

@@ -5,11 +5,21 @@ A row is identified by its line number in the source file. Its life:
 A claim whose lease ran out means a worker died or hung mid-send: the next claimer sends
 again and the row is counted in `unknown_outcome` (a possible duplicate at the vendor).
 A delivered or failed row is never sent again, whatever retries or redeliveries happen.
+
+A claim has an owner, a token unique to the Ledger object (one per chunk run) that made it,
+kept beside the lease's deadline (field '<line>:owner'; the deadline stays a plain number). Only the owner releases the row, and a
+finish never ends another owner's live lease; the owner claiming again (redis-py re-running
+a script after a dropped connection) renews its own lease instead of meeting 'busy'.
+A line is checked against the job (1..last_line) before any bit is set: a stray line of
+4294967295 would make SETBIT allocate 512 MiB.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import socket
 from enum import Enum
 
 import redis
@@ -34,21 +44,50 @@ local function maybe_done(job)
 end
 """
 
+#: the line limit of a job whose producer recorded no last_line (2 MiB of bitmap at most)
+DEFAULT_MAX_LINE = 1 << 24
+
+# The lease on a line: its deadline (ms, Redis clock) and owner, (0, '') when unclaimed.
+_LEASE = """
+local function lease_of(claims, line)
+  local deadline = tonumber(redis.call('HGET', claims, line))
+  if not deadline then return 0, '' end
+  return deadline, redis.call('HGET', claims, line .. ':owner') or ''
+end
+local function hold(claims, line, deadline, owner)
+  redis.call('HSET', claims, line, deadline, line .. ':owner', owner)
+end
+local function unhold(claims, line)
+  redis.call('HDEL', claims, line, line .. ':owner')
+end
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+-- a row of this job: 1..last_line (the producer records it), or 1..DEFAULT_MAX_LINE without it
+local function line_ok(job, line)
+  local n = tonumber(line)
+  if not n or n < 1 or n ~= math.floor(n) then return false end
+  return n <= (tonumber(redis.call('HGET', job, 'last_line')) or DEFAULT_MAX_LINE)
+end
+""".replace("DEFAULT_MAX_LINE", str(DEFAULT_MAX_LINE))
+
 # KEYS  job, delivered, failed, claims, unknown
-# ARGV  line, lease_ms
-# returns 'claimed' | 'reclaimed' | 'busy' | 'done' | 'paused' | 'cancelled' | 'gone'
-CLAIM = """
+# ARGV  line, lease_ms, owner
+# returns 'claimed' | 'reclaimed' | 'busy' | 'done' | 'paused' | 'cancelled' | 'gone' | 'badline'
+CLAIM = _LEASE + """
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return 'gone' end
 if state == 'paused' or state == 'cancelled' then return state end
 local line = ARGV[1]
+if not line_ok(KEYS[1], line) then return 'badline' end
 if redis.call('GETBIT', KEYS[2], line) == 1 or redis.call('HEXISTS', KEYS[3], line) == 1 then return 'done' end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local lease = tonumber(redis.call('HGET', KEYS[4], line) or 0)
-if lease > now then return 'busy' end
-redis.call('HSET', KEYS[4], line, now + tonumber(ARGV[2]))
-if lease == 0 then return 'claimed' end
+local now = now_ms()
+local lease, owner = lease_of(KEYS[4], line)
+if lease > now and owner ~= ARGV[3] then return 'busy' end
+hold(KEYS[4], line, now + tonumber(ARGV[2]), ARGV[3])
+-- The owner's own claim run again (redis-py retrying after a dropped connection) only renews it.
+if lease == 0 or owner == ARGV[3] then return 'claimed' end
 redis.call('HINCRBY', KEYS[5], line, 1)
 redis.call('HINCRBY', KEYS[1], 'unknown_outcome', 1)
 return 'reclaimed'
@@ -56,15 +95,15 @@ return 'reclaimed'
 
 # KEYS  every key of the job (Keys.job_keys): job, delivered, failed, claims, ...
 # ARGV  line, outcome ('delivered' | 'failed' | 'cancelled'), failure JSON,
-#       unclaimed_only ('1': leave a row another worker holds under a live lease), TTL s
-# returns 1 when this call recorded the outcome, 0 when the row already had one
-FINISH = _MAYBE_DONE + """
+#       owner ('' for a worker that is not sending the row: cancel marking, giving up), TTL s
+# A live lease of another owner is left alone (that worker's answer decides the row);
+# returns 1 when this call recorded the outcome, 0 when it did not.
+FINISH = _MAYBE_DONE + _LEASE + """
 local line = ARGV[1]
-if ARGV[4] == '1' then
-  local t = redis.call('TIME')
-  if tonumber(redis.call('HGET', KEYS[4], line) or 0) > tonumber(t[1]) * 1000 then return 0 end
-end
-redis.call('HDEL', KEYS[4], line)
+if not line_ok(KEYS[1], line) then return redis.error_reply('line ' .. line .. ' is not a row of this job') end
+local lease, owner = lease_of(KEYS[4], line)
+if lease > now_ms() and owner ~= ARGV[4] then return 0 end
+if lease > 0 then unhold(KEYS[4], line) end
 if redis.call('GETBIT', KEYS[2], line) == 1 or redis.call('HEXISTS', KEYS[3], line) == 1 then return 0 end
 if ARGV[2] == 'delivered' then
   redis.call('SETBIT', KEYS[2], line, 1)
@@ -77,14 +116,29 @@ return 1
 """
 
 # KEYS  claims, unknown, job
-# ARGV  line, unknown (1 when the request may have reached the vendor, e.g. a timeout)
-RELEASE = """
-redis.call('HDEL', KEYS[1], ARGV[1])
+# ARGV  line, unknown (1 when the request may have reached the vendor, e.g. a timeout), owner
+# Only the owner gives a row back; returns 1 when it did.
+RELEASE = _LEASE + """
+local lease, owner = lease_of(KEYS[1], ARGV[1])
+if lease == 0 or owner ~= ARGV[3] then return 0 end
+unhold(KEYS[1], ARGV[1])
 if ARGV[2] == '1' then
   redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
   redis.call('HINCRBY', KEYS[3], 'unknown_outcome', 1)
 end
 return 1
+"""
+
+# KEYS  job;  ARGV  reason
+# Pauses a loading or running job and keeps why; returns the job's state after ('gone' without one).
+PAUSE = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return 'gone' end
+if state == 'loading' or state == 'running' then
+  redis.call('HSET', KEYS[1], 'state', 'paused', 'pause_reason', ARGV[1])
+  return 'paused'
+end
+return state
 """
 
 # KEYS  every key of the job, job first;  ARGV  TTL s
@@ -102,6 +156,7 @@ class Claim(str, Enum):
     PAUSED = "paused"
     CANCELLED = "cancelled"
     GONE = "gone"            # the job's keys expired or were deleted: nothing to do
+    BADLINE = "badline"      # not a line of this job: never sent, never recorded
 
     @property
     def may_send(self) -> bool:
@@ -109,8 +164,11 @@ class Claim(str, Enum):
 
 
 class Ledger:
-    def __init__(self, client: redis.Redis, keys: Keys, job_id: str, *, lease_s: float, ttl_s: int | None = None) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, job_id: str, *, lease_s: float, ttl_s: int | None = None,
+                 owner: str | None = None) -> None:
         self._client = client
+        #: whose claims these are: unique to this object, so one chunk run never ends another's
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(6)}"
         self._all_keys = keys.job_keys(job_id)
         self._job_keys = self._all_keys[:4]  # job, delivered, failed, claims
         self._ttl_s = ttl_s if ttl_s is not None else get_settings().job_ttl_s
@@ -120,6 +178,7 @@ class Ledger:
         self._finish = client.register_script(FINISH)
         self._release = client.register_script(RELEASE)
         self._check_done = client.register_script(CHECK_DONE)
+        self._pause = client.register_script(PAUSE)
 
     def finished_lines(self, lines: list[int]) -> set[int]:
         """The lines among these that already have an outcome (one round trip)."""
@@ -132,21 +191,22 @@ class Ledger:
         return {line for i, line in enumerate(lines) if flags[2 * i] or flags[2 * i + 1]}
 
     def claim(self, line: int) -> Claim:
-        result = self._claim(keys=[*self._job_keys, self._unknown], args=[line, self._lease_ms])
+        result = self._claim(keys=[*self._job_keys, self._unknown], args=[line, self._lease_ms, self.owner])
         return Claim(result.decode() if isinstance(result, bytes) else result)
 
     def delivered(self, line: int) -> bool:
-        return bool(self._finish(keys=self._all_keys, args=[line, "delivered", "", "0", self._ttl_s]))
+        return bool(self._finish(keys=self._all_keys, args=[line, "delivered", "", self.owner, self._ttl_s]))
 
     def failed(self, line: int, fields: dict, *, reason: str, outcome: str = "failed", wire: list | None = None,
                unclaimed_only: bool = False) -> bool:
         """Record a row's failure: its fields (for the report), the reason, and its chunk form (to retry it).
 
-        unclaimed_only: for rows this worker is not sending (cancel, giving up): a row another
-        worker is sending right now is left to that worker's outcome.
+        unclaimed_only: for rows this worker is not sending (cancel, giving up): a row any
+        worker holds under a live lease is left to that worker's outcome. Without it, only
+        another owner's live lease stops the outcome being recorded.
         """
         record = json.dumps({**fields, "line": line, "reason": reason, "wire": wire}, ensure_ascii=False)
-        args = [line, outcome, record, "1" if unclaimed_only else "0", self._ttl_s]
+        args = [line, outcome, record, "" if unclaimed_only else self.owner, self._ttl_s]
         return bool(self._finish(keys=self._all_keys, args=args))
 
     def job_state(self) -> str:
@@ -158,10 +218,24 @@ class Ledger:
         """Paused, cancelled or gone: a worker waiting for a slot should stop waiting."""
         return self.job_state() in ("paused", "cancelled", "gone")
 
-    def release(self, line: int, *, unknown_outcome: bool) -> None:
-        """Give the row back as pending; mark it when the vendor may have applied it anyway."""
+    def release(self, line: int, *, unknown_outcome: bool) -> bool:
+        """Give the row back as pending; mark it when the vendor may have applied it anyway.
+        Only this owner's claim is given back: False when the row was not (or no longer) ours."""
         job, _, _, claims = self._job_keys
-        self._release(keys=[claims, self._unknown, job], args=[line, int(unknown_outcome)])
+        return bool(self._release(keys=[claims, self._unknown, job], args=[line, int(unknown_outcome), self.owner]))
+
+    def pause(self, reason: str) -> str:
+        """Pause a loading or running job, keeping why (shown by `job status`); the state after."""
+        state = self._pause(keys=[self._job_keys[0]], args=[reason[:500]])
+        return state.decode() if isinstance(state, bytes) else state
+
+    def line_limit(self) -> int | None:
+        """The highest line a row of this job can have; None once the job is gone."""
+        job = self._job_keys[0]
+        last_line, state = self._client.hmget(job, "last_line", "state")
+        if state is None:
+            return None
+        return int(last_line) if last_line is not None else DEFAULT_MAX_LINE
 
     def check_done(self) -> str | None:
         state = self._check_done(keys=self._all_keys, args=[self._ttl_s])

@@ -18,22 +18,25 @@ import redis
 # ARGV[1]  emission interval, µs (1e6 / rate_per_s)
 # ARGV[2]  tolerance, µs ((burst - 1) * interval): how far ahead of schedule a send may be
 # ARGV[3]  max wait, µs: beyond it nothing is reserved
-# returns  {reserved (1/0), wait µs}
+# ARGV[4]  slots to reserve back to back (default 1): slot k may be used at wait + k * interval
+#          (sooner when the tolerance allows), so n requests of one row keep the account's rate
+# returns  {reserved (1/0), wait µs for the first slot, µs from now to when the last slot may be used}
 RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
+local slots = tonumber(ARGV[4] or 1)
 local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or 0), now)
 local wait = math.max(0, tat - tonumber(ARGV[2]) - now)
 if wait > tonumber(ARGV[3]) then
   redis.call('HINCRBY', KEYS[2], 'refused', 1)
-  return {0, wait}
+  return {0, wait, wait}
 end
-local ttl_ms = math.ceil((tat + interval - now) / 1000) + 1000
-redis.call('SET', KEYS[1], tat + interval, 'PX', ttl_ms)
-redis.call('HINCRBY', KEYS[2], 'granted', 1)
+local ttl_ms = math.ceil((tat + slots * interval - now) / 1000) + 1000
+redis.call('SET', KEYS[1], tat + slots * interval, 'PX', ttl_ms)
+redis.call('HINCRBY', KEYS[2], 'granted', slots)
 if wait > 0 then redis.call('HINCRBYFLOAT', KEYS[2], 'wait_s', wait / 1000000) end
-return {1, wait}
+return {1, wait, math.max(0, tat + (slots - 1) * interval - tonumber(ARGV[2]) - now)}
 """
 
 # KEYS[1]  TAT of the account;  KEYS[2]  stats hash;  KEYS[3]  the account's quiet-until mark
@@ -71,10 +74,17 @@ return math.max(0, tonumber(redis.call('GET', KEYS[1]) or 0) - now)
 class Reservation:
     granted: bool
     wait_s: float
+    #: from now until the last of the reserved slots may be used (== wait_s for one slot)
+    last_s: float = 0.0
 
 
 class RateLimiter:
-    """acquire() blocks until this caller may send one request; penalize() obeys a 429."""
+    """acquire() blocks until this caller may send one request; penalize() obeys a 429.
+
+    acquire(slots=n) reserves the n requests of one unit of work at once (the Obzvonilka
+    upsert: a find, then a write), before any row is claimed; take_reserved() then waits for
+    the next of them, at most one emission interval, without asking Redis for a new slot.
+    """
 
     def __init__(
         self,
@@ -95,30 +105,54 @@ class RateLimiter:
         self._reserve = client.register_script(RESERVE)
         self._penalize = client.register_script(PENALIZE)
         self._quiet_left = client.register_script(QUIET_LEFT)
+        #: time.monotonic() at which each slot reserved by acquire(slots=n) after the first is due
+        self._reserved_at: list[float] = []
 
-    def reserve(self) -> Reservation:
-        """One atomic try: a slot within max_wait_s, or how far away the next one is."""
-        granted, wait_us = self._reserve(keys=self._keys, args=[self._interval_us, self._tolerance_us, self._max_wait_us])
-        return Reservation(bool(granted), int(wait_us) / 1_000_000)
+    def reserve(self, slots: int = 1) -> Reservation:
+        """One atomic try: `slots` back-to-back slots within max_wait_s, or how far away the next one is."""
+        granted, wait_us, last_us = self._reserve(
+            keys=self._keys, args=[self._interval_us, self._tolerance_us, self._max_wait_us, slots])
+        return Reservation(bool(granted), int(wait_us) / 1_000_000, int(last_us) / 1_000_000)
 
-    def acquire(self, *, should_stop=lambda: False) -> bool:
-        """Sleep until our reserved slot; False when should_stop() said so before a slot came."""
+    def acquire(self, *, should_stop=lambda: False, slots: int = 1) -> bool:
+        """Sleep until our reserved slot; False when should_stop() said so before a slot came.
+        With slots=n, the n-1 slots after the first are kept for take_reserved()."""
+        self._reserved_at = []
         while True:
-            reservation = self.reserve()
+            reservation = self.reserve(slots)
             if reservation.granted:
-                if not reservation.wait_s:
-                    return True
-                time.sleep(reservation.wait_s)
-                # A 429 while we slept: a slot booked before it must not be used inside its quiet time.
-                if not self._quiet_left(keys=[self._quiet_key]):
-                    return True
-                continue
+                reserved_at = time.monotonic()
+                if reservation.wait_s:
+                    time.sleep(reservation.wait_s)
+                    # A 429 while we slept: a slot booked before it must not be used inside its quiet time.
+                    if self._quiet_left(keys=[self._quiet_key]):
+                        continue
+                self._reserved_at = _spread(reserved_at, reservation, slots)
+                return True
             if should_stop():
                 return False
             # Not granted: the schedule is full for max_wait_s. Sleep most of the way, then ask again.
             time.sleep(min(reservation.wait_s, self._max_wait_us / 1_000_000) * 0.9)
 
+    def take_reserved(self) -> bool:
+        """Wait for the next slot acquire(slots=n) reserved; False when none is left, or when a
+        429 since asks for quiet (the caller then sends nothing and gives its row back)."""
+        if not self._reserved_at:
+            return False
+        due = self._reserved_at.pop(0) - time.monotonic()
+        if due > 0:
+            time.sleep(due)
+        return not self._quiet_left(keys=[self._quiet_key])
+
     def penalize(self, retry_after_s: float) -> None:
         """Push this account's schedule past the vendor's Retry-After, for every worker at once."""
         wait_s = min(max(retry_after_s, 0.0), MAX_PENALTY_S) if retry_after_s == retry_after_s else 1.0  # NaN
         self._penalize(keys=[*self._keys, self._quiet_key], args=[int(wait_s * 1_000_000), self._tolerance_us])
+
+
+def _spread(reserved_at: float, reservation: Reservation, slots: int) -> list[float]:
+    """When each reserved slot after the first is due, evenly between the first and the last."""
+    if slots < 2:
+        return []
+    step_s = (reservation.last_s - reservation.wait_s) / (slots - 1)
+    return [reserved_at + reservation.wait_s + k * step_s for k in range(1, slots)]

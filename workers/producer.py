@@ -181,7 +181,7 @@ def produce(
             batch.rejects.append(row.as_record())
         else:
             batch.chunk.append(to_wire(row))
-        batch.last_line = row.line
+        batch.last_line = max(batch.last_line, row.line)  # rows from code may come in any order
         # Rejects flush with the chunk read so far: every flush covers every row read, so
         # `last_line` is where a resumed load goes on.
         if len(batch.chunk) >= chunk_size or len(batch.rejects) >= REJECT_BATCH:

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -29,11 +30,16 @@ def follow(store: JobStore, job_id: str, console: Console, *, producing: Callabl
             )
             if status.finished or (deadline is not None and time.monotonic() > deadline):
                 return status
+            if status.state == "paused" and status.pause_reason:
+                return status  # a worker paused it (an auth error): waiting would not end it
             time.sleep(poll_s)
 
 
 def _detail(status: JobStatus) -> str:
-    return f"[green]{status.delivered} ok[/] [red]{status.failed} failed[/] [yellow]{status.rejected} rejected[/]"
+    detail = f"[green]{status.delivered} ok[/] [red]{status.failed} failed[/] [yellow]{status.rejected} rejected[/]"
+    if status.state == "paused" and status.pause_reason:
+        detail += f" [red]{escape(status.pause_reason)}[/]"
+    return detail
 
 
 def summary_table(status: JobStatus) -> Table:
@@ -41,10 +47,12 @@ def summary_table(status: JobStatus) -> Table:
     rows = [("state", status.state), ("rows read", status.total), ("delivered", status.delivered),
             ("failed", status.failed), ("rejected", status.rejected), ("cancelled", status.cancelled),
             ("pending", status.pending), ("sent again after unknown outcome", status.unknown_outcome)]
+    if status.pause_reason:
+        rows.insert(1, ("paused because", status.pause_reason))
     if status.aborted:
         rows.append(("loading stopped early", f"after line {status.last_line}: {status.error}"))
     if status.finished_at:
         rows.append(("took", f"{status.finished_at - status.created_at:.1f} s"))
     for name, value in rows:
-        table.add_row(name, str(value))
+        table.add_row(name, escape(str(value)))
     return table

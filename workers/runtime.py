@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
+import time
 from functools import cached_property
 
 from typing import Any
@@ -30,6 +32,14 @@ return 1
 """
 
 
+#: a lease outlasts the send it covers by this much: the claim before it, the outcome after it
+LEASE_MARGIN_S = 5.0
+#: dead letters kept in Redis (Keys.dead_chunks); the count per task keeps growing
+DEAD_LETTERS_KEPT = 1000
+
+log = logging.getLogger(__name__)
+
+
 class WorkerRuntime:
     def __init__(self, publish, settings: Settings | None = None) -> None:
         self._settings = settings or get_settings()
@@ -42,10 +52,17 @@ class WorkerRuntime:
 
     @property
     def row_lease_s(self) -> float:
-        """Longer than one vendor call can take (any vendor), so a live sender's claim never lapses."""
+        """How long a claim lasts: a row's whole send (send_budget_s, which no single call of
+        any vendor outlasts) plus LEASE_MARGIN_S for the claim's and the outcome's round trips,
+        so a live sender's claim never lapses."""
         s = self._settings
-        slowest = max(s.vendor(v).connect_timeout_s + s.vendor(v).read_timeout_s for v in VENDORS)
-        return max(s.row_lease_s, slowest + 5)
+        slowest_call_s = max(s.vendor(v).total_timeout_s for v in VENDORS)
+        return max(s.row_lease_s, slowest_call_s + LEASE_MARGIN_S)
+
+    @property
+    def send_budget_s(self) -> float:
+        """Every HTTP call of one row's send ends within this (vendors.deadline.within)."""
+        return self.row_lease_s - LEASE_MARGIN_S
 
     def limiter(self, vendor: str, account: str) -> RateLimiter:
         limits = vendor_account(vendor, account, self._settings)
@@ -92,6 +109,20 @@ class WorkerRuntime:
 
     def secrets(self) -> SecretStore:
         return secret_store()
+
+    def dead_letter(self, task_name: str, kwargs, reason: str) -> None:
+        """A chunk (or row of one) that no job can take: logged loudly, counted per task, and
+        kept (the newest DEAD_LETTERS_KEPT) for an operator to inspect. Never a secret in it:
+        chunk payloads carry account aliases only."""
+        log.error("dead letter from %s: %s; payload kept in %s", task_name, reason, get_keys().dead_chunks())
+        keys = get_keys()
+        entry = json.dumps({"task": task_name, "reason": reason, "payload": kwargs, "at": time.time()},
+                           ensure_ascii=False, default=repr)
+        pipe = get_redis().pipeline()
+        pipe.lpush(keys.dead_chunks(), entry)
+        pipe.ltrim(keys.dead_chunks(), 0, DEAD_LETTERS_KEPT - 1)
+        pipe.hincrby(keys.dead_chunks_count(), task_name, 1)
+        pipe.execute()
 
     @cached_property
     def deferred(self) -> DeferredQueue:

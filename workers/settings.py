@@ -32,6 +32,8 @@ class VendorSettings(BaseModel):
     base_url: str
     connect_timeout_s: float = 3.05
     read_timeout_s: float = 10.0
+    #: the whole of one call, connecting to the last byte of the answer (read_timeout_s is per gap)
+    total_timeout_s: float = Field(default=15.0, gt=0)
     accounts: dict[str, AccountLimits]
 
 

@@ -3,8 +3,8 @@
 The doc: every status other than 200, 201, 202, 204 is an error, with the body
     {"error": {"code": "GEN-SERVER-ERROR", "http_code": 502, "message": "Oops something wrong!"}}
 
-    429                 RateLimited (Retry-After honoured)
-    5xx, 408, 425       VendorServerError
+    429, 5xx, 408, 425  as every vendor's (vendors.errors.transient_for_status): 429 and a 503
+                        with Retry-After wait as asked, other 5xx are an unknown outcome
     401, 403, or an     TokenRejected: the token expired, was replaced, or belongs to another
     error code naming   IP; the client fetches a new one and retries once (a wrong api key or
     the token           uid then fails at auth/token itself, as AuthError)
@@ -46,11 +46,11 @@ def raise_for_status(response: requests.Response) -> None:
     body = body_of(response)
     code, message = error_fields(body)
     text = ": ".join(part for part in (code, message) if part) or response.reason or "error"
+    transient = errors.transient_for_status(status, text, retry_after_s=retry_after_s(response.headers),
+                                            vendor=VENDOR, body=body, headers=dict(response.headers))
+    if transient is not None:
+        raise transient
     kwargs = {"vendor": VENDOR, "status": status, "body": body, "headers": dict(response.headers)}
-    if status == 429:
-        raise errors.RateLimited(text, retry_after_s=retry_after_s(response.headers), **kwargs)
-    if status >= 500 or status in (408, 425):
-        raise errors.VendorServerError(text, **kwargs)
     if status in (401, 403) or (status < 500 and "TOKEN" in (code or "").upper()):
         raise TokenRejected(text, **kwargs)
     if 400 <= status < 500:
