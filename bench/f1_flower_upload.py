@@ -1,7 +1,7 @@
-"""P4: a 200,000-row CSV uploaded to Flower's /api/jobs; Flower's memory and answers meanwhile.
+"""F1: a 200,000-row CSV uploaded to Flower's /api/jobs; Flower's memory and answers meanwhile.
 
-    python bench/p4_flower_upload.py                 # 200,000 rows (file made once under bench/out/)
-    python bench/p4_flower_upload.py --rows 20000    # smaller smoke run
+    python bench/f1_flower_upload.py                 # 200,000 rows (file made once under bench/out/)
+    python bench/f1_flower_upload.py --rows 20000    # smaller smoke run
 
 Starts `celery -A workers.app flower` (basic auth) on Redis DB 14 with its own key prefixes,
 no worker: the chunks wait in the queue and are deleted afterwards. Samples Flower's RSS
@@ -61,7 +61,7 @@ def main() -> None:
         procs.stop_all()
         delete_prefix(client, prefix)
     result.update(rows=args.rows, flower_args=args.flower_arg, file_mb=round(csv_path.stat().st_size / 2**20, 1), machine=machine())
-    path = write_result("p4_flower_upload" + ("-flower-args" if args.flower_arg else ""), result)
+    path = write_result("f1_flower_upload" + ("-flower-args" if args.flower_arg else ""), result)
     print(f"rows {args.rows:,} ({result['file_mb']} MB): upload answered in {result['upload_answer_s']:.2f} s, "
           f"enqueued in {result['enqueued_s']:.1f} s")
     print(f"Flower RSS: {result['rss_before_mb']} MB before, peak {result['rss_peak_mb']} MB "
