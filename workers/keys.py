@@ -59,6 +59,14 @@ class Keys:
         """Sorted set of chunk payloads waiting for a retry, scored by due time (s)."""
         return f"{self.prefix}deferred"
 
+    def workers(self) -> str:
+        """Sorted set: worker id ("<hostname>:<pid>") -> unix time of its last beat."""
+        return f"{self.prefix}workers"
+
+    def worker(self, worker_id: str) -> str:
+        """JSON liveness record of one worker process (what it holds), expiring worker_dead_after_s after its last beat."""
+        return f"{self.prefix}worker:{worker_id}"
+
     def pozvonim_token(self, account: str, egress_ip: str) -> str:
         """JSON {token, expires_at_s} of a Pozvonim account on one egress IP; `<key>:lock` guards its refresh."""
         return f"{self.prefix}pozvonim:token:{account}:{egress_ip}"
