@@ -6,6 +6,7 @@ from celery import Celery, signals
 
 import tasks.runtime
 from tasks.catalog import TASK_MODULES, load_all
+import workers.heartbeat
 import workers.metrics
 from workers.deferred import Mover
 from workers.celeryconf import celery_config
@@ -44,3 +45,19 @@ def _start_mover(**_: object) -> None:
 def _stop_mover(**_: object) -> None:
     for mover in _movers:
         mover.stop()
+
+
+_heartbeats: list[workers.heartbeat.Heartbeat] = []
+
+
+@signals.worker_ready.connect
+def _start_heartbeat(sender: object = None, **_: object) -> None:
+    heartbeat = workers.heartbeat.for_worker(app, settings, consumer=sender)
+    heartbeat.start()
+    _heartbeats.append(heartbeat)
+
+
+@signals.worker_shutdown.connect
+def _stop_heartbeat(**_: object) -> None:
+    for heartbeat in _heartbeats:
+        heartbeat.stop()
