@@ -6,6 +6,7 @@ failure means for the row. Rows are never sent once the ledger holds an outcome 
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -18,8 +19,10 @@ from vendors.validation import describe
 from tasks.backoff import backoff_s
 from tasks.runtime import Ledger, Limiter, RetryPolicy
 
+#: the chunk ran past its time budget: its remaining rows go on in a new message (see follow_up)
+OUT_OF_TIME = "out of time"
 #: what a claim or a limiter wait answers when the chunk must stop sending
-STOPS = ("paused", "cancelled", "gone")
+STOPS = ("paused", "cancelled", "gone", OUT_OF_TIME)
 #: 429s one row may meet in a task before it is deferred; they cost no attempt.
 MAX_THROTTLES_PER_ROW = 10
 
@@ -41,7 +44,7 @@ class ChunkOutcome:
     #: rows still pending after this run's attempts, with the last error they met
     deferred: list[JobRow] = field(default_factory=list)
     last_error: str = ""
-    #: rows not attempted because the job was paused (or cancelled) meanwhile
+    #: rows not attempted because the job was paused (or cancelled) meanwhile, or the time ran out
     stopped: list[JobRow] = field(default_factory=list)
     stop_reason: str = ""
 
@@ -54,18 +57,46 @@ def unfinished(ledger: Ledger, rows: list[JobRow], outcome: ChunkOutcome) -> lis
     return [row for row in rows if row.line not in finished]
 
 
+class Budget:
+    """A chunk's time budget: past it, the chunk sends no further row (nor retry) and hands the
+    rest on. It is checked before each send and in limiter waits, so a chunk runs at most
+    budget_s + max(lease_s, one row's send): the visibility timeout is a safe multiple of that."""
+
+    def __init__(self, budget_s: float = math.inf, clock: Callable[[], float] = time.monotonic) -> None:
+        self._budget_s = budget_s
+        self._clock = clock
+        self._deadline = math.inf
+
+    def start(self) -> None:
+        self._deadline = self._clock() + self._budget_s
+
+    def spent(self) -> bool:
+        return self._clock() >= self._deadline
+
+    def stop_or(self, ledger: Ledger) -> Callable[[], bool]:
+        """What a limiter wait asks: stop when the job stops or the time is up."""
+        return lambda: self.spent() or ledger.stopped()
+
+    def verdict(self, ledger: Ledger) -> str:
+        """Why a limiter wait gave up."""
+        return OUT_OF_TIME if self.spent() else ledger.job_state()
+
+
 class ChunkRunner:
     def __init__(self, *, ledger: Ledger, limiter: Limiter, retry: RetryPolicy, lease_s: float,
-                 send: Callable[[JobRow], object], sleep: Callable[[float], None] = time.sleep) -> None:
+                 send: Callable[[JobRow], object], sleep: Callable[[float], None] = time.sleep,
+                 budget: Budget | None = None) -> None:
         self._ledger = ledger
         self._limiter = limiter
         self._retry = retry
         self._lease_s = lease_s
         self._send = send
         self._sleep = sleep
+        self._budget = budget or Budget()
 
     def run(self, rows: list[JobRow]) -> ChunkOutcome:
         outcome = ChunkOutcome()
+        self._budget.start()
         busy: list[JobRow] = []
         rows = unfinished(self._ledger, rows, outcome)
         for index, row in enumerate(rows):
@@ -73,7 +104,7 @@ class ChunkRunner:
             if verdict == "busy":
                 busy.append(row)
             elif verdict in STOPS:
-                outcome.stopped = rows[index:]
+                outcome.stopped = rows[index:] + (busy if verdict == OUT_OF_TIME else [])
                 outcome.stop_reason = verdict
                 return outcome
         self._wait_for_busy(busy, outcome)
@@ -81,8 +112,13 @@ class ChunkRunner:
 
     def _wait_for_busy(self, busy: list[JobRow], outcome: ChunkOutcome) -> None:
         """Rows another worker holds: wait out one lease, then take over the ones still held by
-        a dead worker. Rows a live worker keeps holding are left to it: its message is unacked."""
+        a dead worker. Rows a live worker keeps holding are left to it: its message is unacked.
+        Out of time, they go on with the rest: this message may be the only one that has them."""
         if not busy:
+            return
+        if self._budget.spent():
+            outcome.stopped.extend(busy)
+            outcome.stop_reason = OUT_OF_TIME
             return
         self._sleep(self._lease_s)
         for row in busy:
@@ -95,9 +131,11 @@ class ChunkRunner:
         """Try one row up to the in-task attempt budget; return what became of it."""
         attempts = throttles = 0
         while attempts < self._retry.in_task_attempts:
-            # A long wait (a 429's Retry-After) still notices a pause or cancel within seconds.
-            if not self._limiter.acquire(should_stop=self._ledger.stopped):
-                return self._ledger.job_state()
+            if self._budget.spent():
+                return OUT_OF_TIME
+            # A long wait (a 429's Retry-After) still notices a pause, cancel or the budget within seconds.
+            if not self._limiter.acquire(should_stop=self._budget.stop_or(self._ledger)):
+                return self._budget.verdict(self._ledger)
             claim = self._ledger.claim(row.line)
             if not claim.may_send:
                 if claim.value == "done":
@@ -157,7 +195,8 @@ class BatchRunner:
     """
 
     def __init__(self, *, ledger: Ledger, limiter: Limiter, retry: RetryPolicy, lease_s: float, batch_size: int,
-                 send_batch: Callable[[list[JobRow]], object], sleep: Callable[[float], None] = time.sleep) -> None:
+                 send_batch: Callable[[list[JobRow]], object], sleep: Callable[[float], None] = time.sleep,
+                 budget: Budget | None = None) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self._ledger = ledger
@@ -167,9 +206,11 @@ class BatchRunner:
         self._batch_size = batch_size
         self._send_batch = send_batch
         self._sleep = sleep
+        self._budget = budget or Budget()
 
     def run(self, rows: list[JobRow]) -> ChunkOutcome:
         outcome = ChunkOutcome()
+        self._budget.start()
         rows = unfinished(self._ledger, rows, outcome)
         busy: list[JobRow] = []
         for start in range(0, len(rows), self._batch_size):
@@ -177,6 +218,8 @@ class BatchRunner:
             if verdict in STOPS:
                 held = {row.line for row in busy}
                 outcome.stopped = [row for row in rows[start:] if row.line not in held]
+                if verdict == OUT_OF_TIME:
+                    outcome.stopped += busy
                 outcome.stop_reason = verdict
                 return outcome
         self._wait_for_busy(busy, outcome)
@@ -185,6 +228,10 @@ class BatchRunner:
     def _wait_for_busy(self, busy: list[JobRow], outcome: ChunkOutcome) -> None:
         """As ChunkRunner: wait out one lease, then take over rows a dead worker held."""
         if not busy:
+            return
+        if self._budget.spent():
+            outcome.stopped.extend(busy)
+            outcome.stop_reason = OUT_OF_TIME
             return
         self._sleep(self._lease_s)
         for start in range(0, len(busy), self._batch_size):
@@ -200,8 +247,10 @@ class BatchRunner:
         """Send one batch up to the in-task attempt budget; return what became of it."""
         attempts = throttles = 0
         while True:
-            if not self._limiter.acquire(should_stop=self._ledger.stopped):
-                return self._ledger.job_state()
+            if self._budget.spent():
+                return OUT_OF_TIME
+            if not self._limiter.acquire(should_stop=self._budget.stop_or(self._ledger)):
+                return self._budget.verdict(self._ledger)
             claimed, stop = self._claim_all(rows, outcome, busy)
             if stop or not claimed:
                 return stop or "empty"

@@ -9,7 +9,7 @@ from celery.exceptions import Reject
 from pydantic import BaseModel, ConfigDict, Field
 
 from tasks.backoff import backoff_s
-from tasks.chunks import ChunkOutcome, ChunkRunner, JobRow
+from tasks.chunks import OUT_OF_TIME, Budget, ChunkOutcome, ChunkRunner, JobRow
 from tasks.runtime import current
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def run_chunk(task_name: str, vendor: str, payload: ChunkPayload, *,
     runtime = current()
     runner = ChunkRunner(
         ledger=runtime.ledger(payload.job_id), limiter=runtime.limiter(vendor, payload.account),
-        retry=runtime.retry, lease_s=runtime.row_lease_s, send=send,
+        retry=runtime.retry, lease_s=runtime.row_lease_s, send=send, budget=Budget(runtime.chunk_time_budget_s),
     )
     return guarded(task_name, payload, lambda: runner.run([to_row(wire) for wire in payload.rows]), to_row)
 
@@ -63,11 +63,17 @@ def _retry_whole(task_name: str, payload: ChunkPayload, to_row, reason: str) -> 
 
 
 def follow_up(task_name: str, payload: ChunkPayload, outcome: ChunkOutcome) -> None:
-    """Park rows of a paused job, end rows of a cancelled one; defer rows still pending, or
-    fail them once the rounds of retries run out."""
+    """Park rows of a paused job, end rows of a cancelled one, hand on the rows of a chunk out
+    of time; defer rows still pending, or fail them once the rounds of retries run out."""
     runtime = current()
     ledger = runtime.ledger(payload.job_id)
-    if outcome.stop_reason == "paused":
+    if outcome.stop_reason == OUT_OF_TIME:
+        # Published before this message is acked: a crash in between makes a second copy, whose
+        # rows the ledger skips once done. Same round of retries: running out of time is no failure.
+        runtime.hand_on(task_name, _with_rows(payload, outcome.stopped, payload.attempt))
+        log.info("chunk of job %s out of its %.0f s budget: %d rows handed on to a new chunk",
+                 payload.job_id, runtime.chunk_time_budget_s, len(outcome.stopped))
+    elif outcome.stop_reason == "paused":
         runtime.park(payload.job_id, task_name, _with_rows(payload, outcome.stopped, payload.attempt))
     elif outcome.stop_reason == "gone":
         return  # the job's keys expired: nobody is waiting for these rows

@@ -14,7 +14,7 @@ from celery import shared_task
 from pydantic import Field
 
 from tasks.base import VendorTask
-from tasks.chunks import BatchRunner, JobRow
+from tasks.chunks import BatchRunner, Budget, JobRow
 from tasks.jobchunk import ChunkPayload, guarded
 from tasks.operations import OperationPayload, operation
 from tasks.runtime import current
@@ -60,7 +60,7 @@ def sync_contacts_chunk(self: VendorTask, **payload: Any) -> dict[str, int]:
     contacts = dict(chunk.rows)  # line -> Contact
     runner = BatchRunner(
         ledger=runtime.ledger(chunk.job_id), limiter=runtime.limiter(VENDOR, chunk.account), retry=runtime.retry,
-        lease_s=runtime.row_lease_s, batch_size=chunk.batch_size,
+        lease_s=runtime.row_lease_s, batch_size=chunk.batch_size, budget=Budget(runtime.chunk_time_budget_s),
         send_batch=lambda rows: client.minicrm.sync_contacts([contacts[row.line] for row in rows]),
     )
     to_row = lambda wire: contact_row(*wire)  # noqa: E731
