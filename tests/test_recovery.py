@@ -90,6 +90,9 @@ def test_a_killed_workers_rows_send_again_within_30_s_with_default_settings(redi
         killed_at = time.time()
         devstack.stop(doomed, sig=signal.SIGKILL)
         assert delivered(stack, job_id) < 90
+        # Readers of the liveness records see it gone within worker_dead_after_s
+        assert 0 < stack.redis.pttl(f"{stack.prefix}worker:{socket.gethostname()}:{doomed.pid}") \
+            <= DEFAULTS.worker_dead_after_s * 1000
         follow = stack.cli("job", "follow", job_id, "--timeout", "150", timeout_s=180)
         # Then its rows send again within 30 s, the job completes, 0 rows lost, duplicates only counted ones
         assert follow.returncode == 0, follow.stderr
@@ -97,7 +100,7 @@ def test_a_killed_workers_rows_send_again_within_30_s_with_default_settings(redi
         assert resumed_s <= RECOVERY_S, f"rows sent again {resumed_s:.1f} s after the kill"
         assert status(stack, job_id)["delivered"] == 100
         assert assert_exactly_once_except_unknown(stack, job_id, 920, valid, line_map(100, 600_000)) <= 2
-        assert record_of(stack, doomed) is None  # its liveness record expired
+        print(f"rows of the killed worker sent again {resumed_s:.1f} s after the kill")
     finally:
         stack.stop()
 
@@ -167,5 +170,7 @@ def test_chaos_a_worker_killed_every_5_s_loses_nothing_and_load_ends_in_time(red
         assert status(stack, job_id)["delivered"] == rows
         duplicates = assert_exactly_once_except_unknown(stack, job_id, 930, valid, line_map(rows, 620_000))
         assert duplicates <= kills * threads, f"{duplicates} duplicates through {kills} kills"
+        print(f"chaos: {rows} rows at {rate_per_s}/s, {kills} kills, load exited 0 after {elapsed_s:.0f} s, "
+              f"{duplicates} duplicates")
     finally:
         stack.stop()

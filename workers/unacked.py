@@ -16,13 +16,10 @@ alone, so two workers reaping at once put a message back once.
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Iterable
 
 from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import loads
-
-log = logging.getLogger(__name__)
 
 #: stale tags looked at per round trip
 PAGE = 100
