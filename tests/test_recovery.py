@@ -105,24 +105,30 @@ def test_a_killed_workers_rows_send_again_within_30_s_with_default_settings(redi
         stack.stop()
 
 
-def test_a_prefork_worker_records_what_it_holds_and_keeps_it_fresh(redis_url, tmp_path):
+def test_prefork_and_threads_workers_record_what_they_hold_and_keep_it_fresh(redis_url, tmp_path):
     # Given a prefork worker (tasks run in child processes; the main process holds the messages)
+    # and a threads worker, two pool slots each, and a slow job of four chunks
     stack = Stack(redis_url, tmp_path, defaults=True, ringostat__accounts__default__rate_per_s="10",
                   ringostat__accounts__default__burst="1")
     try:
-        worker = stack.start_worker(pool="prefork", concurrency=2)
-        write_contacts(tmp_path / "c.csv", 300, offset=610_000)
+        workers = [stack.start_worker("prefork", pool="prefork", concurrency=2),
+                   stack.start_worker("threads", pool="threads", concurrency=2)]
+        devstack.wait_until(lambda: all(record_of(stack, w) for w in workers), 60, "the workers' records")
+        write_contacts(tmp_path / "c.csv", 400, offset=610_000)
         job_id = job_id_of(stack.cli("load", "ringostat-campaign", "--campaign", "921", "--detach",
                                      str(tmp_path / "c.csv")))
-        devstack.wait_until(lambda: len(held_of(stack, worker, job_id)) == 2, 60, "the worker to hold two chunks")
-        record = record_of(stack, worker)
-        assert record["pid"] == worker.pid and "ringostat" in record["queues"]
-        assert all(entry["rows"] == 100 and entry["queue"] == "ringostat" and entry["started_at"] <= record["seen_at"]
-                   for entry in record["held"])
-        # Then its messages' scores in kombu's unacked index move on with every beat
+        devstack.wait_until(lambda: all(len(held_of(stack, w, job_id)) == 2 for w in workers), 60,
+                            "each worker to hold two chunks")
+        # Then each record names the worker and the chunks it holds
+        for worker in workers:
+            record = record_of(stack, worker)
+            assert record["pid"] == worker.pid and "ringostat" in record["queues"]
+            assert all(entry["rows"] == 100 and entry["queue"] == "ringostat" and
+                       entry["started_at"] <= record["seen_at"] for entry in record["held"])
+        # And their messages' scores in kombu's unacked index move on with every beat
         index = f"{stack.prefix}broker:unacked_index"
         first = dict(stack.redis.zrange(index, 0, -1, withscores=True))
-        assert len(first) == 2
+        assert len(first) == 4
         time.sleep(2.5 * DEFAULTS.heartbeat_interval_s)
         later = dict(stack.redis.zrange(index, 0, -1, withscores=True))
         assert later.keys() == first.keys() and all(later[tag] > first[tag] for tag in first)
