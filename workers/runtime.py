@@ -45,6 +45,10 @@ class WorkerRuntime:
         slowest = max(s.vendor(v).connect_timeout_s + s.vendor(v).read_timeout_s for v in VENDORS)
         return max(s.row_lease_s, slowest + 5)
 
+    @property
+    def chunk_time_budget_s(self) -> float:
+        return self._settings.chunk_time_budget_s
+
     def limiter(self, vendor: str, account: str) -> RateLimiter:
         limits = vendor_account(vendor, account, self._settings)
         keys = get_keys()
@@ -75,6 +79,10 @@ class WorkerRuntime:
             return True
         self._publish(task_name, kwargs)
         return False
+
+    def hand_on(self, task_name: str, kwargs: dict) -> None:
+        """A chunk out of time: its remaining rows go to the back of its queue as a new message."""
+        self._publish(task_name, kwargs)
 
     @cached_property
     def deferred(self) -> DeferredQueue:
