@@ -60,7 +60,10 @@ class Heartbeat(threading.Thread):
     def run(self) -> None:
         due = self._monotonic()
         while not self._stop_event.is_set():
-            self.beat()
+            try:
+                self.beat()
+            except Exception:  # a beat that stops for good would make this live worker look dead
+                log.exception("heartbeat: beat failed; beating on")
             due = max(due + self._interval_s, self._monotonic())
             self._stop_event.wait(due - self._monotonic())
 
