@@ -10,10 +10,11 @@ import json
 import time
 
 import pytest
+from celery import Celery
 from kombu import Connection
 
 from workers import devstack
-from workers.heartbeat import Heartbeat, heartbeat_redis
+from workers.heartbeat import Heartbeat, broker_connector, heartbeat_redis
 from workers.keys import Keys
 from workers.liveness import Liveness
 from workers.settings import Settings
@@ -121,11 +122,12 @@ def test_a_restore_checks_the_score_again_in_its_transaction(broker, r):
     assert broker.queued("chunks") == []
 
 
-def heartbeat(r, broker, key_prefix, clock, *, held=lambda: [], liveness_client=None, heartbeat_file=""):
+def heartbeat(r, broker, key_prefix, clock, *, held=lambda: [], liveness_client=None, heartbeat_file="",
+              connect_broker=None):
     liveness = Liveness(liveness_client or r, Keys(key_prefix), worker="host-a:4242", queues=lambda: ["chunks"],
                         dead_after_s=DEAD_AFTER_S, clock=lambda: clock.wall)
     return Heartbeat(liveness=liveness, held=held, interval_s=2.0, dead_after_s=DEAD_AFTER_S,
-                     connect_broker=broker.connect, heartbeat_file=heartbeat_file,
+                     connect_broker=connect_broker or broker.connect, heartbeat_file=heartbeat_file,
                      clock=lambda: clock.wall, monotonic=lambda: clock.mono)
 
 
@@ -196,11 +198,16 @@ def test_the_beat_writes_the_liveness_record_and_keeps_what_it_holds_fresh(broke
     assert r.get(keys.worker("host-a:4242")) is None and r.zscore(keys.workers(), "host-a:4242") is None
 
 
-def test_the_heartbeat_file_is_touched_even_while_redis_is_down(broker, r, key_prefix, tmp_path):
+@pytest.mark.parametrize("down", ["redis", "broker"])
+def test_the_heartbeat_file_is_touched_even_while_redis_is_down(broker, r, key_prefix, tmp_path, down):
     clock = Clock()
-    unreachable = heartbeat_redis(Settings(redis_url=f"redis://127.0.0.1:{devstack.free_port()}/0"))
-    beat = heartbeat(r, broker, key_prefix, clock, liveness_client=unreachable,
-                     heartbeat_file=str(tmp_path / "beat"))
+    nowhere = f"redis://127.0.0.1:{devstack.free_port()}/0"
+    settings = Settings(redis_url=nowhere)
+    liveness_client = heartbeat_redis(settings) if down == "redis" else r
+    app = Celery("heartbeat-test", broker=nowhere if down == "broker" else broker.url,
+                 broker_transport_options=broker.options)
+    beat = heartbeat(r, broker, key_prefix, clock, liveness_client=liveness_client,
+                     heartbeat_file=str(tmp_path / "beat"), connect_broker=broker_connector(app, settings))
     beat.beat()
     first = (tmp_path / "beat").stat().st_mtime_ns
     time.sleep(0.05)

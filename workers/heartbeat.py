@@ -149,20 +149,24 @@ def heartbeat_redis(settings: Settings) -> redis.Redis:
 
 def for_worker(app: Any, settings: Settings, consumer: Any) -> Heartbeat:
     """The beat of the worker whose consumer (Celery's worker_ready sender) is given."""
-    timeout_s = max(1.0, settings.heartbeat_interval_s)
-    probe = app.connection_for_write()
-    redis_broker = is_redis_broker(probe)
-    probe.release()
-
-    def connect_broker() -> Any:
-        return app.connection_for_write(transport_options={"socket_timeout": timeout_s,
-                                                           "socket_connect_timeout": timeout_s})
-
     liveness = Liveness(heartbeat_redis(settings), Keys(settings.key_prefix), worker=worker_id(),
                         queues=lambda: consumed_queues(consumer), dead_after_s=settings.worker_dead_after_s)
     return Heartbeat(liveness=liveness, held=held_requests, interval_s=settings.heartbeat_interval_s,
-                     dead_after_s=settings.worker_dead_after_s, connect_broker=connect_broker if redis_broker else None,
+                     dead_after_s=settings.worker_dead_after_s, connect_broker=broker_connector(app, settings),
                      heartbeat_file=settings.heartbeat_file)
+
+
+def broker_connector(app: Any, settings: Settings) -> Callable[[], Any] | None:
+    """New kombu connections to the Redis broker for the beat, failing within about one interval
+    when it is unreachable (no kombu connect retries); None for other brokers."""
+    probe = app.connection_for_write()
+    redis_broker = is_redis_broker(probe)
+    probe.release()
+    if not redis_broker:
+        return None
+    timeout_s = max(1.0, settings.heartbeat_interval_s)
+    options = {"socket_timeout": timeout_s, "socket_connect_timeout": timeout_s, "max_retries": 0}
+    return lambda: app.connection_for_write(transport_options=options)
 
 
 def consumed_queues(consumer: Any) -> list[str]:
