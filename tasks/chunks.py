@@ -57,6 +57,12 @@ def unfinished(ledger: Ledger, rows: list[JobRow], outcome: ChunkOutcome) -> lis
     return [row for row in rows if row.line not in finished]
 
 
+def lease_wait_s(ledger: Ledger, busy: list[JobRow], lease_s: float) -> float:
+    """Until the leases on rows another copy holds run out, not a whole lease from now: a row a
+    killed worker held is taken over as soon as its lease ends."""
+    return min(lease_s, ledger.lease_left_s([row.line for row in busy]) + 0.05)
+
+
 class Budget:
     """A chunk's time budget: past it, the chunk sends no further row (nor retry) and hands the
     rest on. It is checked before each send and in limiter waits, so a chunk runs at most
@@ -120,7 +126,7 @@ class ChunkRunner:
             outcome.stopped.extend(busy)
             outcome.stop_reason = OUT_OF_TIME
             return
-        self._sleep(self._lease_s)
+        self._sleep(lease_wait_s(self._ledger, busy, self._lease_s))
         for row in busy:
             verdict = self._row(row, outcome)
             if verdict in STOPS:
@@ -233,7 +239,7 @@ class BatchRunner:
             outcome.stopped.extend(busy)
             outcome.stop_reason = OUT_OF_TIME
             return
-        self._sleep(self._lease_s)
+        self._sleep(lease_wait_s(self._ledger, busy, self._lease_s))
         for start in range(0, len(busy), self._batch_size):
             batch = busy[start:start + self._batch_size]
             still_held: list[JobRow] = []  # by a live worker: its own message sends them

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -124,3 +125,24 @@ def test_a_worker_hands_on_the_rest_of_a_chunk_after_its_budget(redis_url, tmp_p
         assert assert_exactly_once_except_unknown(stack, job_id, 910, valid, line_map(200, 500_000)) == 0
     finally:
         stack.stop()
+
+
+def test_rows_a_dead_copy_held_are_taken_over_when_its_lease_ends_not_a_whole_lease_later(setup, r):
+    store, job_id, ledger, limiter = setup
+    # Given a row claimed by a worker that then died, its lease ending in about 0.3 s
+    assert ledger.claim(ROWS[0].line).may_send
+    seconds, micros = r.time()
+    r.hset(store._keys.claims(job_id), ROWS[0].line, seconds * 1000 + micros // 1000 + 300)
+    slept: list[float] = []
+    vendor = ScriptedVendor({})
+
+    def sleep(seconds):
+        slept.append(seconds)
+        time.sleep(seconds)
+
+    runner = ChunkRunner(ledger=ledger, limiter=limiter, retry=POLICY, lease_s=30, send=vendor, sleep=sleep)
+    outcome = runner.run(ROWS)
+    # Then this copy waits out that lease (not 30 s) and sends the row, counted as an unknown outcome
+    assert len(slept) == 1 and slept[0] < 1
+    assert outcome.delivered == len(ROWS) and ROWS[0].fields["phone"] in vendor.sent
+    assert store.status(job_id).unknown_outcome == 1

@@ -10,6 +10,7 @@ A delivered or failed row is never sent again, whatever retries or redeliveries 
 from __future__ import annotations
 
 import json
+import re
 from enum import Enum
 
 import redis
@@ -161,6 +162,18 @@ class Ledger:
         """Give the row back as pending; mark it when the vendor may have applied it anyway."""
         job, _, _, claims = self._job_keys
         self._release(keys=[claims, self._unknown, job], args=[line, int(unknown_outcome)])
+
+    def lease_left_s(self, lines: list[int]) -> float:
+        """How long the longest live lease among these rows still runs (0 when none is held)."""
+        _, _, _, claims = self._job_keys
+        pipe = self._client.pipeline(transaction=False)
+        pipe.time()
+        pipe.hmget(claims, lines)
+        (seconds, micros), deadlines = pipe.execute()
+        now_ms = seconds * 1000 + micros // 1000
+        # the deadline (ms, Redis clock) leads the claim's value
+        left = [int(re.match(rb"\d+", d).group()) - now_ms for d in deadlines if d and re.match(rb"\d+", d)]
+        return max([0, *left]) / 1000
 
     def check_done(self) -> str | None:
         state = self._check_done(keys=self._all_keys, args=[self._ttl_s])
