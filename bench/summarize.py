@@ -99,10 +99,45 @@ def p3() -> None:
     print()
 
 
+def r1() -> None:
+    r = load("r1_recovery")
+    if not r:
+        return
+    s, p = r["summary"], r["params"]
+    print("### R1\n")
+    print(f"Machine: {machine_line(r['machine'])}\n")
+    print(f"{p['workers']} workers x `-P threads -c {p['concurrency']}`, defaults, Redis broker; a {p['rows']}-row job "
+          f"at {p['rate']:g}/s, its worker killed with -9 after {p['kill_after']} rows, {s['kills']} kills.\n")
+    print("| | p50 | max | |\n|---|---|---|---|")
+    print(f"| kill -9 to the dead worker's rows sending again | {s['recovery_p50_s']:.1f} s | {s['recovery_max_s']:.1f} s "
+          f"| target <= 30 s: {mark(s['recovery_max_s'] <= 30)} |")
+    print(f"| kill -9 to the last of them received | {s['finish_p50_s']:.1f} s | {s['finish_max_s']:.1f} s | |")
+    print(f"| rows lost / duplicates / unknown outcomes counted (all kills) | {s['lost']} / {s['duplicates']} / "
+          f"{s['unknown_outcome']} | | |\n")
+
+
+def r2() -> None:
+    r = load("r2_chaos")
+    if not r:
+        return
+    print("### R2\n")
+    print(f"Machine: {machine_line(r['machine'])}\n")
+    print("| run | rows | rate | kills | load exit | seconds | rows/rate | limit (rows/rate + 60) | lost "
+          "| duplicates (bound kills x threads) | unknown outcomes counted |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for i, x in enumerate(r["runs"], 1):
+        print(f"| {i} | {x['rows']:,} | {x['rate_per_s']:g}/s | {x['kills']} | {x['load_exit']} | {x['seconds']:.0f} s "
+              f"| {x['rows_over_rate_s']:.0f} s | {x['deadline_s']:.0f} s ({mark(x['within_deadline'])}) | {x['lost']} "
+              f"| {x['duplicates']} ({x['duplicate_bound']}) | {x['unknown_outcome']} |")
+    print()
+
+
 def main() -> int:
     p1()
     p2()
     p3()
+    r1()
+    r2()
     return 0
 
 

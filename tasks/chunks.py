@@ -6,6 +6,7 @@ failure means for the row. Rows are never sent once the ledger holds an outcome 
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -20,8 +21,10 @@ from vendors.validation import describe
 from tasks.backoff import backoff_s
 from tasks.runtime import Ledger, Limiter, RetryPolicy
 
+#: the chunk ran past its time budget: its remaining rows go on in a new message (see follow_up)
+OUT_OF_TIME = "out of time"
 #: what a claim or a limiter wait answers when the chunk must stop sending
-STOPS = ("paused", "cancelled", "gone")
+STOPS = ("paused", "cancelled", "gone", OUT_OF_TIME)
 #: 429s one row may meet in a task before it is deferred; they cost no attempt.
 MAX_THROTTLES_PER_ROW = 10
 
@@ -43,7 +46,7 @@ class ChunkOutcome:
     #: rows still pending after this run's attempts, with the last error they met
     deferred: list[JobRow] = field(default_factory=list)
     last_error: str = ""
-    #: rows not attempted because the job was paused (or cancelled) meanwhile
+    #: rows not attempted because the job was paused (or cancelled) meanwhile, or the time ran out
     stopped: list[JobRow] = field(default_factory=list)
     stop_reason: str = ""
 
@@ -56,13 +59,45 @@ def unfinished(ledger: Ledger, rows: list[JobRow], outcome: ChunkOutcome) -> lis
     return [row for row in rows if row.line not in finished]
 
 
+def lease_wait_s(ledger: Ledger, busy: list[JobRow], lease_s: float) -> float:
+    """Until the leases on rows another copy holds run out, not a whole lease from now: a row a
+    killed worker held is taken over as soon as its lease ends."""
+    return min(lease_s, ledger.lease_left_s([row.line for row in busy]) + 0.05)
+
+
+class Budget:
+    """A chunk's time budget: past it, the chunk sends no further row (nor retry) and hands the
+    rest on. It is checked before each send and in limiter waits, so a chunk runs at most
+    budget_s + max(lease_s, one row's send): the visibility timeout is a safe multiple of that."""
+
+    def __init__(self, budget_s: float = math.inf, clock: Callable[[], float] = time.monotonic) -> None:
+        self._budget_s = budget_s
+        self._clock = clock
+        self._deadline = math.inf
+
+    def start(self) -> None:
+        self._deadline = self._clock() + self._budget_s
+
+    def spent(self) -> bool:
+        return self._clock() >= self._deadline
+
+    def stop_or(self, ledger: Ledger) -> Callable[[], bool]:
+        """What a limiter wait asks: stop when the job stops or the time is up."""
+        return lambda: self.spent() or ledger.stopped()
+
+    def verdict(self, ledger: Ledger) -> str:
+        """Why a limiter wait gave up."""
+        return OUT_OF_TIME if self.spent() else ledger.job_state()
+
+
 class ChunkRunner:
     """Send a chunk's rows one request each (or `slots_per_row` requests, whose limiter slots
     are all reserved before the row is claimed); every send ends within `send_budget_s`."""
 
     def __init__(self, *, ledger: Ledger, limiter: Limiter, retry: RetryPolicy, lease_s: float,
                  send: Callable[[JobRow], object], sleep: Callable[[float], None] = time.sleep,
-                 slots_per_row: int = 1, send_budget_s: float | None = None) -> None:
+                 slots_per_row: int = 1, send_budget_s: float | None = None,
+                 budget: Budget | None = None) -> None:
         self._ledger = ledger
         self._limiter = limiter
         self._retry = retry
@@ -71,9 +106,11 @@ class ChunkRunner:
         self._sleep = sleep
         self._slots_per_row = slots_per_row
         self._send_budget_s = send_budget_s
+        self._budget = budget or Budget()
 
     def run(self, rows: list[JobRow]) -> ChunkOutcome:
         outcome = ChunkOutcome()
+        self._budget.start()
         busy: list[JobRow] = []
         rows = unfinished(self._ledger, rows, outcome)
         for index, row in enumerate(rows):
@@ -81,7 +118,9 @@ class ChunkRunner:
             if verdict == "busy":
                 busy.append(row)
             elif verdict in STOPS:
-                outcome.stopped = rows[index:]
+                # Busy rows go with the rest: this message may be their only carrier (a parked or
+                # handed-on copy of a row another worker finishes is skipped by the ledger).
+                outcome.stopped = rows[index:] + busy
                 outcome.stop_reason = verdict
                 return outcome
         self._wait_for_busy(busy, outcome)
@@ -89,10 +128,15 @@ class ChunkRunner:
 
     def _wait_for_busy(self, busy: list[JobRow], outcome: ChunkOutcome) -> None:
         """Rows another worker holds: wait out one lease, then take over the ones still held by
-        a dead worker. Rows a live worker keeps holding are left to it: its message is unacked."""
+        a dead worker. Rows a live worker keeps holding are left to it: its message is unacked.
+        Out of time, they go on with the rest: this message may be the only one that has them."""
         if not busy:
             return
-        self._sleep(self._lease_s)
+        if self._budget.spent():
+            outcome.stopped.extend(busy)
+            outcome.stop_reason = OUT_OF_TIME
+            return
+        self._sleep(lease_wait_s(self._ledger, busy, self._lease_s))
         for row in busy:
             verdict = self._row(row, outcome)
             if verdict in STOPS:
@@ -103,8 +147,12 @@ class ChunkRunner:
         """Try one row up to the in-task attempt budget; return what became of it."""
         attempts = throttles = 0
         while attempts < self._retry.in_task_attempts:
-            # A long wait (a 429's Retry-After) still notices a pause or cancel within seconds.
-            if not self._limiter.acquire(should_stop=self._ledger.stopped, slots=self._slots_per_row):
+            if self._budget.spent():
+                return OUT_OF_TIME
+            # A long wait (a 429's Retry-After) still notices a pause, cancel or the budget within seconds.
+            if not self._limiter.acquire(should_stop=self._budget.stop_or(self._ledger), slots=self._slots_per_row):
+                if self._budget.spent():
+                    return OUT_OF_TIME
                 stop = _stop_verdict(self._ledger)
                 if stop:
                     return stop
@@ -194,7 +242,7 @@ class BatchRunner:
 
     def __init__(self, *, ledger: Ledger, limiter: Limiter, retry: RetryPolicy, lease_s: float, batch_size: int,
                  send_batch: Callable[[list[JobRow]], object], sleep: Callable[[float], None] = time.sleep,
-                 send_budget_s: float | None = None) -> None:
+                 send_budget_s: float | None = None, budget: Budget | None = None) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self._send_budget_s = send_budget_s
@@ -205,16 +253,18 @@ class BatchRunner:
         self._batch_size = batch_size
         self._send_batch = send_batch
         self._sleep = sleep
+        self._budget = budget or Budget()
 
     def run(self, rows: list[JobRow]) -> ChunkOutcome:
         outcome = ChunkOutcome()
+        self._budget.start()
         rows = unfinished(self._ledger, rows, outcome)
         busy: list[JobRow] = []
         for start in range(0, len(rows), self._batch_size):
             verdict = self._batch(rows[start:start + self._batch_size], outcome, busy)
             if verdict in STOPS:
                 held = {row.line for row in busy}
-                outcome.stopped = [row for row in rows[start:] if row.line not in held]
+                outcome.stopped = [row for row in rows[start:] if row.line not in held] + busy
                 outcome.stop_reason = verdict
                 return outcome
         self._wait_for_busy(busy, outcome)
@@ -224,7 +274,11 @@ class BatchRunner:
         """As ChunkRunner: wait out one lease, then take over rows a dead worker held."""
         if not busy:
             return
-        self._sleep(self._lease_s)
+        if self._budget.spent():
+            outcome.stopped.extend(busy)
+            outcome.stop_reason = OUT_OF_TIME
+            return
+        self._sleep(lease_wait_s(self._ledger, busy, self._lease_s))
         for start in range(0, len(busy), self._batch_size):
             batch = busy[start:start + self._batch_size]
             still_held: list[JobRow] = []  # by a live worker: its own message sends them
@@ -238,7 +292,11 @@ class BatchRunner:
         """Send one batch up to the in-task attempt budget; return what became of it."""
         attempts = throttles = 0
         while True:
-            if not self._limiter.acquire(should_stop=self._ledger.stopped):
+            if self._budget.spent():
+                return OUT_OF_TIME
+            if not self._limiter.acquire(should_stop=self._budget.stop_or(self._ledger)):
+                if self._budget.spent():
+                    return OUT_OF_TIME
                 stop = _stop_verdict(self._ledger)
                 if stop:
                     return stop

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tasks.backoff import backoff_s
 from tasks.base import VendorTask
-from tasks.chunks import ChunkOutcome, ChunkRunner, JobRow
+from tasks.chunks import OUT_OF_TIME, Budget, ChunkOutcome, ChunkRunner, JobRow
 from tasks.runtime import Ledger, Limiter, current
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ def run_chunk(task_name: str, vendor: str, payload: ChunkPayload, *, to_row: Cal
         ledger=runtime.ledger(payload.job_id), limiter=limiter or runtime.limiter(vendor, payload.account),
         retry=runtime.retry, lease_s=runtime.row_lease_s, send=send, slots_per_row=slots_per_row,
         send_budget_s=runtime.send_budget_s,
+        budget=Budget(runtime.chunk_time_budget_s),
     )
     return guarded(task_name, payload, runner.run, to_row)
 
@@ -108,11 +109,17 @@ def _line_of(wire: Any, limit: int) -> int | None:
 
 
 def follow_up(task_name: str, payload: ChunkPayload, outcome: ChunkOutcome) -> None:
-    """Park rows of a paused job, end rows of a cancelled one; defer rows still pending, or
-    fail them once the rounds of retries run out."""
+    """Park rows of a paused job, end rows of a cancelled one, hand on the rows of a chunk out
+    of time; defer rows still pending, or fail them once the rounds of retries run out."""
     runtime = current()
     ledger = runtime.ledger(payload.job_id)
-    if outcome.stop_reason == "paused":
+    if outcome.stop_reason == OUT_OF_TIME:
+        # Published before this message is acked: a crash in between makes a second copy, whose
+        # rows the ledger skips once done. Same round of retries: running out of time is no failure.
+        runtime.hand_on(task_name, _with_rows(payload, outcome.stopped, payload.attempt))
+        log.info("chunk of job %s out of its %.0f s budget: %d rows handed on to a new chunk",
+                 payload.job_id, runtime.chunk_time_budget_s, len(outcome.stopped))
+    elif outcome.stop_reason == "paused":
         runtime.park(payload.job_id, task_name, _with_rows(payload, outcome.stopped, payload.attempt))
     elif outcome.stop_reason == "gone":
         return  # the job's keys expired: nobody is waiting for these rows

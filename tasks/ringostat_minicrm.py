@@ -13,7 +13,7 @@ from typing import Any
 from celery import shared_task
 from pydantic import Field
 
-from tasks.chunks import BatchRunner, JobRow
+from tasks.chunks import BatchRunner, Budget, JobRow
 from tasks.jobchunk import ChunkPayload, ChunkTask, guarded
 from tasks.operations import OperationPayload, operation
 from tasks.runtime import current
@@ -61,6 +61,7 @@ def sync_contacts_chunk(self: ChunkTask, **payload: Any) -> dict[str, int]:
     runner = BatchRunner(
         ledger=runtime.ledger(chunk.job_id), limiter=runtime.limiter(VENDOR, chunk.account), retry=runtime.retry,
         lease_s=runtime.row_lease_s, batch_size=chunk.batch_size, send_budget_s=runtime.send_budget_s,
+        budget=Budget(runtime.chunk_time_budget_s),
         send_batch=lambda rows: client.minicrm.sync_contacts([contacts[row.line] for row in rows]),
     )
     return guarded(SYNC_CONTACTS_CHUNK, chunk, runner.run, lambda wire: contact_row(*wire))

@@ -31,8 +31,15 @@ def vendor_secret(vendor: str) -> str:
     return f"{SECRET_KEY}-{vendor}"
 
 
+#: settings the stacks shorten so that timing tests run fast; Stack(defaults=True) leaves them
+#: out, for tests of what a user gets with the defaults (recovery, leases, retries)
+TUNED = ("TELEQUEUE_RINGOSTAT__READ_TIMEOUT_S", "TELEQUEUE_ROW_LEASE_S", "TELEQUEUE_RETRY__BACKOFF_BASE_S",
+         "TELEQUEUE_RETRY__BACKOFF_MAX_S", "TELEQUEUE_VISIBILITY_TIMEOUT_S")
+
+
 class Stack:
-    def __init__(self, redis_url: str, tmp: Path, *sandbox_args: str, **settings: str) -> None:
+    def __init__(self, redis_url: str, tmp: Path, *sandbox_args: str, defaults: bool = False,
+                 broker_url: str = TEST_BROKER_URL, **settings: str) -> None:
         self.prefix = f"tqtest-{uuid.uuid4().hex[:8]}:"
         self.redis = redis.Redis.from_url(redis_url)
         self.tmp = tmp
@@ -71,12 +78,16 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
             **{f"TELEQUEUE_{k.upper()}": v for k, v in settings.items()},
         }
+        if defaults:
+            for name in TUNED:
+                self.env.pop(name)
+            self.env.update({f"TELEQUEUE_{k.upper()}": v for k, v in settings.items()})
         self.vhost: str | None = None
-        if TEST_BROKER_URL.startswith(("amqp://", "pyamqp://", "amqps://")):
+        if broker_url.startswith(("amqp://", "pyamqp://", "amqps://")):
             self.vhost = self.prefix[:-1]
-            self.env["TELEQUEUE_BROKER_URL"] = devstack.rabbitmq_vhost(TEST_BROKER_URL, self.vhost)
-        elif TEST_BROKER_URL:
-            self.env["TELEQUEUE_BROKER_URL"] = TEST_BROKER_URL
+            self.env["TELEQUEUE_BROKER_URL"] = devstack.rabbitmq_vhost(broker_url, self.vhost)
+        elif broker_url:
+            self.env["TELEQUEUE_BROKER_URL"] = broker_url
         self.workers: list[subprocess.Popen] = []
 
     def start_worker(self, name: str | None = None, **kwargs) -> subprocess.Popen:

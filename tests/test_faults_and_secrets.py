@@ -1,17 +1,14 @@
-"""A flaky vendor, a crashing worker, and secrets that must never leave the settings."""
+"""A flaky vendor, and secrets that must never leave the settings (a crashing worker: tests/test_recovery.py)."""
 
 from __future__ import annotations
 
 import json
-import signal
-import time
 from collections import Counter
 
 import pytest
 
 from tests.data import write_contacts
 from tests.stack import SECRET_KEY, Stack
-from workers import devstack
 
 
 def job_id_of(result) -> str:
@@ -66,35 +63,6 @@ def test_flaky_vendor_every_row_delivered_duplicates_only_after_timeouts(flaky_s
         stats["status_counts"].get("503", 0) > 50  # the faults really happened
     assert stats["hangs"] > 0
     assert_exactly_once_except_unknown(stack, job_id, 600, valid, line_map(800, 100_000))
-
-
-@pytest.fixture
-def crash_stack(redis_url, tmp_path):
-    # A short visibility timeout so the killed worker's unacked chunks come back within the test
-    s = Stack(redis_url, tmp_path, "--latency-ms", "3", visibility_timeout_s="6", chunk_size="50",
-              broker_transport_options='{"unacked_restore_interval": 1, "unacked_restore_throttle": 1}')
-    yield s
-    s.stop()
-
-
-def test_worker_killed_mid_job_loses_nothing(crash_stack, tmp_path):
-    stack = crash_stack
-    valid = write_contacts(tmp_path / "c.csv", 2000, offset=200_000)
-    first = stack.start_worker("doomed", concurrency=4)
-    job_id = job_id_of(stack.cli("load", "ringostat-campaign", "--campaign", "700", "--detach", str(tmp_path / "c.csv")))
-    devstack.wait_until(lambda: status(stack, job_id)["delivered"] >= 300, 60, "the first worker to get going")
-    # When the worker (main process and all) dies without a chance to clean up
-    devstack.stop(first, sig=signal.SIGKILL)
-    delivered_at_crash = status(stack, job_id)["delivered"]
-    assert delivered_at_crash < 2000
-    time.sleep(1)
-    stack.start_worker("survivor", concurrency=4)
-    follow = stack.cli("job", "follow", job_id, "--timeout", "120", timeout_s=150)
-    # Then the job completes: 0 rows lost, and any number sent twice was in flight at the crash
-    assert follow.returncode == 0, follow.stderr
-    assert status(stack, job_id)["delivered"] == 2000
-    duplicates = assert_exactly_once_except_unknown(stack, job_id, 700, valid, line_map(2000, 200_000))
-    assert duplicates <= 4  # at most one in-flight row per thread of the killed worker
 
 
 def test_no_secret_in_messages_results_or_logs(redis_url, tmp_path):

@@ -34,3 +34,11 @@ def test_a_missing_settings_file_is_an_error(monkeypatch):
     monkeypatch.setenv("TELEQUEUE_SETTINGS_FILE", "/no/such/telequeue.toml")
     with pytest.raises(FileNotFoundError, match="no such file"):
         Settings()
+
+
+def test_a_dead_after_time_too_close_to_the_beat_is_refused(monkeypatch):
+    # Two missed beats must not make a live worker look dead
+    monkeypatch.setenv("TELEQUEUE_HEARTBEAT_INTERVAL_S", "5")
+    monkeypatch.setenv("TELEQUEUE_WORKER_DEAD_AFTER_S", "10")
+    with pytest.raises(ValueError, match="worker_dead_after_s must be at least 3 x heartbeat_interval_s"):
+        Settings()

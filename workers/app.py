@@ -9,6 +9,7 @@ from celery import Celery, signals
 import tasks.runtime
 import vendors.surprises
 from tasks.catalog import TASK_MODULES, load_all
+import workers.heartbeat
 import workers.metrics
 from workers.deferred import Mover
 from workers.celeryconf import celery_config
@@ -79,3 +80,19 @@ def _start_load_reaper(**_: object) -> None:
 def _stop_load_reaper(**_: object) -> None:
     for reaper in _reapers:
         reaper.stop()
+
+
+_heartbeats: list[workers.heartbeat.Heartbeat] = []
+
+
+@signals.worker_ready.connect
+def _start_heartbeat(sender: object = None, **_: object) -> None:
+    heartbeat = workers.heartbeat.for_worker(app, settings, consumer=sender)
+    heartbeat.start()
+    _heartbeats.append(heartbeat)
+
+
+@signals.worker_shutdown.connect
+def _stop_heartbeat(**_: object) -> None:
+    for heartbeat in _heartbeats:
+        heartbeat.stop()

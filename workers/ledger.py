@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import socket
 from enum import Enum
@@ -236,6 +237,18 @@ class Ledger:
         if state is None:
             return None
         return int(last_line) if last_line is not None else DEFAULT_MAX_LINE
+
+    def lease_left_s(self, lines: list[int]) -> float:
+        """How long the longest live lease among these rows still runs (0 when none is held)."""
+        _, _, _, claims = self._job_keys
+        pipe = self._client.pipeline(transaction=False)
+        pipe.time()
+        pipe.hmget(claims, lines)
+        (seconds, micros), deadlines = pipe.execute()
+        now_ms = seconds * 1000 + micros // 1000
+        # the deadline (ms, Redis clock) leads the claim's value
+        left = [int(re.match(rb"\d+", d).group()) - now_ms for d in deadlines if d and re.match(rb"\d+", d)]
+        return max([0, *left]) / 1000
 
     def check_done(self) -> str | None:
         state = self._check_done(keys=self._all_keys, args=[self._ttl_s])

@@ -64,6 +64,10 @@ class WorkerRuntime:
         """Every HTTP call of one row's send ends within this (vendors.deadline.within)."""
         return self.row_lease_s - LEASE_MARGIN_S
 
+    @property
+    def chunk_time_budget_s(self) -> float:
+        return self._settings.chunk_time_budget_s
+
     def limiter(self, vendor: str, account: str) -> RateLimiter:
         limits = vendor_account(vendor, account, self._settings)
         keys = get_keys()
@@ -123,6 +127,10 @@ class WorkerRuntime:
         pipe.ltrim(keys.dead_chunks(), 0, DEAD_LETTERS_KEPT - 1)
         pipe.hincrby(keys.dead_chunks_count(), task_name, 1)
         pipe.execute()
+
+    def hand_on(self, task_name: str, kwargs: dict) -> None:
+        """A chunk out of time: its remaining rows go to the back of its queue as a new message."""
+        self._publish(task_name, kwargs)
 
     @cached_property
     def deferred(self) -> DeferredQueue:

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from workers.redisurl import canonical, masked
@@ -102,9 +102,10 @@ class Settings(BaseSettings):
     key_prefix: str = "tq:"
     #: prefix of the broker's own Redis keys (kombu `global_keyprefix`): lets apps share one Redis
     broker_key_prefix: str = ""
-    #: a chunk unacknowledged this long is delivered again: keep it above the longest chunk
-    #: (chunk_size x worker threads / rate_per_s of the account)
-    visibility_timeout_s: int = 3600
+    #: kombu's own last-resort redelivery of an unacked message whose index nobody refreshed this
+    #: long; live workers refresh theirs every beat and take over dead ones' after
+    #: worker_dead_after_s. Keep it above the longest chunk (see README, "Recovery").
+    visibility_timeout_s: int = 300
     #: extra kombu Redis transport options, e.g. {"unacked_restore_interval": 1}
     broker_transport_options: dict = Field(default_factory=dict)
     chunk_size: int = Field(default=100, ge=1, le=10_000)
@@ -113,6 +114,14 @@ class Settings(BaseSettings):
     row_lease_s: float = 30.0
     #: a limiter wait longer than this defers the rows instead of holding the worker.
     max_limiter_wait_s: float = 5.0
+    #: how often each worker process beats: liveness record, its messages refreshed, dead ones' taken over
+    heartbeat_interval_s: float = Field(default=2.0, gt=0)
+    #: a worker not seen this long is dead: its unacked chunks go back to their queues
+    worker_dead_after_s: float = Field(default=15.0, gt=0)
+    #: a chunk stops between rows after this and hands its remaining rows on in a new message
+    chunk_time_budget_s: float = Field(default=60.0, gt=0)
+    #: when set, the worker touches this file every beat, even while Redis is down (liveness probe)
+    heartbeat_file: str = ""
     #: a finished job's keys (counters, ledger, rejects) expire this long after it ends
     job_ttl_s: int = 14 * 24 * 3600
     #: a bearer token Prometheus may scrape Flower's /metrics with instead of Flower's own login
@@ -125,11 +134,6 @@ class Settings(BaseSettings):
     #: a load whose producer stopped renewing its lease this long ago is ended as aborted;
     #: keep it above redis_outage_s, so a producer that rides out an outage keeps its load
     producer_lease_s: float = Field(default=90.0, gt=0)
-    #: worker liveness (lead's contract; written by the recovery work, read by the deploy probes)
-    heartbeat_interval_s: float = 2.0
-    worker_dead_after_s: float = 15.0
-    chunk_time_budget_s: float = 60.0
-    heartbeat_file: str = ""
     #: with a `sentinel://host:26379;sentinel://host2:26379/0` redis_url or broker_url: the
     #: name the Sentinels monitor the master under
     redis_sentinel_master: str = "mymaster"
@@ -152,6 +156,14 @@ class Settings(BaseSettings):
         # repr(settings) and str(settings) show Redis URLs without their password
         for name, value in super().__repr_args__():
             yield name, masked(value) if name in ("redis_url", "broker_url") else value
+
+    @model_validator(mode="after")
+    def _beats_before_death(self) -> "Settings":
+        # Two missed beats must not make a live worker look dead (one may be slow or lost).
+        if self.worker_dead_after_s < 3 * self.heartbeat_interval_s:
+            raise ValueError("worker_dead_after_s must be at least 3 x heartbeat_interval_s "
+                             f"({self.worker_dead_after_s} < 3 x {self.heartbeat_interval_s})")
+        return self
 
     def vendor(self, name: str) -> VendorSettings:
         try:
