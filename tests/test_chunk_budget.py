@@ -12,6 +12,8 @@ from tests.data import write_contacts
 from tests.scripted import ScriptedBatches, ScriptedVendor, job_with_rows
 from tests.stack import Stack
 from tests.test_faults_and_secrets import assert_exactly_once_except_unknown, job_id_of, line_map, status
+from workers.keys import Keys
+from workers.ledger import Ledger
 from workers.settings import RetrySettings
 
 ROWS = [JobRow(line, {"phone": f"38093000000{line}", "fio": ""}, [line, f"38093000000{line}", ""])
@@ -50,10 +52,11 @@ def test_a_chunk_out_of_time_stops_between_rows_and_keeps_the_rest(setup):
     assert vendor.sent == [row.fields["phone"] for row in ROWS[:3]]
 
 
-def test_rows_another_copy_holds_go_on_with_the_rest_when_out_of_time(setup):
-    _, _, ledger, limiter = setup
+def test_rows_another_copy_holds_go_on_with_the_rest_when_out_of_time(setup, r, key_prefix):
+    _, job_id, ledger, limiter = setup
     clock = Clock()
-    assert ledger.claim(ROWS[0].line).may_send  # held by another copy, maybe a dead one
+    other_copy = Ledger(r, Keys(key_prefix), job_id, lease_s=30)  # another owner, maybe a dead worker
+    assert other_copy.claim(ROWS[0].line).may_send
     vendor = ScriptedVendor({})
 
     def send(row):
@@ -76,7 +79,7 @@ def test_a_limiter_wait_ends_when_the_time_is_up(setup):
     class FullSchedule:
         """Every slot is further away than max_wait: acquire asks should_stop between tries."""
 
-        def acquire(self, *, should_stop):
+        def acquire(self, *, should_stop, slots=1):
             while not should_stop():
                 clock.now += 1
             return False
@@ -130,7 +133,7 @@ def test_a_worker_hands_on_the_rest_of_a_chunk_after_its_budget(redis_url, tmp_p
 def test_rows_a_dead_copy_held_are_taken_over_when_its_lease_ends_not_a_whole_lease_later(setup, r):
     store, job_id, ledger, limiter = setup
     # Given a row claimed by a worker that then died, its lease ending in about 0.3 s
-    assert ledger.claim(ROWS[0].line).may_send
+    assert Ledger(r, store._keys, job_id, lease_s=30).claim(ROWS[0].line).may_send
     seconds, micros = r.time()
     r.hset(store._keys.claims(job_id), ROWS[0].line, seconds * 1000 + micros // 1000 + 300)
     slept: list[float] = []
