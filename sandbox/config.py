@@ -45,6 +45,9 @@ class SandboxConfig:
     projects: dict[str, str] = field(default_factory=lambda: {DEFAULT_PROJECT_ID: DEFAULT_AUTH_KEY})
     # account id (Ringostat project id) -> limit; absent means unlimited.
     rate_limits: dict[str, RateLimit] = field(default_factory=dict)
+    # Power Dialer campaigns that no longer take rows: a row for one gets 400, as a deleted or
+    # finished campaign would (a permanent refusal, row by row).
+    closed_campaigns: list[int] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The config as the control API shows it: keys are masked, never echoed."""
@@ -58,6 +61,7 @@ class SandboxConfig:
             "apply_fault_count": self.apply_fault_count,
             "projects": {project: MASK for project in self.projects},
             "rate_limits": {acc: limit.to_json() for acc, limit in self.rate_limits.items()},
+            "closed_campaigns": list(self.closed_campaigns),
         }
 
     def merge(self, update: dict[str, Any]) -> set[str]:
@@ -141,6 +145,12 @@ def _apply_fault(value: Any) -> str:
     return value
 
 
+def _campaign_ids(value: Any) -> list[int]:
+    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise ConfigError("closed_campaigns must be a list of campaign ids")
+    return list(value)
+
+
 def _count(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise ConfigError("apply_fault_count must be an integer >= 0")
@@ -159,5 +169,6 @@ _PARSERS = {
     "apply_fault_count": _count,
     "projects": _projects,
     "rate_limits": _rate_limits,
+    "closed_campaigns": _campaign_ids,
 }
 _FIELDS = frozenset(_PARSERS)

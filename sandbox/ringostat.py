@@ -127,6 +127,8 @@ async def add_campaign_row(state: SandboxState, project: str, request: web.Reque
         campaign_id, phone, fio = parse_row(await request.read())
     except RowError as exc:
         return reply(state, 400, error_body(str(exc)))
+    if campaign_id in state.config.closed_campaigns:
+        return reply(state, 400, error_body(f"campaign {campaign_id} does not take rows"))
     row = {"project": project, "campaign_id": campaign_id, "phone_number": phone, "fio": fio, "t": time.time()}
     return await accept(state, VENDOR, (project, campaign_id, phone), row, OK_BODY)
 

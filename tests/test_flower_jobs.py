@@ -151,8 +151,10 @@ def test_pause_and_resume_over_the_api(fs, tmp_path):
 
 
 def test_failures_with_reasons_and_retry_failed_over_the_api(fs, tmp_path):
+    # Given a campaign the vendor refuses row by row (a refused key would pause the job instead)
+    fs.stack.sandbox.control.configure(closed_campaigns=[70])
     write_contacts(tmp_path / "refused.csv", 12, offset=700_000)
-    reply = fs.upload(tmp_path / "refused.csv", kind="ringostat-campaign", campaign="70", account="badkey")
+    reply = fs.upload(tmp_path / "refused.csv", kind="ringostat-campaign", campaign="70")
     job_id = reply.json()["job_id"]
     devstack.wait_until(lambda: fs.get(f"/api/jobs/{job_id}").json()["job"]["finished"], 30, "the job to finish")
     detail = fs.get(f"/api/jobs/{job_id}").json()
@@ -164,7 +166,7 @@ def test_failures_with_reasons_and_retry_failed_over_the_api(fs, tmp_path):
     retried = fs.post(f"/api/jobs/{job_id}/retry-failed").json()
     assert (retried["count"], retried["state"]) == (12, "running")
     devstack.wait_until(lambda: fs.get(f"/api/jobs/{job_id}").json()["job"]["finished"], 30, "the retry to finish")
-    assert fs.get(f"/api/jobs/{job_id}").json()["job"]["failed"] == 12  # the key is still refused
+    assert fs.get(f"/api/jobs/{job_id}").json()["job"]["failed"] == 12  # the campaign still refuses them
 
 
 def test_hostile_uploads_get_one_line_and_create_no_job(fs, tmp_path):

@@ -23,6 +23,10 @@ from tests.data import write_contacts
 from tests.stack import Stack
 from tests.test_faults_and_secrets import status
 from workers import devstack
+from workers import secretrefs
+from workers.heartbeat import heartbeat_redis
+from workers.keys import Keys
+from workers.settings import get_settings
 from workers.redis_conn import sentinel_client
 
 MASTER = "tqmaster"
@@ -101,6 +105,8 @@ def test_a_job_completes_when_the_redis_master_dies_mid_job(sentinel_redis, tmp_
         job_id = load.stdout.strip()
         # (watched at the vendor: a CLI start per poll is too slow on a busy machine)
         devstack.wait_until(lambda: len(stack.rows(CAMPAIGN)) >= 200, 40, "the job to get going", interval_s=0.3)
+        # The worker beats through the Sentinels too: without it, no dead-worker recovery, no probe
+        assert stack.redis.zcard(Keys(stack.prefix).workers()) == 1
         # When the master dies mid-job
         devstack.stop(master, sig=signal.SIGKILL)
         assert len(stack.rows(CAMPAIGN)) < ROWS, "the job finished before the master died: nothing was tested"
@@ -135,3 +141,7 @@ def test_the_sentinel_url_is_kombus_form_for_every_client():
     assert conf["broker_url"] == conf["result_backend"] == url
     assert conf["broker_transport_options"]["master_name"] == "prod"
     assert conf["result_backend_transport_options"]["master_name"] == "prod"
+    # the worker's heartbeat and the secret store go through the same Sentinels
+    settings = Settings(redis_url=url, redis_sentinel_master="prod")
+    assert heartbeat_redis(settings).connection_pool.service_name == "prod"
+    assert secretrefs._redis(url).connection_pool.service_name == get_settings().redis_sentinel_master

@@ -30,6 +30,7 @@ from redis.retry import Retry
 
 from workers.keys import Keys
 from workers.liveness import Liveness, delivery_tag, held_requests, worker_id
+from workers.redis_conn import SENTINEL_SCHEME, sentinel_client
 from workers.settings import Settings
 from workers.unacked import UnackedIndex, is_redis_broker
 
@@ -143,6 +144,9 @@ def heartbeat_redis(settings: Settings) -> redis.Redis:
     unreachable ends in about one interval and the heartbeat file keeps being touched."""
     timeout_s = max(1.0, settings.heartbeat_interval_s)
     # One retry at once (a connection the server closed), not redis-py's ten with backoff.
+    if settings.redis_url.startswith(SENTINEL_SCHEME):
+        return sentinel_client(settings.redis_url, settings.redis_sentinel_master, socket_timeout=timeout_s,
+                               socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 1))
     return redis.Redis.from_url(settings.redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
                                 retry=Retry(NoBackoff(), 1))
 

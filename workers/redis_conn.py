@@ -144,7 +144,13 @@ def _client(url: str, pid: int) -> redis.Redis:
                                 retry=OutageRetry(url, get_settings().redis_outage_s))
 
 
-def sentinel_client(url: str, master_name: str) -> redis.Redis:
+def client_for(url: str) -> redis.Redis:
+    """This process's client of `url`, plain or Sentinel (for a Redis other than settings.redis_url)."""
+    return _client(url, os.getpid())
+
+
+def sentinel_client(url: str, master_name: str, *, socket_timeout: float = 10, socket_connect_timeout: float = 5,
+                    retry: Retry | None = None) -> redis.Redis:
     """The master the Sentinels of `url` name, found again after a failover.
 
     `url` has kombu's form, so broker and telequeue share one setting:
@@ -159,10 +165,11 @@ def sentinel_client(url: str, master_name: str) -> redis.Redis:
         username = username or (unquote(parts.username) if parts.username else None)
         if parts.path.strip("/"):
             db = int(parts.path.strip("/"))
-    retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=FAILOVER_RIDE_S + 5)
-    return Sentinel(sentinels, socket_timeout=5, socket_connect_timeout=2).master_for(
-        master_name, db=db, password=password, username=username, socket_timeout=10, socket_connect_timeout=5,
-        health_check_interval=30, retry=retry, retry_on_error=[ConnectionError, TimeoutError])
+    retry = retry or Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=FAILOVER_RIDE_S + 5)
+    return Sentinel(sentinels, socket_timeout=min(5, socket_timeout), socket_connect_timeout=2).master_for(
+        master_name, db=db, password=password, username=username, socket_timeout=socket_timeout,
+        socket_connect_timeout=socket_connect_timeout, health_check_interval=30, retry=retry,
+        retry_on_error=[ConnectionError, TimeoutError])
 
 
 def get_redis() -> redis.Redis:

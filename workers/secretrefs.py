@@ -8,7 +8,6 @@ message, its `kwargsrepr` and the task-sent event, so none of them ever holds th
 from __future__ import annotations
 
 import secrets as random_ids
-from functools import lru_cache
 from typing import Any, Callable
 
 import redis
@@ -73,6 +72,8 @@ class SecretRefAMQP(AMQP):
         return SecretStore(client, Keys(conf.telequeue_secrets_prefix), ttl_s=conf.telequeue_secrets_ttl_s)
 
 
-@lru_cache(maxsize=8)
 def _redis(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+    # the process's own client of that URL: a Sentinel URL works, and Redis outages are ridden out
+    from workers.redis_conn import client_for
+
+    return client_for(url)
