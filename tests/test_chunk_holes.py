@@ -246,3 +246,24 @@ def test_a_chunk_that_cannot_run_in_a_paused_job_is_parked_as_it_came(r, key_pre
     [parked] = [json.loads(raw) for raw in r.lrange(Keys(key_prefix).parked(job_id), 0, -1)]
     assert parked == {"task": ADD_CHUNK, "kwargs": payload}
     assert store.status(job_id).failed == 0
+
+
+def test_an_auth_error_in_an_aborted_load_pauses_it_too_and_its_failed_rows_can_be_retried(
+        setup, r, key_prefix, worker_runtime):
+    store, job_id, ledger, limiter = setup
+    # Given a load whose producer stopped early: its enqueued rows are still being sent
+    r.hset(Keys(key_prefix).job(job_id), mapping={"state": "aborted", "aborted": 1, "error": "the producer vanished"})
+    refused = ScriptedVendor({row.fields["phone"]: [err(errors.AuthError, 401)] for row in ROWS})
+    outcome = runner(ledger, limiter, refused).run(ROWS)
+    # Then the first 401 pauses it, as for any running job: no row fails with the same 401
+    assert (outcome.failed, outcome.stop_reason, len(refused.sent)) == (0, "paused", 1)
+    assert store.status(job_id).state == "paused"
+    # And a resume takes it back to `aborted`, whose rows still go out; its failed rows can be retried
+    control = JobControl(r, Keys(key_prefix), lambda name, kwargs: None)
+    control.resume(job_id)
+    assert store.status(job_id).state == "aborted"
+    ledger.failed(ROWS[0].line, ROWS[0].fields, reason="refused", wire=ROWS[0].wire)
+    r.hset(Keys(key_prefix).job(job_id), mapping={"kind": "ringostat-campaign",
+                                                  "params": json.dumps({"campaign_id": 1, "account": "default"})})
+    assert control.retry_failed(job_id) == 1
+    assert store.status(job_id).state == "aborted"

@@ -22,15 +22,16 @@ Publish = Callable[[str, dict], None]
 
 # KEYS  every key of the job (job, delivered, failed, ...), then the deferred sorted set
 # ARGV  the chunk's deferred entry, then its lines
-# returns how many lines this call took out of `failed`, -1 when the job is not running/done
+# returns how many lines this call took out of `failed`, -1 when the job is not running/done/aborted
+# (an aborted load's failed rows may be retried too; the job stays `aborted`)
 TAKE_FAILED = """
 local state = redis.call('HGET', KEYS[1], 'state')
-if state ~= 'done' and state ~= 'running' then return -1 end
+if state ~= 'done' and state ~= 'running' and state ~= 'aborted' then return -1 end
 local removed = 0
 for i = 2, #ARGV do removed = removed + redis.call('HDEL', KEYS[3], ARGV[i]) end
 if removed == 0 then return 0 end
 redis.call('HINCRBY', KEYS[1], 'failed', -removed)
-redis.call('HSET', KEYS[1], 'state', 'running')
+if state ~= 'aborted' then redis.call('HSET', KEYS[1], 'state', 'running') end
 redis.call('HDEL', KEYS[1], 'finished_at')
 for i = 1, #KEYS - 1 do redis.call('PERSIST', KEYS[i]) end
 local t = redis.call('TIME')
@@ -82,8 +83,8 @@ class JobControl:
         retries at once cannot count a row twice, and a crash cannot leave rows with no message.
         """
         status = self._store.status(job_id)
-        if status.state not in ("done", "running"):
-            raise JobStateError(f"job {job_id} is {status.state}: retry-failed needs a running or done job")
+        if status.state not in ("done", "running", "aborted"):
+            raise JobStateError(f"job {job_id} is {status.state}: retry-failed needs a running, done or aborted job")
         kind = kind_of(status.kind)
         params = self._store.params(job_id)
         records = [json.loads(v) for v in self._r.hvals(self._keys.failed(job_id))]

@@ -131,11 +131,12 @@ return 1
 """
 
 # KEYS  job;  ARGV  reason
-# Pauses a loading or running job and keeps why; returns the job's state after ('gone' without one).
+# Pauses a loading, running or aborted job (an aborted load still sends what it enqueued; a
+# resume takes it back to `aborted`) and keeps why; returns the state after ('gone' without one).
 PAUSE = """
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return 'gone' end
-if state == 'loading' or state == 'running' then
+if state == 'loading' or state == 'running' or state == 'aborted' then
   redis.call('HSET', KEYS[1], 'state', 'paused', 'pause_reason', ARGV[1])
   return 'paused'
 end
