@@ -8,7 +8,6 @@ import time
 from types import SimpleNamespace
 
 import pytest
-import redis
 from celery.exceptions import Ignore
 
 from tasks import runtime as task_runtime
