@@ -18,7 +18,7 @@ def test_one_send_per_task_id_and_the_result_for_every_later_copy(r, key_prefix)
     assert first.verdict == "send"
     # A second copy while the first sends must not send
     assert once.enter("t1", attempt=0, lease_s=30).verdict == "busy"
-    once.sent("t1", {"id": 7})
+    assert once.sent("t1", first.run, {"id": 7}, attempt=0)
     # A redelivered copy after the send gets the recorded result
     again = once.enter("t1", attempt=0, lease_s=30)
     assert (again.verdict, again.result, again.sent_at_s) == ("sent", {"id": 7}, first.sent_at_s)
@@ -29,8 +29,8 @@ def test_one_send_per_task_id_and_the_result_for_every_later_copy(r, key_prefix)
 def test_a_retry_in_the_deferred_set_makes_the_unacked_original_stale(r, key_prefix):
     # Given attempt 0 handed the task id on to attempt 1 (written to the deferred set first)
     once = ledger(r, key_prefix)
-    once.enter("t2", attempt=0, lease_s=30)
-    once.handoff("t2", attempt=1, unknown=False)
+    run = once.enter("t2", attempt=0, lease_s=30).run
+    assert once.handoff("t2", run, attempt=0, next_attempt=1, unknown=False)
     # When the original message comes back (its worker died before acking), and the retry runs
     stale, retry = once.enter("t2", attempt=0, lease_s=30), once.enter("t2", attempt=1, lease_s=30)
     # Then only the retry sends
@@ -39,8 +39,9 @@ def test_a_retry_in_the_deferred_set_makes_the_unacked_original_stale(r, key_pre
 
 def test_after_an_unknown_outcome_or_a_lapsed_lease_the_next_run_checks_first(r, key_prefix):
     once = ledger(r, key_prefix)
-    sent_at = once.enter("t3", attempt=0, lease_s=30).sent_at_s
-    once.handoff("t3", attempt=1, unknown=True)
+    first = once.enter("t3", attempt=0, lease_s=30)
+    sent_at = first.sent_at_s
+    assert once.handoff("t3", first.run, attempt=0, next_attempt=1, unknown=True)
     check = once.enter("t3", attempt=1, lease_s=30)
     assert (check.verdict, check.sent_at_s) == ("check", sent_at)  # looks from the first send on
     # A worker lost mid-call: its lease lapses, then the redelivered copy checks
@@ -52,8 +53,8 @@ def test_after_an_unknown_outcome_or_a_lapsed_lease_the_next_run_checks_first(r,
 def test_final_states_never_send_again(r, key_prefix):
     once = ledger(r, key_prefix)
     for task_id, finish in (("t5", once.failed), ("t6", once.unknown)):
-        once.enter(task_id, attempt=0, lease_s=30)
-        finish(task_id)
+        run = once.enter(task_id, attempt=0, lease_s=30).run
+        assert finish(task_id, run, attempt=0)
         assert once.enter(task_id, attempt=0, lease_s=30).verdict == "stale"
 
 

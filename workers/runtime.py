@@ -21,6 +21,7 @@ from workers.redis_conn import get_keys, get_redis
 from workers.routing import VENDORS
 from workers.secretrefs import SecretStore, secret_store
 from workers.settings import Settings, get_settings, vendor_account
+from workers.tokens import LOCK_WAIT_S
 
 # KEYS[1] job hash;  KEYS[2] parked list;  ARGV[1] chunk entry
 # Parks the entry only while the job is still paused, atomically with that check, so a
@@ -34,6 +35,9 @@ return 1
 
 #: a lease outlasts the send it covers by this much: the claim before it, the outcome after it
 LEASE_MARGIN_S = 5.0
+#: per vendor: (HTTP calls one single operation may make, the longest token-lock wait in it).
+#: Pozvonim: a token fetch and the call, and on a refused token a new fetch and the call again.
+OP_CALLS = {"pozvonim": (4, LOCK_WAIT_S)}
 #: dead letters kept in Redis (Keys.dead_chunks); the count per task keeps growing
 DEAD_LETTERS_KEPT = 1000
 
@@ -106,10 +110,17 @@ class WorkerRuntime:
         get_redis().hincrby(get_keys().once_stats(), f"{task_name}|{event}", 1)
 
     def call_lease_s(self, vendor: str) -> float:
-        """Longer than one operation of `vendor` can take, so a live sender's lease never lapses mid-call:
-        two requests' connect + read timeouts (Pozvonim may fetch a token first) and a margin."""
-        conf = self._settings.vendor(vendor)
-        return 2 * (conf.connect_timeout_s + conf.read_timeout_s) + 2.0
+        """How long a single operation's run holds its task id: longer than the operation can take,
+        so a live sender's lease never lapses mid-call. Every HTTP call it may make (OP_CALLS, a
+        Pozvonim token fetch included) x the vendor's total_timeout_s, the token-lock wait where
+        there is one, and LEASE_MARGIN_S for the ledger's round trips. The run's calls are
+        bounded by call_budget_s (vendors.deadline.within), so they end inside the lease."""
+        calls, lock_wait_s = OP_CALLS.get(vendor, (1, 0.0))
+        return calls * self._settings.vendor(vendor).total_timeout_s + lock_wait_s + LEASE_MARGIN_S
+
+    def call_budget_s(self, vendor: str) -> float:
+        """Every HTTP call (and token-lock wait) of one single-operation run ends within this."""
+        return self.call_lease_s(vendor) - LEASE_MARGIN_S
 
     def secrets(self) -> SecretStore:
         return secret_store()

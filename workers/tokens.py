@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 import redis
 from redis.exceptions import LockError
 
+from vendors import deadline
 from vendors.pozvonim import VENDOR, Token, TokenStoreBusy
 from workers.keys import Keys
 
@@ -84,10 +85,12 @@ class RedisTokenStore:
 
     @contextmanager
     def lock(self) -> Iterator[None]:
-        lock = self._redis.lock(f"{self.key}:lock", timeout=self._lock_timeout_s,
-                                blocking_timeout=self._lock_wait_s)
+        # Never past the deadline of the calls being made (a single operation's lease bounds it)
+        left_s = deadline.left_s()
+        wait_s = self._lock_wait_s if left_s is None else max(0.0, min(self._lock_wait_s, left_s))
+        lock = self._redis.lock(f"{self.key}:lock", timeout=self._lock_timeout_s, blocking_timeout=wait_s)
         if not lock.acquire():
-            raise TokenStoreBusy(f"token refresh still locked after {self._lock_wait_s:.0f} s", vendor=VENDOR)
+            raise TokenStoreBusy(f"token refresh still locked after {wait_s:.0f} s", vendor=VENDOR)
         try:
             yield
         finally:
