@@ -10,6 +10,8 @@ import json
 import time
 
 import pytest
+from types import SimpleNamespace
+from unittest.mock import patch
 from celery import Celery
 from kombu import Connection
 
@@ -215,3 +217,18 @@ def test_the_heartbeat_file_is_touched_even_while_redis_is_down(broker, r, key_p
     assert beat.beat() == 0
     assert (tmp_path / "beat").stat().st_mtime_ns > first
     assert time.monotonic() - started < 2.0, "a beat while Redis is down must end within about one interval"
+
+
+def test_the_beat_scores_on_redis_clock_not_the_hosts(r, broker, key_prefix):
+    # Given a worker holding one message, on a host whose clock is not Redis'
+    tag = broker.take_unacked("chunks", {"chunk": "held"})
+    held = SimpleNamespace(id="t1", name="ringostat.campaign_rows.add_chunk", kwargs={}, delivery_info={},
+                           time_start=None, message=SimpleNamespace(delivery_tag=tag))
+    liveness = Liveness(r, Keys(key_prefix), worker="h:1", queues=lambda: [], dead_after_s=DEAD_AFTER_S)
+    beat = Heartbeat(liveness=liveness, held=lambda: [held], interval_s=1.0, dead_after_s=DEAD_AFTER_S,
+                     connect_broker=broker.connect)
+    # When it beats, with Redis' clock reading 12345.0
+    with patch.object(UnackedIndex, "now", return_value=12345.0):
+        beat.beat()
+    # Then the score is Redis' time: every worker compares on the one clock
+    assert r.zscore(broker.prefix + "unacked_index", tag) == 12345.0

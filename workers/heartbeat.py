@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 class Heartbeat(threading.Thread):
     def __init__(self, *, liveness: Liveness, held: Callable[[], list[Any]], interval_s: float, dead_after_s: float,
                  connect_broker: Callable[[], Any] | None = None, heartbeat_file: str = "",
-                 clock: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] | None = None, monotonic: Callable[[], float] = time.monotonic) -> None:
+        """clock: unix time the scores use; by default Redis' own, so hosts' clocks need not agree."""
         """connect_broker: a new kombu connection to a Redis broker, or None for other brokers."""
         super().__init__(name="telequeue-heartbeat", daemon=True)
         self._liveness = liveness
@@ -86,7 +87,7 @@ class Heartbeat(threading.Thread):
             requests = self._held()
             self._liveness.beat(requests)
             if self._connect_broker is not None:
-                self._unacked().refresh(filter(None, map(delivery_tag, requests)), self._clock())
+                self._unacked().refresh(filter(None, map(delivery_tag, requests)), self._now())
         except Exception as exc:
             self._lost(exc)
             return 0
@@ -100,13 +101,16 @@ class Heartbeat(threading.Thread):
         if self._connect_broker is None or now - self._reached_since < self._dead_after_s:
             return 0
         try:
-            restored = self._unacked().reap(self._clock() - self._dead_after_s)
+            restored = self._unacked().reap(self._now() - self._dead_after_s)
         except Exception as exc:
             self._lost(exc)
             return 0
         if restored:
             log.warning("heartbeat: put %d message(s) of dead workers back on their queues", restored)
         return restored
+
+    def _now(self) -> float:
+        return self._clock() if self._clock is not None else self._unacked().now()
 
     def _touch(self) -> None:
         if self._file is None:

@@ -39,6 +39,12 @@ class UnackedIndex:
         # ZSCORE is not among the commands kombu's client prefixes: name the whole key for it.
         self._index_key_full = channel.global_keyprefix + self._qos.unacked_index_key
 
+    def now(self) -> float:
+        """Redis' clock (unix s): every worker scores and compares on it, so a host whose clock
+        is behind another's never makes that one's live messages look dead."""
+        seconds, micros = self._client.time()
+        return seconds + micros / 1_000_000
+
     def refresh(self, tags: Iterable[str], now: float) -> int:
         """Re-score the messages this worker holds (XX: never bring back an acknowledged one)."""
         scores = {tag: now for tag in tags}
