@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from celery import Celery, signals
+from celery.utils.log import get_logger
 
 import tasks.runtime
 import vendors.surprises
@@ -18,6 +19,7 @@ from workers.secretrefs import SecretRefAMQP
 from workers.settings import get_settings
 
 settings = get_settings()
+_log = get_logger(__name__)
 
 app = Celery("telequeue", include=list(TASK_MODULES), amqp=SecretRefAMQP)  # secrets leave messages by reference
 app.conf.update(celery_config(settings))
@@ -45,54 +47,35 @@ def publish(task_name: str, kwargs: dict, **options) -> None:
 vendors.surprises.install(workers.metrics.count_surprise)
 runtime = WorkerRuntime(publish, settings)
 tasks.runtime.install(runtime)
-_movers: list[Mover] = []
+#: the worker's own threads, started once it is ready and stopped at shutdown, in this order:
+#: the deferred mover, the load reaper (workers.producer) and the heartbeat (workers.heartbeat).
+_background: list = []
 
 
-@signals.worker_ready.connect
-def _start_mover(**_: object) -> None:
-    mover = Mover(runtime.deferred, publish)
-    mover.start()
-    _movers.append(mover)
-
-
-@signals.worker_shutdown.connect
-def _stop_mover(**_: object) -> None:
-    for mover in _movers:
-        mover.stop()
-
-
-_reapers: list = []
-
-
-@signals.worker_ready.connect
-def _start_load_reaper(**_: object) -> None:
-    """Ends loads whose producer vanished and sends what they counted (workers.producer)."""
+def _background_threads(consumer: object) -> list:
     from workers.jobs import JobStore
     from workers.producer import LoadReaper
     from workers.redis_conn import get_keys, get_redis
 
-    reaper = LoadReaper(JobStore(get_redis(), get_keys()), publish)
-    reaper.start()
-    _reapers.append(reaper)
-
-
-@signals.worker_shutdown.connect
-def _stop_load_reaper(**_: object) -> None:
-    for reaper in _reapers:
-        reaper.stop()
-
-
-_heartbeats: list[workers.heartbeat.Heartbeat] = []
+    return [
+        lambda: Mover(runtime.deferred, publish),
+        lambda: LoadReaper(JobStore(get_redis(), get_keys()), publish),
+        lambda: workers.heartbeat.for_worker(app, settings, consumer=consumer),
+    ]
 
 
 @signals.worker_ready.connect
-def _start_heartbeat(sender: object = None, **_: object) -> None:
-    heartbeat = workers.heartbeat.for_worker(app, settings, consumer=sender)
-    heartbeat.start()
-    _heartbeats.append(heartbeat)
+def _start_background(sender: object = None, **_: object) -> None:
+    for build in _background_threads(sender):
+        try:  # each on its own: one that cannot start must not keep the others (the heartbeat) from running
+            thread = build()
+            thread.start()
+            _background.append(thread)
+        except Exception:
+            _log.exception("a worker background thread could not start")
 
 
 @signals.worker_shutdown.connect
-def _stop_heartbeat(**_: object) -> None:
-    for heartbeat in _heartbeats:
-        heartbeat.stop()
+def _stop_background(**_: object) -> None:
+    for thread in _background:
+        thread.stop()
