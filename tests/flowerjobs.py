@@ -24,13 +24,7 @@ class FlowerStack:
         self.log = tmp / "flower.log"
         self.proc = devstack.start_flower(self.stack.env, port=self.port, basic_auth=":".join(AUTH),
                                           logfile=str(self.log))
-        devstack.wait_until(self._answers, 30, "flower to answer")
-
-    def _answers(self) -> bool:
-        try:
-            return requests.get(f"{self.url}/healthcheck", timeout=1).ok
-        except requests.RequestException:
-            return False
+        devstack.wait_until(lambda: devstack.flower_answers(self.url), 30, "flower to answer")
 
     def get(self, path: str, **kwargs) -> requests.Response:
         return requests.get(f"{self.url}{path}", auth=AUTH, timeout=kwargs.pop("timeout", 10), **kwargs)

@@ -23,20 +23,13 @@ def flower(redis_url, tmp_path_factory):
     def start():
         proc = devstack.start_flower(stack.env, port=port, basic_auth=":".join(AUTH), logfile=str(tmp / "flower.log"),
                                      db_path=str(tmp / "flower.db"))
-        devstack.wait_until(lambda: _answers(url), 30, "flower to answer")
+        devstack.wait_until(lambda: devstack.flower_answers(url), 30, "flower to answer")
         return proc
 
     holder = {"proc": start(), "start": start}
     yield stack, url, holder
     devstack.stop(holder["proc"])
     stack.stop()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/healthcheck", timeout=1).ok
-    except requests.RequestException:
-        return False
 
 
 def test_without_credentials_everything_is_401(flower):

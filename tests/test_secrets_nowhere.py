@@ -64,7 +64,7 @@ def test_no_secret_anywhere(private_redis, tmp_path):
         url = f"http://127.0.0.1:{port}"
         flower = devstack.start_flower(stack.env, port=port, basic_auth=":".join(AUTH),
                                        logfile=str(stack.log("flower")), db_path=str(tmp_path / "flower.db"))
-        devstack.wait_until(lambda: _answers(url), 30, "flower to answer")
+        devstack.wait_until(lambda: devstack.flower_answers(url), 30, "flower to answer")
         settings = Settings(redis_url=private_redis, key_prefix=stack.prefix,
                             broker_key_prefix=stack.env["TELEQUEUE_BROKER_KEY_PREFIX"])
         app = Celery("secrets-test", set_as_current=False, amqp=SecretRefAMQP)
@@ -117,13 +117,6 @@ def test_no_secret_anywhere(private_redis, tmp_path):
     finally:
         devstack.stop(flower)
         stack.stop()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/healthcheck", timeout=1).ok
-    except requests.RequestException:
-        return False
 
 
 def _state(url: str, task_id: str) -> str | None:

@@ -101,6 +101,16 @@ def start_flower(env: dict[str, str], *, port: int, basic_auth: str, logfile: st
     return _spawn(args, {**env, "FLOWER_BASIC_AUTH": basic_auth}, logfile)
 
 
+def flower_answers(url: str) -> bool:
+    """Flower's /healthcheck answers (the one path its auth leaves open)."""
+    import requests  # only callers that wait for a Flower need it
+
+    try:
+        return requests.get(f"{url}/healthcheck", timeout=1).ok
+    except requests.RequestException:
+        return False
+
+
 def _spawn(args: list[str], env: dict[str, str], logfile: str | None) -> subprocess.Popen:
     out = open(logfile, "ab") if logfile else subprocess.DEVNULL
     return subprocess.Popen(args, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
