@@ -17,7 +17,7 @@ from tasks.chunks import BatchRunner, Budget, JobRow
 from tasks.jobchunk import ChunkPayload, ChunkTask, guarded
 from tasks.operations import OperationPayload, operation
 from tasks.runtime import current
-from vendors.ringostat_minicrm import Contact, Organization
+from vendors.ringostat import Contact, Organization
 
 VENDOR = "ringostat"
 SYNC_CONTACTS = "ringostat.contacts.sync"

@@ -12,7 +12,7 @@ import workers.app  # noqa: F401  (registers every task)
 from sandbox import obzvonilka as sandbox_obzvonilka
 from tasks.operations import OPERATIONS
 from vendors import obzvonilka
-from vendors.obzvonilka_models import Contact, ContactBase, ContactFields, User
+from vendors.obzvonilka import Contact, ContactBase, ContactFields, User
 
 DOC = Path(__file__).resolve().parents[2] / "shared" / "vendor-docs" / "obzvonilka-rest-api.txt"
 

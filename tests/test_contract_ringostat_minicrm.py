@@ -12,7 +12,8 @@ import workers.app  # noqa: F401  (registers every task)
 from sandbox import ringostat as sandbox_ringostat
 from sandbox import ringostat_minicrm as sandbox_minicrm
 from tasks.operations import OPERATIONS
-from vendors import ringostat, ringostat_minicrm
+from vendors import ringostat
+from vendors.ringostat import minicrm as ringostat_minicrm
 
 DOCS = Path(__file__).resolve().parents[2] / "shared" / "vendor-docs"
 HOST = "https://api.ringostat.net"

@@ -9,7 +9,7 @@ from sandbox import start_sandbox
 from vendors import errors
 from vendors.http import new_session
 from vendors.ringostat import RingostatCredentials
-from vendors.ringostat_minicrm import Contact, MiniCrmClient, Organization, RingostatApi
+from vendors.ringostat import Contact, MiniCrmClient, Organization, RingostatApi
 
 # The doc's example contact, with the project filled in.
 DOC_CONTACT = {

@@ -22,7 +22,7 @@ def _timeouts(conf) -> tuple[float, float, float]:
 
 def _ringostat(conf, account, session, client, account_name):
     from vendors.ringostat import RingostatCredentials
-    from vendors.ringostat_minicrm import RingostatApi  # the Power Dialer client, plus .minicrm
+    from vendors.ringostat import RingostatApi  # the Power Dialer client, plus .minicrm
 
     creds = RingostatCredentials(auth_key=account.auth_key, project_id=account.project_id)
     return RingostatApi(creds, base_url=conf.base_url, session=session, timeout_s=_timeouts(conf))

@@ -13,7 +13,7 @@ Two formats, chosen by the file's suffix:
   a contact direction named `work`. `organization_name` with `organization_external_id`
   make the contact's one organization. Empty cells are null.
 
-Every contact is checked with `vendors.ringostat_minicrm.Contact` before anything is
+Every contact is checked with `vendors.ringostat.models.Contact` before anything is
 sent; a contact that fails, or repeats an earlier line's (origin, externalId, leadId),
 is a reject with its line and the reason (pydantic's words). Files are streamed: memory
 stays bounded whatever their size, but for 8 bytes per contact for the repeat check.
@@ -34,7 +34,7 @@ import pydantic
 
 from vendors.validation import describe
 
-from vendors.ringostat_minicrm import Contact
+from vendors.ringostat import Contact
 
 from .lines import DEFAULT_MAX_LINE_BYTES, BadLine, CsvFormatError, Lines, open_file
 from .table import TableRejectedRow, read_table, rejected

@@ -25,7 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vendors import errors
 from vendors.http import DEFAULT_TIMEOUT_S, VendorHttp, body_of
-from vendors.ringostat import VENDOR, RingostatClient, RingostatCredentials, ringostat_headers
+
+from .client import VENDOR, RingostatClient, RingostatCredentials, ringostat_headers
 
 CONTACTS_SYNC_PATH = "/minicrm/contacts/sync"
 ORGANIZATIONS_SYNC_PATH = "/minicrm/organizations/sync"

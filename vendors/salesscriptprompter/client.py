@@ -25,24 +25,22 @@ from pydantic import SecretStr, TypeAdapter
 
 from vendors import errors
 from vendors.http import DEFAULT_TIMEOUT_S, VendorHttp, body_of, raise_for_status
-from vendors.salesscriptprompter_models import (
+from vendors.surprises import unexpected
+from vendors.validation import describe
+
+from .models import (
     AuthRedirect,
     CallRecord,
     CustomField,
     FieldChange,
-    FieldType,
     KeyCheck,
     NewField,
     ResultReply,
     Script,
     User,
 )
-from vendors.validation import describe
-from vendors.surprises import unexpected
 
 VENDOR = "salesscriptprompter"
-__all__ = ["AuthRedirect", "CallRecord", "CustomField", "FieldChange", "FieldType", "KeyCheck", "NewField",
-           "ResultReply", "SalesScriptPrompterClient", "Script", "User"]
 T = TypeVar("T")
 _KEY_CHECK = TypeAdapter(KeyCheck)
 _USERS = TypeAdapter(list[User])

@@ -26,8 +26,9 @@ from pydantic import ValidationError as PydanticValidationError
 
 from vendors import errors
 from vendors.http import DEFAULT_TIMEOUT_S, VendorHttp, body_of, raise_for_status
-from vendors.obzvonilka_models import Contact, ContactBase, ContactFields, User
 from vendors.surprises import unexpected
+
+from .models import Contact, ContactBase, ContactFields, User
 
 VENDOR = "obzvonilka"
 API_KEY_HEADER = "X-API-KEY"
@@ -154,6 +155,3 @@ def _id(value: int) -> int:
     if type(value) is not int or value <= 0:
         raise ValueError(f"ids are positive integers, got {value!r}")
     return value
-
-
-__all__ = ["VENDOR", "Contact", "ContactBase", "ContactFields", "ObzvonilkaClient", "User"]
