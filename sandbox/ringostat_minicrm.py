@@ -5,7 +5,7 @@ Contract: ../shared/vendor-docs/ringostat-minicrm-contacts-sync.txt
     POST /minicrm/organizations/sync
 Same credentials as the Power Dialer (config `projects`), and the same per-project rate
 limit: one Ringostat project is one vendor account. Bodies are checked strictly against
-the shared pydantic models (vendors.ringostat.minicrm: the doc's tables in one place),
+the shared pydantic models (vendors.ringostat.models: the doc's tables in one place),
 plus what only the vendor can know: every projectId is the project of the headers.
 The doc shows no reply; this one answers {"result": true}, and errors like the
 Power Dialer's, {"result": false, "error": ...}.

@@ -13,7 +13,6 @@ from sandbox import ringostat as sandbox_ringostat
 from sandbox import ringostat_minicrm as sandbox_minicrm
 from tasks.operations import OPERATIONS
 from vendors import ringostat
-from vendors.ringostat import minicrm as ringostat_minicrm
 
 DOCS = Path(__file__).resolve().parents[2] / "shared" / "vendor-docs"
 HOST = "https://api.ringostat.net"
@@ -30,8 +29,8 @@ OPERATIONS_BY_DOC = {
 }
 # The client's path for each doc URL: base_url is the host, as settings say.
 CLIENT_PATHS = {
-    f"{HOST}/minicrm/contacts/sync": ringostat_minicrm.CONTACTS_SYNC_PATH,
-    f"{HOST}/minicrm/organizations/sync": ringostat_minicrm.ORGANIZATIONS_SYNC_PATH,
+    f"{HOST}/minicrm/contacts/sync": ringostat.CONTACTS_SYNC_PATH,
+    f"{HOST}/minicrm/organizations/sync": ringostat.ORGANIZATIONS_SYNC_PATH,
     f"{HOST}/power-dialer/campaigns/campaign-rows": ringostat.CAMPAIGN_ROWS_PATH,
 }
 URL = re.compile(re.escape(HOST) + r"/[\w/-]+")
@@ -72,15 +71,15 @@ def test_the_sandbox_serves_every_path_under_the_vendor_prefix():
 
 def test_the_models_carry_the_docs_body_fields():
     doc = read_doc("ringostat-minicrm-contacts-sync.txt")
-    models = {ringostat_minicrm.Contact: CONTACT_FIELDS, ringostat_minicrm.ContactDirection: DIRECTION_FIELDS,
-              ringostat_minicrm.Organization: ORGANIZATION_FIELDS}
+    models = {ringostat.Contact: CONTACT_FIELDS, ringostat.ContactDirection: DIRECTION_FIELDS,
+              ringostat.Organization: ORGANIZATION_FIELDS}
     for model, fields in models.items():
         assert all(f"\n{field}\n" in doc for field in fields)
         assert {f.alias or name for name, f in model.model_fields.items()} == set(fields)
 
 
 def test_required_but_nullable_fields_have_no_default():
-    contact = ringostat_minicrm.Contact.model_fields
+    contact = ringostat.Contact.model_fields
     by_alias = {f.alias or name: f for name, f in contact.items()}
     assert all(by_alias[field].is_required() for field in CONTACT_FIELDS)
     assert all(type(None) in by_alias[field].annotation.__args__ for field in NULLABLE_FIELDS)

@@ -8,8 +8,7 @@ from pydantic import SecretStr
 from sandbox import start_sandbox
 from vendors import errors
 from vendors.http import new_session
-from vendors.ringostat import RingostatCredentials
-from vendors.ringostat import Contact, MiniCrmClient, Organization, RingostatApi
+from vendors.ringostat import Contact, MiniCrmClient, Organization, RingostatApi, RingostatCredentials
 
 # The doc's example contact, with the project filled in.
 DOC_CONTACT = {

@@ -5,39 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import requests
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from vendors import errors
 from vendors.http import DEFAULT_TIMEOUT_S, VendorHttp, body_of
 from vendors.surprises import unexpected
 
+from .models import CampaignRow, ResultReply, RingostatCredentials
+
 VENDOR = "ringostat"
-#: the longest `fio` Ringostat takes
-FIO_MAX_CHARS = 255
 CAMPAIGN_ROWS_PATH = "/power-dialer/campaigns/campaign-rows"
-
-
-class RingostatCredentials(BaseModel):
-    """What the `Auth-key` and `x-project-id` headers carry."""
-
-    auth_key: SecretStr
-    project_id: str
-
-
-class CampaignRow(BaseModel):
-    """The documented body: one number per request, digits with country code."""
-
-    model_config = ConfigDict(populate_by_name=True, frozen=True)
-
-    campaign_id: int = Field(alias="campaignId", gt=0)
-    phone_number: str = Field(pattern=r"^\d{10,15}$")
-    fio: str = Field(default="", max_length=FIO_MAX_CHARS)
-
-
-class ResultReply(BaseModel):
-    """Ringostat answers `{"result": true}`; anything else is a refusal."""
-
-    result: bool
 
 
 def ringostat_headers(credentials: RingostatCredentials) -> dict[str, str]:
