@@ -63,7 +63,7 @@ def test_a_killed_producer_is_ended_as_aborted_and_resume_sends_the_rest_once(st
     status = store.status(job_id)
     assert (status.delivered, status.last_line, status.pending) == (200, 201, 0)
 
-    # Another file of the same name is refused loudly (another name: tests/redis/test_resume_kinds.py)
+    # Another file of the same name is refused loudly (another name: tests/stack/test_resume_kinds.py)
     changed = tmp_path / "changed" / "c.csv"
     changed.parent.mkdir()
     changed.write_text("phone;fio\n+380930000001;X\n", encoding="utf-8")
