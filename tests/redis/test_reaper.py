@@ -66,8 +66,8 @@ class Broker:
             simple = conn.SimpleQueue(queue)
             found = []
             while True:
-                try:
-                    message = simple.get(timeout=0.2)
+                try:  # without blocking: a BRPOP left waiting holds the close for its whole 1 s timeout
+                    message = simple.get(block=False)
                 except simple.Empty:
                     return found
                 found.append({"body": message.payload, "redelivered": message.delivery_info.get("redelivered")})
