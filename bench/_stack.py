@@ -113,7 +113,7 @@ def write_result(name: str, data: dict[str, Any]) -> Path:
 
 
 def telequeue_env(prefix: str, sandbox_url: str, *, rate_per_s: float, burst: int, **extra: str) -> dict[str, str]:
-    """The env of tests/stack.py's Stack, on DB 14 with the benchmark's own prefixes."""
+    """The env of tests/support/stack.py's Stack, on DB 14 with the benchmark's own prefixes."""
     env = {
         "TELEQUEUE_REDIS_URL": REDIS_URL,
         "TELEQUEUE_KEY_PREFIX": prefix,

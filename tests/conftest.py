@@ -1,9 +1,11 @@
-"""Shared fixtures: a real Redis (started when none answers), isolated by DB number and key prefix."""
+"""Shared fixtures: a real Redis (started when none answers), isolated by DB number and key prefix;
+and each test's level marker, from the folder it lives in (`-m "not stack"` is the fast subset)."""
 
 from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 import redis
@@ -11,6 +13,21 @@ import redis
 from workers import devstack
 
 TEST_REDIS_URL = os.environ.get("TELEQUEUE_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+#: the test levels, by what their tests need: each is a folder of tests/ and a marker (pyproject.toml)
+LEVELS = ("unit", "redis", "http", "stack", "deploy")
+TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = Path(item.path).resolve()
+        if not path.is_relative_to(TESTS):
+            continue
+        parts = path.relative_to(TESTS).parts
+        if len(parts) < 2 or parts[0] not in LEVELS:
+            raise pytest.UsageError(f"{item.path}: a test module lives in one of tests/{{{','.join(LEVELS)}}}/, "
+                                    "by what it needs (README, \"Running the tests\")")
+        item.add_marker(parts[0])
 
 
 @pytest.fixture(scope="session")

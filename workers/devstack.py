@@ -15,7 +15,6 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import quote, urlsplit
 
 import redis
 
@@ -55,7 +54,7 @@ def start_redis(port: int | None = None, *, host: str = LOOPBACK, appendonly: bo
     same one again to restart it from its AOF).
 
     Another `host` than loopback is e.g. an address on a test link that network namespaces
-    reach (tests/test_multihost.py): protected mode is off there so they get in, and there is
+    reach (tests/stack/test_multihost.py): protected mode is off there so they get in, and there is
     no password, so never a shared address.
     """
     port = port or free_port()
@@ -173,30 +172,3 @@ def wait_until(predicate, timeout_s: float, what: str, interval_s: float = 0.1) 
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout_s} s waiting for {what}")
         time.sleep(interval_s)
-
-
-# ---- RabbitMQ as the broker (tests and demos on a machine that runs RabbitMQ) -------------------
-
-def rabbitmq_vhost(broker_url: str, vhost: str) -> str:
-    """Create `vhost` on the local RabbitMQ, give the URL's user all rights on it, and return
-    the broker URL pointing at it: one vhost per test stack keeps queues apart. Needs
-    `rabbitmqctl` on this machine, run with the rights to manage the node (root here)."""
-    parts = urlsplit(broker_url)
-    user = parts.username or "guest"
-    _rabbitmqctl("add_vhost", vhost)
-    _rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
-    return f"{parts.scheme}://{parts.netloc}/{quote(vhost, safe='')}"
-
-
-def delete_rabbitmq_vhost(vhost: str) -> None:
-    """Remove a vhost made by rabbitmq_vhost, with every queue and message in it."""
-    _rabbitmqctl("delete_vhost", vhost, check=False)
-
-
-def _rabbitmqctl(*args: str, check: bool = True) -> None:
-    binary = shutil.which("rabbitmqctl")
-    if binary is None:
-        raise RuntimeError("rabbitmqctl not found: an amqp:// test broker needs it to make a vhost per stack")
-    done = subprocess.run([binary, "-q", *args], capture_output=True, text=True, timeout=60)
-    if check and done.returncode != 0:
-        raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {(done.stderr or done.stdout).strip()[-300:]}")

@@ -1,6 +1,6 @@
 """`python -m workers.tasktable`: the README's table of every task and its payload, from the code.
 
-tests/test_readme.py fails when the README's copy differs, so the table cannot drift.
+tests/unit/test_readme.py fails when the README's copy differs, so the table cannot drift.
 """
 
 from __future__ import annotations

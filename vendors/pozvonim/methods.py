@@ -57,6 +57,6 @@ def verb_of(method: str, *, all_post: bool = False) -> str:
 
 
 def markdown_table() -> str:
-    """The README's copy (tests/test_readme.py keeps it in step)."""
+    """The README's copy (tests/unit/test_readme.py keeps it in step)."""
     rows = [f"| `pozvonim.{name}` | `{m.path}` | {m.verb} |" for name, m in METHODS.items()]
     return "\n".join(["| task | doc path | verb sent (default) |", "|---|---|---|", *rows])

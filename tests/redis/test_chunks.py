@@ -1,0 +1,109 @@
+"""The chunk runner against a real ledger and limiter, with a scripted vendor."""
+
+from __future__ import annotations
+
+import pytest
+
+from tasks.chunks import ChunkRunner, JobRow
+from tests.support.scripted import ScriptedVendor, err, job_with_rows
+from vendors import errors
+from workers.settings import RetrySettings
+
+ROWS = [JobRow(line, {"phone": f"38093000000{line}", "fio": f"name {line}"}, [line, f"38093000000{line}", ""])
+        for line in range(2, 6)]
+
+
+@pytest.fixture
+def setup(r, key_prefix):
+    return job_with_rows(r, key_prefix, ROWS, limiter_name="x")
+
+
+def runner(ledger, limiter, vendor, **retry):
+    policy = RetrySettings(in_task_attempts=3, in_task_backoff_s=0.001, **retry)
+    return ChunkRunner(ledger=ledger, limiter=limiter, retry=policy, lease_s=0.01, send=vendor, sleep=lambda s: None)
+
+
+def test_transient_errors_retry_in_task_and_permanent_ones_fail_the_row(setup):
+    store, job_id, ledger, limiter = setup
+    vendor = ScriptedVendor({
+        ROWS[0].fields['phone']: [err(errors.VendorServerError, 503)],
+        ROWS[1].fields['phone']: [err(errors.ValidationError, 400)],
+        ROWS[2].fields['phone']: [err(errors.RateLimited, 429, retry_after_s=0.01)],
+    })
+    outcome = runner(ledger, limiter, vendor).run(ROWS)
+    assert (outcome.delivered, outcome.failed, outcome.deferred) == (3, 1, [])
+    status = store.status(job_id)
+    assert (status.delivered, status.failed, status.state) == (3, 1, "done")
+    assert [row["reason"] for row in store.problem_rows(job_id)] == ["ringostat HTTP 400: boom"]
+
+
+def test_rows_out_of_attempts_are_deferred_not_failed(setup):
+    _, _, ledger, limiter = setup
+    vendor = ScriptedVendor({ROWS[0].fields['phone']: [err(errors.VendorServerError, 500)] * 5})
+    outcome = runner(ledger, limiter, vendor).run(ROWS)
+    assert [row.line for row in outcome.deferred] == [ROWS[0].line]
+    assert "500" in outcome.last_error
+    assert vendor.sent.count(ROWS[0].fields['phone']) == 3
+
+
+def test_a_rerun_sends_only_rows_without_an_outcome(setup):
+    store, job_id, ledger, limiter = setup
+    first = ScriptedVendor({ROWS[3].fields['phone']: [err(errors.VendorConnectionError)] * 3})
+    runner(ledger, limiter, first).run(ROWS)
+    # When the same chunk runs again (a retry or a redelivered message)
+    second = ScriptedVendor({})
+    outcome = runner(ledger, limiter, second).run(ROWS)
+    # Then only the row still pending is sent
+    assert second.sent == [ROWS[3].fields['phone']]
+    assert (outcome.skipped, outcome.delivered) == (3, 1)
+    assert store.status(job_id).state == "done"
+
+
+def test_timeouts_count_as_unknown_outcome(setup):
+    store, job_id, ledger, limiter = setup
+    vendor = ScriptedVendor({ROWS[0].fields['phone']: [err(errors.VendorTimeout)]})
+    runner(ledger, limiter, vendor).run(ROWS)
+    assert store.status(job_id).unknown_outcome == 1
+    assert vendor.sent.count(ROWS[0].fields['phone']) == 2
+
+
+def test_a_paused_job_stops_the_chunk(setup):
+    store, job_id, ledger, limiter = setup
+    store.set_state(job_id, "paused")
+    outcome = runner(ledger, limiter, ScriptedVendor({})).run(ROWS)
+    assert (outcome.stop_reason, outcome.stopped, outcome.delivered) == ("paused", ROWS, 0)
+
+
+def test_a_row_the_client_cannot_build_fails_and_the_rest_still_go(setup):
+    # Given a row whose name is over the vendor's limit: the client's model refuses it before sending
+    store, job_id, ledger, limiter = setup
+    from vendors.ringostat import CampaignRow
+
+    def send(row):
+        CampaignRow(campaign_id=1, phone_number=row.fields["phone"], fio="x" * 300 if row.line == 3 else "ok")
+
+    outcome = runner(ledger, limiter, send).run(ROWS)
+    assert (outcome.delivered, outcome.failed) == (3, 1)
+    [problem] = store.problem_rows(job_id)
+    assert problem["line"] == 3 and problem["reason"].startswith("invalid for the vendor: fio")
+    assert store.status(job_id).state == "done"
+
+
+def test_cancel_leaves_a_row_another_worker_is_sending_to_that_worker(setup):
+    store, job_id, ledger, _ = setup
+    assert ledger.claim(ROWS[0].line).may_send  # another copy of the chunk is sending it
+    # When this copy gives the row up as cancelled
+    recorded = ledger.failed(ROWS[0].line, ROWS[0].fields, reason="job cancelled", outcome="cancelled",
+                             unclaimed_only=True)
+    # Then the sender's answer still counts
+    assert recorded is False
+    assert ledger.delivered(ROWS[0].line) is True
+    assert store.status(job_id).cancelled == 0
+
+
+def test_a_job_whose_keys_expired_sends_nothing(setup, r):
+    store, job_id, ledger, limiter = setup
+    r.delete(f"{store._keys.job(job_id)}")
+    vendor = ScriptedVendor({})
+    outcome = runner(ledger, limiter, vendor).run(ROWS)
+    assert vendor.sent == [] and outcome.stop_reason == "gone"

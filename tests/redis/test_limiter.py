@@ -1,0 +1,120 @@
+"""The global limiter: one schedule shared by several processes, never over the limit."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import threading
+import time
+
+import redis
+
+from tests.support.limits import max_in_any_window
+from workers.limiter import RateLimiter
+
+
+def _limiter(url: str, prefix: str, rate: float, burst: int = 1, max_wait_s: float = 5.0) -> RateLimiter:
+    return RateLimiter(redis.Redis.from_url(url), key=f"{prefix}limit", stats_key=f"{prefix}stats",
+                       rate_per_s=rate, burst=burst, max_wait_s=max_wait_s)
+
+
+def _sender(url: str, prefix: str, rate: float, burst: int, duration_s: float, out: mp.Queue) -> None:
+    limiter = _limiter(url, prefix, rate, burst)
+    sent, deadline = [], time.time() + duration_s
+    while time.time() < deadline:
+        limiter.acquire()
+        sent.append(time.time())
+    out.put(sent)
+
+
+def test_several_processes_never_exceed_the_limit(redis_url, key_prefix):
+    # Given 4 processes hammering one account limited to 40/s with a burst of 2
+    rate, burst, duration_s = 40, 2, 3.0
+    out = mp.get_context("fork").Queue()
+    procs = [mp.get_context("fork").Process(target=_sender, args=(redis_url, key_prefix, rate, burst, duration_s, out))
+             for _ in range(4)]
+    for p in procs:
+        p.start()
+    times = [t for _ in procs for t in out.get(timeout=30)]
+    for p in procs:
+        p.join(10)
+    # Then no 1 s window holds more than rate + burst sends, and the rate was nearly used
+    assert max_in_any_window(times) <= rate + burst
+    span = max(times) - min(times)
+    assert len(times) / span >= 0.9 * rate
+    # And every process got a share (the schedule is shared, not first-come-takes-all)
+    assert all(p.exitcode == 0 for p in procs)
+
+
+def test_penalize_pushes_every_worker_back(redis_url, key_prefix):
+    # Given two limiters (two workers) on the same account
+    a, b = _limiter(redis_url, key_prefix, 100), _limiter(redis_url, key_prefix, 100)
+    a.acquire()
+    # When one of them meets a 429 asking for 1 s
+    a.penalize(1.0)
+    started = time.monotonic()
+    b.acquire()
+    # Then the other waits about that long before its next send
+    assert 0.9 <= time.monotonic() - started < 1.5
+
+
+def test_refuses_to_book_beyond_max_wait(redis_url, key_prefix):
+    # Given an account at 1/s whose next slot is taken
+    limiter = _limiter(redis_url, key_prefix, rate=1, max_wait_s=0.5)
+    assert limiter.reserve().granted
+    # When the next slot is further away than max_wait
+    reservation = limiter.reserve()
+    # Then nothing is booked, and the caller learns how far away the slot is
+    assert not reservation.granted
+    assert 0.5 < reservation.wait_s <= 1.0
+    # And acquire() gives up when asked to stop instead of booking far ahead
+    assert limiter.acquire(should_stop=lambda: True) is False
+
+
+def test_penalty_holds_even_with_burst_tolerance(redis_url, key_prefix):
+    # Given an account with a burst of 5: sends may run ahead of the schedule
+    limiter = _limiter(redis_url, key_prefix, rate=10, burst=5)
+    limiter.acquire()
+    # When the vendor asks for 1 s of quiet
+    limiter.penalize(1.0)
+    started = time.monotonic()
+    limiter.acquire()
+    # Then the burst allowance does not eat into it
+    assert time.monotonic() - started >= 0.95
+
+
+def test_absurd_retry_after_is_capped(redis_url, key_prefix):
+    limiter = _limiter(redis_url, key_prefix, rate=10, max_wait_s=0.1)
+    limiter.penalize(float("inf"))
+    assert 3000 < limiter.reserve().wait_s <= 3601
+
+
+def test_a_slot_booked_before_a_429_is_not_used_inside_its_quiet_time(redis_url, key_prefix):
+    # Given a worker already sleeping towards a slot booked 0.5 s ahead
+    limiter = _limiter(redis_url, key_prefix, rate=2)
+    limiter.acquire()
+    sent_at = []
+    sleeper = threading.Thread(target=lambda: (limiter.acquire(), sent_at.append(time.monotonic())))
+    started = time.monotonic()
+    sleeper.start()
+    time.sleep(0.1)
+    # When another worker meets a 429 asking for 1.5 s
+    _limiter(redis_url, key_prefix, rate=2).penalize(1.5)
+    sleeper.join(10)
+    # Then the sleeper does not send before the quiet time is over
+    assert sent_at[0] - started >= 1.5
+
+
+def test_slots_reserved_together_are_one_script_call_and_keep_the_schedule(redis_url, key_prefix):
+    # Given an account at 10/s, burst 1, and one caller that needs 3 requests for one unit of work
+    limiter = _limiter(redis_url, key_prefix, rate=10)
+    other = _limiter(redis_url, key_prefix, rate=10)
+    started = time.monotonic()
+    assert limiter.acquire(slots=3)
+    # Then the next caller's slot comes after all three (the schedule moved by 3 intervals at once)
+    assert other.reserve().wait_s >= 0.25
+    # And the reserved slots are taken one interval apart, without asking for new ones
+    assert limiter.take_reserved() and limiter.take_reserved()
+    assert time.monotonic() - started >= 0.19  # two intervals of 100 ms after the first slot
+    assert limiter.take_reserved() is False  # none left: the caller must not send
+    stats = redis.Redis.from_url(redis_url).hgetall(f"{key_prefix}stats")
+    assert int(stats[b"granted"]) == 4
