@@ -12,7 +12,8 @@ throughput  The sandbox answers every request after --latency-ms (100), no limit
             job created_at -> finished_at (telequeue) or first `.delay()` -> last row applied
             (naive). Targets (issue 11): >= 200 calls/s and >= 5x naive.
 limit       The sandbox answers after --limit-latency-ms (150) and throttles the project at R/s
-            (--rate 500, --sandbox-burst) with 429s. One worker process with the options given
+            (--rate 500, --sandbox-burst, default R/10) with 429s; its limiter, like its row
+            log's `t`, runs after the latency. One worker process with the options given
             (--pool, --concurrency, --env), TELEQUEUE_..._RATE_PER_S=R and BURST=--burst, sends
             a job big enough to outlast a --seconds window (from the first arrival); the job is
             cancelled afterwards (`telequeue job cancel`). Reported: achieved rate in the window
@@ -207,6 +208,7 @@ def mode_limit(run: Run) -> dict:
         "achieved_share_of_R": round(achieved / rate, 4),
         "max_in_any_1s_sent": peak_sent, "max_in_any_1s_applied": peak_applied,
         "sandbox_429": throttled, "status_counts": stats["status_counts"], "duplicates": stats["duplicates"],
+        "per_second_sent": [sum(1 for t in sent if t0 + i <= t < t0 + i + 1) for i in range(math.ceil(args.seconds))],
         "worker_cpu_ms_per_row": round(1000 * cpu / max(len(sent), 1), 3),
         "load_at_start": load, "load_at_end": load_end,
         "ok_rate": achieved >= TARGET_SHARE_OF_R * rate,
@@ -222,6 +224,7 @@ def print_limit(r: dict) -> None:
           f"{r['max_in_any_1s_sent']}, applied {r['max_in_any_1s_applied']} (<= {r['rate'] + r['sandbox_burst']:g}) "
           f"{ok(r['ok_peak'])} | 429s {r['sandbox_429']} {ok(r['ok_429'])} | worker CPU "
           f"{r['worker_cpu_ms_per_row']:.2f} ms/row | {load_text(r['load_at_start'])}")
+    print(f"  sent per second of the window: {r['per_second_sent']}")
 
 
 def shape(args) -> str:
@@ -235,17 +238,20 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--env", action="append", metavar="KEY=VALUE",
                         help="a setting for the telequeue workers and CLI (repeatable), e.g. TELEQUEUE_ROWS_IN_FLIGHT=16")
-    parser.add_argument("--rows", type=int, default=1600, help="throughput mode: rows per side")
+    parser.add_argument("--rows", type=int, default=1200, help="throughput mode: rows per side")
     parser.add_argument("--latency-ms", type=float, default=100.0, help="throughput mode: the sandbox's latency")
     parser.add_argument("--timeout", type=float, default=90.0, help="throughput mode: per side, seconds")
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--skip-telequeue", action="store_true")
     parser.add_argument("--rate", type=float, default=500.0, help="limit mode: R, telequeue's and the vendor's")
     parser.add_argument("--burst", type=int, default=1, help="limit mode: telequeue's limiter burst")
-    parser.add_argument("--sandbox-burst", type=int, default=10, help="limit mode: the vendor's burst")
+    parser.add_argument("--sandbox-burst", type=int, help="limit mode: the vendor's burst (default R/10: "
+                        "0.1 s of tolerance, as P3's 50/s burst 5)")
     parser.add_argument("--limit-latency-ms", type=float, default=150.0)
     parser.add_argument("--seconds", type=float, default=20.0, help="limit mode: measurement window")
     args = parser.parse_args()
+    if args.sandbox_burst is None:
+        args.sandbox_burst = max(1, round(args.rate / 10))
     exit_on_sigterm()
     LOGS.mkdir(parents=True, exist_ok=True)
     run = Run(args)
