@@ -170,8 +170,10 @@ class Procs:
         return proc
 
     def worker(self, app: str, env: dict[str, str], *, queues: str, pool: str, concurrency: int, name: str,
-               logfile: Path | None = None, loglevel: str = "WARNING") -> subprocess.Popen:
-        if app == "workers.app":  # the shipped worker, started as the shipped dev helper does
+               logfile: Path | None = None, loglevel: str = "WARNING",
+               extra_args: list[str] | None = None) -> subprocess.Popen:
+        """A Celery worker of `app`; extra_args go on its command line (e.g. --prefetch-multiplier=1)."""
+        if app == "workers.app" and not extra_args:  # the shipped worker, started as the dev helper does
             if logfile:
                 logfile.unlink(missing_ok=True)  # devstack appends; a benchmark wants this run's log only
             proc = devstack.start_worker(env, queues=queues, pool=pool, concurrency=concurrency, name=name,
@@ -179,7 +181,7 @@ class Procs:
             self._procs.append(proc)
             return proc
         args = [PY, "-m", "celery", "-A", app, "worker", "-Q", queues, "-P", pool, "-c", str(concurrency),
-                "-n", f"{name}@%h", "-l", loglevel, "--without-gossip", "--without-mingle"]
+                "-n", f"{name}@%h", "-l", loglevel, "--without-gossip", "--without-mingle", *(extra_args or [])]
         return self.spawn(args, env, logfile)
 
     def sandbox(self, *args: str):

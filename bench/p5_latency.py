@@ -23,7 +23,8 @@ limit       The sandbox answers after --limit-latency-ms (150) and throttles the
             (target 0).
 
 --env KEY=VALUE (repeatable) goes to the telequeue workers and CLI, e.g. the in-chunk
-concurrency setting. Results: bench/out/p5_latency.json (keyed by mode and shape).
+concurrency setting; --worker-arg ARG (repeatable) goes on the worker's command line (both
+sides of the throughput mode). Results: bench/out/p5_latency.json (keyed by mode and shape).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class Run:
     def worker(self, app: str, env: dict, queues: str, tag: str, broker_prefix: str) -> object:
         log = LOGS / f"p5-{tag}.log"
         proc = self.procs.worker(app, env, queues=queues, pool=self.args.pool, concurrency=self.args.concurrency,
-                                 name=tag, logfile=log)
+                                 name=tag, logfile=log, extra_args=self.args.worker_arg)
         wait_workers(broker_prefix, [tag], timeout_s=60, procs=[proc], logs=[log])
         return proc
 
@@ -228,7 +229,7 @@ def print_limit(r: dict) -> None:
 
 
 def shape(args) -> str:
-    return f"1 process -P {args.pool} -c {args.concurrency}"
+    return " ".join([f"1 process -P {args.pool} -c {args.concurrency}", *(args.worker_arg or [])])
 
 
 def main() -> int:
@@ -238,6 +239,8 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--env", action="append", metavar="KEY=VALUE",
                         help="a setting for the telequeue workers and CLI (repeatable), e.g. TELEQUEUE_ROWS_IN_FLIGHT=16")
+    parser.add_argument("--worker-arg", action="append", metavar="ARG",
+                        help="an extra option of the worker command line (repeatable), e.g. --worker-arg=-Ofair")
     parser.add_argument("--rows", type=int, default=1200, help="throughput mode: telequeue's rows")
     parser.add_argument("--naive-rows", type=int, help="throughput mode: naive's rows (default --rows, at most "
                         "1,200: naive runs at its ceiling, ~37/s with -c 4, so more only takes longer)")
@@ -280,7 +283,7 @@ def save(args, run: Run, results: dict) -> None:
     at = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     for mode, result in results.items():
         size = f"{args.rows}rows" if mode == "throughput" else f"{args.rate:g}per_s"
-        key = f"{mode}:{size}:{args.pool}:{args.concurrency}:" + ",".join(
+        key = f"{mode}:{size}:{args.pool}:{args.concurrency}:{' '.join(args.worker_arg or [])}:" + ",".join(
             f"{k}={v}" for k, v in sorted(run.extra_env.items()))
         data["runs"][key] = {**result, "env": run.extra_env, "at": at, "git": git_state(),
                              "command": "python " + " ".join(["bench/p5_latency.py", *sys.argv[1:]])}
