@@ -1,4 +1,4 @@
-"""Shared plumbing of the P1-P3 benchmarks: machine facts, process hygiene, Redis cleanup, results.
+"""Shared plumbing of the benchmarks: machine facts, process hygiene, Redis cleanup, results.
 
 Every benchmark uses Redis DB 14 (override with BENCH_REDIS_URL) and its own random key
 prefixes, starts its processes through `Procs`, and stops every one of them in a finally
