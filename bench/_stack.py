@@ -1,4 +1,4 @@
-"""Shared plumbing of the P1-P3 benchmarks: machine facts, process hygiene, Redis cleanup, results.
+"""Shared plumbing of the benchmarks: machine facts, process hygiene, Redis cleanup, results.
 
 Every benchmark uses Redis DB 14 (override with BENCH_REDIS_URL) and its own random key
 prefixes, starts its processes through `Procs`, and stops every one of them in a finally
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import signal
 import subprocess
 import sys
 import time
@@ -24,7 +23,11 @@ if str(ROOT) not in sys.path:
 
 import redis  # noqa: E402
 
-from workers import devstack  # noqa: E402
+# The project's internals the benchmarks use, imported here only, so a move is one edit here.
+# Everything else goes through public interfaces: the CLI, workers.client, Celery by app name,
+# TELEQUEUE_* settings and the sandbox's command line and control API.
+from sandbox import start_sandbox  # noqa: E402
+from workers import devstack  # noqa: E402  (workers/dev/devstack.py after the reorganisation)
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 OUT = ROOT / "bench" / "out"
@@ -147,13 +150,17 @@ def naive_env(prefix: str, sandbox_url: str, **extra: str) -> dict[str, str]:
 
 
 class Procs:
-    """Every process a benchmark starts, each in its own session; stop_all() ends them all."""
+    """Every process a benchmark starts, each in its own session; stop_all() ends them all.
+
+    Starting and stopping go through the shipped dev helpers (devstack) and the sandbox's own
+    process helper, so the benchmarks do not keep a copy of that plumbing."""
 
     def __init__(self) -> None:
         self._procs: list[subprocess.Popen] = []
         self.sandboxes: list[Any] = []
 
     def spawn(self, args: list[str], env: dict[str, str], logfile: Path | None = None) -> subprocess.Popen:
+        """Any other process (a worker of another Celery app, a CLI run to time)."""
         out = open(logfile, "wb") if logfile else subprocess.DEVNULL  # noqa: SIM115 - a fresh log per run
         proc = subprocess.Popen(args, env={**os.environ, **env}, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
@@ -163,14 +170,21 @@ class Procs:
         return proc
 
     def worker(self, app: str, env: dict[str, str], *, queues: str, pool: str, concurrency: int, name: str,
-               logfile: Path | None = None, loglevel: str = "WARNING") -> subprocess.Popen:
+               logfile: Path | None = None, loglevel: str = "WARNING",
+               extra_args: list[str] | None = None) -> subprocess.Popen:
+        """A Celery worker of `app`; extra_args go on its command line (e.g. --prefetch-multiplier=1)."""
+        if app == "workers.app" and not extra_args:  # the shipped worker, started as the dev helper does
+            if logfile:
+                logfile.unlink(missing_ok=True)  # devstack appends; a benchmark wants this run's log only
+            proc = devstack.start_worker(env, queues=queues, pool=pool, concurrency=concurrency, name=name,
+                                         logfile=str(logfile) if logfile else None, loglevel=loglevel)
+            self._procs.append(proc)
+            return proc
         args = [PY, "-m", "celery", "-A", app, "worker", "-Q", queues, "-P", pool, "-c", str(concurrency),
-                "-n", f"{name}@%h", "-l", loglevel, "--without-gossip", "--without-mingle"]
+                "-n", f"{name}@%h", "-l", loglevel, "--without-gossip", "--without-mingle", *(extra_args or [])]
         return self.spawn(args, env, logfile)
 
     def sandbox(self, *args: str):
-        from sandbox import start_sandbox
-
         box = start_sandbox(*args)
         self.sandboxes.append(box)
         return box
@@ -181,8 +195,8 @@ class Procs:
             self._procs.remove(proc)
 
     def stop_workers(self, timeout_s: float = 10.0) -> None:
-        for proc in list(self._procs):
-            self.stop(proc, timeout_s)
+        devstack.stop_all(self._procs, timeout_s=timeout_s)
+        self._procs.clear()
 
     def stop_all(self) -> None:
         self.stop_workers()
@@ -193,10 +207,7 @@ class Procs:
 
 def exit_on_sigterm() -> None:
     """SIGTERM unwinds like Ctrl-C, so finally blocks stop the processes and clean Redis."""
-    def handler(signum, frame):  # noqa: ARG001
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, handler)
+    devstack.terminate_like_interrupt()
 
 
 def wait_workers(broker_prefix: str, names: list[str], timeout_s: float = 30.0, procs: list | None = None,
@@ -226,12 +237,12 @@ def wait_workers(broker_prefix: str, names: list[str], timeout_s: float = 30.0, 
 
 
 def poll(predicate: Callable[[], bool], timeout_s: float, interval_s: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval_s)
-    return predicate()
+    """devstack.wait_until, answering False instead of raising when time runs out."""
+    try:
+        devstack.wait_until(predicate, timeout_s, "a benchmark condition", interval_s)
+    except TimeoutError:
+        return predicate()
+    return True
 
 
 def cpu_s(pid: int) -> float:
@@ -304,3 +315,51 @@ def max_in_window(times: list[float], window_s: float = 1.0) -> tuple[int, float
         if hi - lo + 1 > best:
             best, at = hi - lo + 1, times[lo]
     return best, at
+
+
+def parse_env(items: list[str] | None) -> dict[str, str]:
+    """`--env KEY=VALUE` options (repeated) as a dict: settings passed through to the workers."""
+    env: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--env expects KEY=VALUE, got {item!r}")
+        env[key] = value
+    return env
+
+
+def load_now() -> dict[str, Any]:
+    """The machine's load average (1, 5, 15 min) and cores, to print beside each figure."""
+    one, five, fifteen = os.getloadavg()
+    return {"loadavg": [round(one, 2), round(five, 2), round(fifteen, 2)], "nproc": os.cpu_count()}
+
+
+def load_text(load: dict[str, Any]) -> str:
+    return "load {} on {} cores".format("/".join(f"{x:.2f}" for x in load["loadavg"]), load["nproc"])
+
+
+def cli_load(env: dict[str, str], csv_path: Path, *, timeout_s: float = 60.0) -> tuple[str, float, float]:
+    """`python -m workers load ringostat-campaign --detach FILE` (the `telequeue` command);
+    returns the job id and the wall-clock times just before the process started and at its exit."""
+    started = time.time()
+    done = subprocess.run([PY, "-m", "workers", "load", "ringostat-campaign", "--campaign", str(CAMPAIGN_ID),
+                           "--detach", str(csv_path)], env={**os.environ, **env}, cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout_s)
+    ended = time.time()
+    if done.returncode != 0:
+        raise RuntimeError(f"telequeue load exited {done.returncode}: {done.stderr[-1000:]}")
+    return done.stdout.strip().splitlines()[-1].strip(), started, ended
+
+
+def cli_cancel(env: dict[str, str], job_id: str) -> None:
+    subprocess.run([PY, "-m", "workers", "job", "cancel", job_id], env={**os.environ, **env}, cwd=ROOT,
+                   capture_output=True, text=True, timeout=60, check=True)
+
+
+def telequeue_client(env: dict[str, str]):
+    """A workers.client.Telequeue for `env`'s settings. Settings are read once per process, so a
+    benchmark makes one client, with one key prefix, for its whole run."""
+    os.environ.update(env)
+    from workers.client import Telequeue
+
+    return Telequeue()

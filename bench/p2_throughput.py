@@ -34,12 +34,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _stack import (  # noqa: E402
-    CAMPAIGN_ID, LOGS, OUT, PY, ROOT, Procs, delete_prefix, ensure_contacts, exit_on_sigterm, git_state, machine,
-    machine_busy_s, naive_env, poll, redis_client, redis_cpu_s, telequeue_env, tree_cpu_s, unique_prefix, wait_quiet, wait_workers, write_result,
+    CAMPAIGN_ID, LOGS, OUT, PY, ROOT, Procs, delete_prefix, ensure_contacts, exit_on_sigterm, git_state, load_now,
+    load_text, machine, machine_busy_s, naive_env, parse_env, poll, redis_client, redis_cpu_s, telequeue_client,
+    telequeue_env, tree_cpu_s, unique_prefix, wait_quiet, wait_workers, write_result,
 )
 
 TARGET_CALLS_S = 2000.0
 TARGET_RATIO = 5.0
+TARGET_CPU_MS_PER_ROW = 0.4  # worker CPU (user + sys of the worker processes and their children) per row
 DEFAULT_SHAPES = "threads:8,threads:16,prefork:2,prefork:4"
 RESULT = "p2_throughput"
 
@@ -96,6 +98,7 @@ def _own_cpu_s() -> float:
 
 QUIET_WAIT_S = 20.0  # --quiet-wait
 PROFILE_WITH: str | None = None  # a py-spy binary when --profile is given
+EXTRA_ENV: dict[str, str] = {}  # --env KEY=VALUE: settings for the telequeue workers and CLI
 
 
 def start_profilers(procs: Procs, workers: list, tag: str) -> list:
@@ -157,10 +160,10 @@ class Measured:
         return window
 
 
-def run_telequeue(procs: Procs, sandbox, shape, rows: int, csv_path: Path, timeout_s: float) -> dict:
+def run_telequeue(procs: Procs, sandbox, shape, rows: int, csv_path: Path, timeout_s: float, prefix: str) -> dict:
     client = redis_client()
-    prefix = unique_prefix("p2")
-    env = telequeue_env(prefix, sandbox.url, rate_per_s=100000, burst=100)
+    env = telequeue_env(prefix, sandbox.url, rate_per_s=100000, burst=100, **EXTRA_ENV)
+    jobs = telequeue_client(env)  # one per process, for `prefix` (settings are read once)
     try:
         workers = start_workers(procs, "workers.app", env, "ringostat,bulk", shape, "p2tq", prefix + "broker:")
         measured = Measured(procs, sandbox, workers, client, f"telequeue-{shape_name(*shape)}")
@@ -171,19 +174,18 @@ def run_telequeue(procs: Procs, sandbox, shape, rows: int, csv_path: Path, timeo
         cli_s = time.time() - cli_started
         if cli.returncode != 0:
             raise RuntimeError(f"CLI exited {cli.returncode}: {cli.stderr[-1000:]}")
-        job_id = cli.stdout.strip().splitlines()[-1].strip()
-        job_key = f"{prefix}job:{job_id}"
-        finished = poll(lambda: client.hget(job_key, "finished_at") is not None, timeout_s, 0.05)
-        job = {k.decode(): v.decode() for k, v in client.hgetall(job_key).items()}
+        job = jobs.job(cli.stdout.strip().splitlines()[-1].strip())
+        finished = poll(lambda: job.status().finished_at is not None, timeout_s, 0.05)
+        status = job.status()
         window = measured.stop(rows)
     finally:
         procs.stop_workers()
         delete_prefix(client, prefix)
-    start = float(job["created_at"])
-    end = float(job["finished_at"]) if finished else time.time()
+    start = status.created_at
+    end = status.finished_at if finished else time.time()
     return summarize("telequeue", rows, start, end, finished, window, measured.worker_cpu, measured.sandbox_cpu,
-                     extra={**measured.load.result, "busy_share_before": round(measured.idle_before, 3), "cli_wall_s": round(cli_s, 2), "delivered": int(job["delivered"]),
-                            "failed": int(job["failed"]), "job_state": job["state"]})
+                     extra={**measured.load.result, "busy_share_before": round(measured.idle_before, 3), "cli_wall_s": round(cli_s, 2), "delivered": status.delivered,
+                            "failed": status.failed, "job_state": status.state})
 
 
 def run_naive(procs: Procs, sandbox, shape, rows: int, csv_path: Path, timeout_s: float, naive_prefix: str) -> dict:
@@ -230,6 +232,8 @@ def summarize(kind, rows, start, end, finished, window, worker_cpu, sandbox_cpu,
         "status_counts": window["stats"]["status_counts"],
         "duplicates": window["stats"]["duplicates"],
         "worker_cpu_s": round(worker_cpu, 1),
+        "worker_cpu_ms_per_row": round(1000 * worker_cpu / accepted, 3) if accepted else None,
+        "load_at_end": load_now(),
         "sandbox_cpu_s": round(sandbox_cpu, 1),
         **extra,
     }
@@ -244,11 +248,14 @@ def main() -> int:
     parser.add_argument("--skip-telequeue", action="store_true")
     parser.add_argument("--quiet-wait", type=float, default=20.0,
                         help="before each run, wait up to this many seconds for the machine to be idle (shared box)")
+    parser.add_argument("--env", action="append", metavar="KEY=VALUE",
+                        help="a setting for the telequeue workers and CLI (repeatable)")
     parser.add_argument("--profile", metavar="PY_SPY", help="py-spy binary: profile the workers of each run "
                         "into bench/out/profiles/ (summarise with bench/_flame.py)")
     args = parser.parse_args()
-    global PROFILE_WITH, QUIET_WAIT_S
+    global PROFILE_WITH, QUIET_WAIT_S, EXTRA_ENV
     PROFILE_WITH = args.profile
+    EXTRA_ENV = parse_env(args.env)
     QUIET_WAIT_S = args.quiet_wait
     shapes = [parse_shape(s) for s in args.shapes.split(",")]
     exit_on_sigterm()
@@ -256,6 +263,7 @@ def main() -> int:
     csv_path = ensure_contacts(args.rows, bad_share=0.0, dup_share=0.0, seed=2)
     procs = Procs()
     naive_prefix = unique_prefix("p2nv")
+    prefix = unique_prefix("p2")
     sandbox = procs.sandbox()
     for key, value in naive_env(naive_prefix, sandbox.url).items():
         os.environ[key] = value
@@ -265,7 +273,7 @@ def main() -> int:
             name = shape_name(*shape)
             entry: dict = {}
             if not args.skip_telequeue:
-                entry["telequeue"] = run_telequeue(procs, sandbox, shape, args.rows, csv_path, args.timeout)
+                entry["telequeue"] = run_telequeue(procs, sandbox, shape, args.rows, csv_path, args.timeout, prefix)
                 print_run(name, entry["telequeue"])
             if not args.skip_naive:
                 entry["naive"] = run_naive(procs, sandbox, shape, args.rows, csv_path, args.timeout, naive_prefix)
@@ -277,17 +285,22 @@ def main() -> int:
     finally:
         procs.stop_all()
         delete_prefix(redis_client(), naive_prefix)
+        delete_prefix(redis_client(), prefix)
     save(args, results)
     return 0
 
 
 def print_run(shape: str, r: dict) -> None:
     mark = "ok" if r["kind"] != "telequeue" or r["calls_per_s"] >= TARGET_CALLS_S else "MISS"
+    cpu_mark = "" if r["kind"] != "telequeue" else (
+        " ok" if (r["worker_cpu_ms_per_row"] or 99) <= TARGET_CPU_MS_PER_ROW else " MISS")
     note = "" if r["finished"] else "  (NOT FINISHED within timeout)"
     print(f"  {shape:14} {r['kind']:9} {r['accepted']:6} rows in {r['seconds']:6.2f} s = {r['calls_per_s']:7.1f} calls/s"
-          f" (steady {r['steady_calls_per_s'] or 0:7.1f}/s; cpu workers {r['worker_cpu_s']:.0f} s, sandbox "
+          f" (steady {r['steady_calls_per_s'] or 0:7.1f}/s; worker CPU {r['worker_cpu_ms_per_row'] or 0:.3f} ms/row"
+          f"{cpu_mark}; cpu workers {r['worker_cpu_s']:.0f} s, sandbox "
           f"{r['sandbox_cpu_s']:.0f} s, redis {r['redis_cpu_s']:.0f} s, others {r['other_processes_cpu_s']:.0f} s; "
-          f"statuses {r['status_counts']}){'' if r['kind'] == 'naive' else ' ' + mark}{note}")
+          f"statuses {r['status_counts']}; {load_text(r['load_at_end'])} at the end)"
+          f"{'' if r['kind'] == 'naive' else ' ' + mark}{note}")
 
 
 def save(args, results: dict) -> None:
@@ -295,11 +308,13 @@ def save(args, results: dict) -> None:
     data = json.loads(path.read_text()) if path.exists() else {}
     data.setdefault("runs", {})
     for shape, entry in results.items():
-        data["runs"][f"{args.rows}:{shape}"] = {**entry, "rows": args.rows, "shape": shape,
+        env_key = "".join(f":{k}={v}" for k, v in sorted(EXTRA_ENV.items()))
+        data["runs"][f"{args.rows}:{shape}{env_key}"] = {**entry, "rows": args.rows, "shape": shape, "env": EXTRA_ENV,
                                                 "at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
                                                 "git": git_state()}
     data["machine"] = machine()
-    data["targets"] = {"calls_per_s": TARGET_CALLS_S, "ratio_vs_naive": TARGET_RATIO}
+    data["targets"] = {"calls_per_s": TARGET_CALLS_S, "ratio_vs_naive": TARGET_RATIO,
+                       "worker_cpu_ms_per_row": TARGET_CPU_MS_PER_ROW}
     data["command"] = "python bench/p2_throughput.py [--rows N] [--shapes ...]"
     write_result(RESULT, data)
     print(f"  -> {path.relative_to(ROOT)}")

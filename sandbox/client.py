@@ -37,7 +37,8 @@ class SandboxControl:
         **filters: Any,
     ) -> list[dict[str, Any]]:
         """Accepted rows, oldest first; for Ringostat
-        {"project", "campaign_id", "phone_number", "fio", "t"}. Other vendors' filters go in **filters."""
+        {"project", "campaign_id", "phone_number", "fio", "t", "arrived_t"}: "arrived_t" when the
+        request arrived, "t" when it was applied (after any latency). Other vendors' filters go in **filters."""
         filters.update(project=project, campaign=campaign)
         params = {key: str(value) for key, value in filters.items() if value is not None}
         return self._call("GET", f"{vendor}/rows", params=params)["rows"]

@@ -66,6 +66,15 @@ def test_valid_row_is_accepted_and_recorded(control, post):
     assert control.stats()["status_counts"] == {"200": 1}
 
 
+def test_a_row_records_its_arrival_before_the_latency(control, post):
+    control.configure(latency_ms=200)
+    before = time.time()
+    assert post(row()).status_code == 200
+    [recorded] = control.rows()
+    assert before <= recorded["arrived_t"] < before + 0.15
+    assert recorded["t"] - recorded["arrived_t"] >= 0.2
+
+
 @pytest.mark.parametrize(
     "headers, error",
     [

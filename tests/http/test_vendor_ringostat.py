@@ -36,7 +36,8 @@ def test_adds_one_row_as_the_doc_shows(sandbox):
     assert client(sandbox).add_campaign_row(456, "380930000000", "Іван Петренко").result is True
     assert sandbox.control.rows() == [
         {"project": "123", "campaign_id": 456, "phone_number": "380930000000", "fio": "Іван Петренко",
-         "t": pytest.approx(sandbox.control.rows()[0]["t"])}
+         "t": pytest.approx(sandbox.control.rows()[0]["t"]),
+         "arrived_t": pytest.approx(sandbox.control.rows()[0]["arrived_t"])}
     ]
 
 

@@ -1,0 +1,177 @@
+"""P4: latency of a single operation through an idle worker, and of a new job's first row.
+
+    python bench/p4_latency.py                       # 200 single ops + 10 job starts, ~1.5 min
+    python bench/p4_latency.py --ops 50 --jobs 3     # smoke run
+    python bench/p4_latency.py --env TELEQUEUE_ROWS_IN_FLIGHT=16 --pool prefork --concurrency 2
+
+The sandbox answers at once (no latency, no limit). One worker process
+(`celery -A workers.app worker -Q ringostat,bulk -P POOL -c C`, threads:4 by default), settings
+from TELEQUEUE_* (limit 100000/s, so the limiter never waits) plus any --env KEY=VALUE.
+
+single op  `workers.client.Telequeue().enqueue("ringostat.campaign_rows.add", {...})`, one op
+           every --spacing-s seconds (the worker is idle between them; 3 warm-up ops are left
+           out). Latency = the sandbox's `arrived_t` of the request (stamped when it reached
+           the handler) - time.time() just before enqueue(). Same machine, same clock.
+           Targets: p50 < 20 ms, p99 < 100 ms.
+first row  `python -m workers load ringostat-campaign --detach FILE` (the `telequeue` command,
+           a --job-rows CSV), the worker idle, the sandbox reset before each: from just before
+           the process starts to the job's first arrival at the sandbox; also from the job's
+           created_at (when the CLI made the job) to that arrival. Target < 200 ms from start.
+Results: bench/out/p4_latency.json, keyed by command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _stack import (  # noqa: E402
+    CAMPAIGN_ID, LOGS, OUT, PROJECT_ID, PY, ROOT, Procs, cli_load, delete_prefix, ensure_contacts, exit_on_sigterm,
+    git_state, load_now, load_text, machine, parse_env, poll, redis_client, telequeue_client, telequeue_env,
+    unique_prefix, wait_workers, write_result,
+)
+
+RESULT = "p4_latency"
+TASK = "ringostat.campaign_rows.add"
+WARMUP = 3
+TARGETS_MS = {"single_p50": 20.0, "single_p99": 100.0, "first_row": 200.0}
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0-100)."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def spread(values_ms: list[float]) -> dict:
+    if not values_ms:
+        return {"n": 0}
+    return {"n": len(values_ms), "p50_ms": round(statistics.median(values_ms), 2),
+            "p90_ms": round(percentile(values_ms, 90), 2), "p99_ms": round(percentile(values_ms, 99), 2),
+            "min_ms": round(min(values_ms), 2), "max_ms": round(max(values_ms), 2)}
+
+
+def single_ops(client, sandbox, count: int, spacing_s: float) -> dict:
+    sandbox.control.reset()
+    load = load_now()
+    sent: dict[str, float] = {}
+    base = int(time.time() * 1000) % 10_000_000  # distinct numbers per run: no duplicate at the vendor
+    for i in range(count + WARMUP):
+        phone = f"38093{(base + i) % 10_000_000:07d}"
+        before = time.time()
+        client.enqueue(TASK, {"campaign_id": CAMPAIGN_ID, "phone_number": phone, "fio": "P4"})
+        if i >= WARMUP:
+            sent[phone] = before
+        time.sleep(spacing_s)
+    poll(lambda: sandbox.control.stats()["accepted"] >= count + WARMUP, 10, 0.05)
+    arrived = {row["phone_number"]: row["arrived_t"] for row in sandbox.control.rows(project=PROJECT_ID,
+                                                                                     campaign=CAMPAIGN_ID)}
+    latencies = [1000 * (arrived[phone] - t) for phone, t in sent.items() if phone in arrived]
+    # an op still in flight when the next was sent would not have met an idle worker
+    overlapping = sum(1 for ms in latencies if ms >= 1000 * spacing_s)
+    return {**spread(latencies), "missing": len(sent) - len(latencies), "spacing_s": spacing_s,
+            "not_idle": overlapping, "load_at_start": load, "load_at_end": load_now()}
+
+
+def first_rows(client, sandbox, env: dict, runs: int, job_rows: int, settle_s: float) -> dict:
+    csv_path = ensure_contacts(job_rows, bad_share=0.0, dup_share=0.0, seed=4)
+    load = load_now()
+    from_start, from_created, created_after, cli_exit = [], [], [], []
+    for _ in range(runs):
+        sandbox.control.reset()
+        time.sleep(settle_s)  # the worker idle again
+        job_id, started, ended = cli_load(env, csv_path)
+        job = client.job(job_id)
+        if not poll(lambda: sandbox.control.stats()["accepted"] > 0, 30, 0.02):
+            raise TimeoutError(f"job {job_id}: no row arrived within 30 s")
+        first = min(row["arrived_t"] for row in sandbox.control.rows(project=PROJECT_ID, campaign=CAMPAIGN_ID))
+        created = job.status().created_at
+        from_start.append(1000 * (first - started))
+        from_created.append(1000 * (first - created))
+        created_after.append(1000 * (created - started))
+        cli_exit.append(1000 * (ended - started))
+        poll(lambda: job.status().finished, 60, 0.1)
+    return {"job_rows": job_rows, "from_load_start": spread(from_start), "from_job_created": spread(from_created),
+            "job_created_after_start": spread(created_after), "cli_exit_after": spread(cli_exit), "runs_ms": [round(x, 1) for x in from_start],
+            "load_at_start": load, "load_at_end": load_now()}
+
+
+def cli_floor_ms(env: dict, runs: int = 3) -> dict:
+    """`python -m workers --help`: the interpreter and the CLI's imports, a floor under the first row."""
+    times = []
+    for _ in range(runs):
+        started = time.time()
+        subprocess.run([PY, "-m", "workers", "--help"], env={**os.environ, **env}, cwd=ROOT, capture_output=True,
+                       timeout=60, check=True)
+        times.append(1000 * (time.time() - started))
+    return spread(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ops", type=int, default=200, help="single ops measured")
+    parser.add_argument("--spacing-s", type=float, default=0.25, help="between single ops")
+    parser.add_argument("--jobs", type=int, default=10, help="job starts measured")
+    parser.add_argument("--job-rows", type=int, default=500)
+    parser.add_argument("--pool", default="threads")
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--env", action="append", metavar="KEY=VALUE", help="a setting for the workers and CLI")
+    parser.add_argument("--skip-single", action="store_true")
+    parser.add_argument("--skip-first-row", action="store_true")
+    args = parser.parse_args()
+    exit_on_sigterm()
+    LOGS.mkdir(parents=True, exist_ok=True)
+    extra = parse_env(args.env)
+    procs = Procs()
+    prefix = unique_prefix("p4")
+    results: dict = {}
+    try:
+        sandbox = procs.sandbox()
+        env = telequeue_env(prefix, sandbox.url, rate_per_s=100000, burst=100, **extra)
+        client = telequeue_client(env)
+        log = LOGS / "p4-worker.log"
+        worker = procs.worker("workers.app", env, queues="ringostat,bulk", pool=args.pool,
+                              concurrency=args.concurrency, name="p4tq", logfile=log)
+        wait_workers(prefix + "broker:", ["p4tq"], timeout_s=60, procs=[worker], logs=[log])
+        shape = f"1 process -P {args.pool} -c {args.concurrency}"
+        print(f"P4 latency, {shape}, env {extra or '{}'}")
+        if not args.skip_single:
+            r = results["single_op"] = single_ops(client, sandbox, args.ops, args.spacing_s)
+            print(f"  single op, enqueue -> vendor: p50 {r['p50_ms']:.1f} ms (< 20), p90 {r['p90_ms']:.1f}, "
+                  f"p99 {r['p99_ms']:.1f} ms (< 100), max {r['max_ms']:.1f}; n={r['n']}, missing {r['missing']}, "
+                  f"not idle {r['not_idle']}; {load_text(r['load_at_start'])}")
+        if not args.skip_first_row:
+            r = results["first_row"] = first_rows(client, sandbox, env, args.jobs, args.job_rows, 1.0)
+            s, c, e = r["from_load_start"], r["from_job_created"], r["cli_exit_after"]
+            j = r["job_created_after_start"]
+            h = r["cli_help"] = cli_floor_ms(env)
+            print(f"  first row of a new job: from `load` start p50 {s['p50_ms']:.0f} ms, max {s['max_ms']:.0f} "
+                  f"(< 200); job created after p50 {j['p50_ms']:.0f} ms; from job created p50 {c['p50_ms']:.0f} ms, max {c['max_ms']:.0f}; CLI exits after "
+                  f"p50 {e['p50_ms']:.0f} ms; `python -m workers --help` takes p50 {h['p50_ms']:.0f} ms; n={s['n']}; "
+                  f"{load_text(r['load_at_start'])}")
+        results["shape"] = shape
+    finally:
+        procs.stop_all()
+        delete_prefix(redis_client(), prefix)
+    command = "python " + " ".join(["bench/p4_latency.py", *sys.argv[1:]])
+    path = OUT / f"{RESULT}.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data.setdefault("runs", {})[command] = {**results, "env": extra, "git": git_state(), "command": command,
+                                            "at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+    data.update(targets_ms=TARGETS_MS, machine=machine())
+    write_result(RESULT, data)
+    print(f"  -> {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
