@@ -24,7 +24,7 @@ if str(ROOT) not in sys.path:
 
 import redis  # noqa: E402
 
-from workers import devstack  # noqa: E402
+from workers.dev import devstack  # noqa: E402
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 OUT = ROOT / "bench" / "out"

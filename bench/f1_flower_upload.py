@@ -28,7 +28,7 @@ from _stack import (  # noqa: E402
     LOGS, PY, Procs, delete_prefix, ensure_contacts, exit_on_sigterm, machine, redis_client,
     telequeue_env, unique_prefix, write_result,
 )
-from workers import devstack  # noqa: E402
+from workers.dev import devstack  # noqa: E402
 
 AUTH = ("bench", "bench-flower-pass")
 TARGET_RSS_GROWTH_MB = 50.0

@@ -28,7 +28,7 @@ from _stack import (  # noqa: E402
     LOGS, PROJECT_ID, PY, ROOT, Procs, delete_prefix, ensure_contacts, exit_on_sigterm, machine, poll, redis_client,
     unique_prefix, write_result,
 )
-from workers import devstack  # noqa: E402
+from workers.dev import devstack  # noqa: E402
 
 RESULT = "r2_chaos"
 

@@ -8,7 +8,7 @@ import uuid
 import pytest
 import redis
 
-from workers import devstack
+from workers.dev import devstack
 
 TEST_REDIS_URL = os.environ.get("TELEQUEUE_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 

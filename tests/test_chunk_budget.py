@@ -12,8 +12,8 @@ from tests.data import write_contacts
 from tests.scripted import ScriptedBatches, ScriptedVendor, job_with_rows
 from tests.stack import Stack
 from tests.test_faults_and_secrets import assert_exactly_once_except_unknown, job_id_of, line_map, status
-from workers.keys import Keys
-from workers.ledger import Ledger
+from workers.redis.keys import Keys
+from workers.jobs.ledger import Ledger
 from workers.settings import RetrySettings
 
 ROWS = [JobRow(line, {"phone": f"38093000000{line}", "fio": ""}, [line, f"38093000000{line}", ""])

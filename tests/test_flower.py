@@ -7,7 +7,7 @@ import pytest
 
 from tests.data import write_contacts
 from tests.stack import SECRET_KEY, Stack
-from workers import devstack
+from workers.dev import devstack
 
 AUTH = ("ops", "flower-test-pass")
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.data import write_contacts
 from tests.stack import Stack
-from workers import devstack
+from workers.dev import devstack
 
 
 @pytest.fixture(scope="module")

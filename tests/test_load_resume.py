@@ -14,15 +14,15 @@ import pytest
 
 from tests.data import write_contacts
 from tests.stack import Stack
-from workers import devstack
-from workers.jobs import JobStore
-from workers.keys import Keys
+from workers.dev import devstack
+from workers.jobs.store import JobStore
+from workers.redis.keys import Keys
 
 #: a producer whose 4th publish hangs: the test kills it there, with that chunk counted, unsent
 STUCK_PRODUCER = textwrap.dedent('''
     import sys, time
     import workers.app
-    from workers.campaign import load_campaign_csv
+    from workers.jobs.kinds.ringostat_campaign import load_campaign_csv
 
     real, calls = workers.app.publish, []
 

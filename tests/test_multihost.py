@@ -40,7 +40,7 @@ from tests.data import write_contacts
 from tests.stack import PROJECT_ID, SECRET_KEY, vendor_secret
 from tests.test_faults_and_secrets import assert_exactly_once_except_unknown, line_map, status
 from tests.test_rate_limit_workers import assert_limit_held_at_vendor
-from workers import devstack
+from workers.dev import devstack
 
 ROOT = Path(__file__).resolve().parents[1]
 POZVONIM_UID = "1001"

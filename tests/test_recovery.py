@@ -22,7 +22,7 @@ import pytest
 from tests.data import write_contacts
 from tests.stack import Stack
 from tests.test_faults_and_secrets import assert_exactly_once_except_unknown, job_id_of, line_map, status
-from workers import devstack
+from workers.dev import devstack
 from workers.settings import Settings
 
 DEFAULTS = Settings()

@@ -1,4 +1,11 @@
-"""`telequeue`: load bulk jobs and look after them."""
+"""`telequeue`: load bulk jobs and look after them.
+
+Some imports sit in the commands that need them, each marked `# lazy`: the Celery app
+(workers.app, ~260 ms), the job kinds with their task modules (workers.jobs.registry and
+what imports it, ~160 ms), the task catalog (~80 ms) and the demo (sandbox, aiohttp: ~500 ms)
+would otherwise slow every `telequeue` command, `--help` and `job status` included
+(measured with python -X importtime on top of this module's own ~430 ms).
+"""
 
 from __future__ import annotations
 
@@ -15,12 +22,20 @@ import typer
 from vendors.validation import describe
 from rich.console import Console
 
-from workers.intake import CsvFormatError
-from workers.jobs import JobNotFound, JobStore
-from workers.progress import follow, summary_table
-from workers.redis_conn import get_keys, get_redis
-from workers.report import write_report
-from workers.settings import UnknownAccount
+import kombu.exceptions
+import redis
+
+from workers.cli.progress import follow, summary_table
+from workers.dev import devstack
+from workers.jobs.intake import CsvFormatError
+from workers.jobs.producer import LoadStopped
+from workers.jobs.report import write_report
+from workers.jobs.store import JobNotFound, JobStore
+from workers.redis import connection as redis_connection
+from workers.redis.connection import get_keys, get_redis
+from workers.redis.url import masked
+from workers.routing import queue_for
+from workers.settings import UnknownAccount, get_settings, vendor_account
 
 cli = typer.Typer(help="Rate-limited vendor API jobs on Celery.", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False)
@@ -62,9 +77,11 @@ def load_ringostat_campaign(
 
 
 def run_campaign_load(file: Path, *, campaign: int, detach: bool = False, timeout: float | None = None, **options):
-    from workers.campaign import load_campaign_csv  # the Celery app loads only for commands that send
+    from workers.app import publish  # lazy
+    from workers.jobs.kinds.ringostat_campaign import load_campaign_csv  # lazy
 
-    return run_load(lambda on_created: load_campaign_csv(file, campaign_id=campaign, on_created=on_created, **options),
+    return run_load(lambda on_created: load_campaign_csv(file, campaign_id=campaign, publish=publish,
+                                                         on_created=on_created, **options),
                     detach=detach, timeout=timeout)
 
 
@@ -119,9 +136,10 @@ def load_ringostat_contacts(
                                          help="go on with JOB, whose load of this same FILE ended early, after its last enqueued line"),
 ) -> None:
     """Sync CRM contacts to the Ringostat Smart Phone contact book (minicrm), a batch per request."""
-    from workers.ringostat_contacts import load_contacts_file  # the Celery app loads only for commands that send
+    from workers.app import publish  # lazy
+    from workers.jobs.kinds.ringostat_contacts import load_contacts_file  # lazy
 
-    status = run_load(lambda on_created: load_contacts_file(file, account=account, batch_size=batch_size,
+    status = run_load(lambda on_created: load_contacts_file(file, publish=publish, account=account, batch_size=batch_size,
                                                             on_created=on_created, resume=resume),
                       detach=detach, timeout=timeout)
     if status is not None:
@@ -141,18 +159,17 @@ def load_obzvonilka_contacts(
                                          help="go on with JOB, whose load of this same FILE ended early, after its last enqueued line"),
 ) -> None:
     """Upsert a CSV into an Obzvonilka contact base by external code: update the contact found, else create it."""
-    from workers.obzvonilka_contacts import load_contacts_csv  # the Celery app loads only for commands that send
+    from workers.app import publish  # lazy
+    from workers.jobs.kinds.obzvonilka_contacts import load_contacts_csv  # lazy
 
-    status = run_load(lambda on_created: load_contacts_csv(file, base_id=base, account=account, region=region,
-                                                           on_created=on_created, resume=resume),
+    status = run_load(lambda on_created: load_contacts_csv(file, base_id=base, publish=publish, account=account,
+                                                           region=region, on_created=on_created, resume=resume),
                       detach=detach, timeout=timeout)
     if status is not None:
         finish(status)
 
 
 def _raise_load_error(producing: Future, job_id: str | None = None) -> None:
-    from workers.producer import LoadStopped
-
     try:
         producing.result()
     except LoadStopped as exc:
@@ -170,8 +187,7 @@ def _message(exc: Exception) -> str:
 
 def warn_if_no_worker(job_id: str) -> None:
     """Rows wait silently in a queue no worker reads: say which queue, and how to serve it."""
-    from workers.app import app
-    from workers.routing import queue_for
+    from workers.app import app  # lazy
 
     status = store().status(job_id)
     queue = queue_for(status.vendor, status.account)
@@ -203,9 +219,8 @@ def send(
     raw: bool = typer.Option(False, "--raw", help="send as given, unchecked (the worker still validates)"),
 ) -> None:
     """Enqueue one vendor operation by task name, validated with its payload model first."""
-    from tasks.operations import OPERATIONS
-    from workers.app import app
-    from workers.settings import vendor_account
+    from tasks.operations import OPERATIONS  # lazy
+    from workers.app import app  # lazy
 
     try:
         kwargs = json.loads(payload)
@@ -256,7 +271,7 @@ def job_status(job_id: str, as_json: bool = typer.Option(False, "--json", help="
 @job_cli.command("report")
 def job_report(job_id: str, output: Path = typer.Option(Path("-"), "-o", "--output", help="CSV file, - for stdout")) -> None:
     """Failed and rejected rows with reasons, as CSV to fix and load again."""
-    from workers.kinds import kind_of
+    from workers.jobs.registry import kind_of  # lazy
 
     columns = kind_of(_status(job_id).kind).report_columns
     rows = store().problem_rows(job_id)
@@ -276,14 +291,14 @@ def job_list(limit: int = typer.Option(20, help="how many, newest first")) -> No
 
 
 def _control():
-    from workers.app import publish
-    from workers.control import JobControl
+    from workers.app import publish  # lazy
+    from workers.jobs.control import JobControl  # lazy: it imports the job kinds
 
     return JobControl(get_redis(), get_keys(), publish)
 
 
 def _controlled(action: str, job_id: str) -> None:
-    from workers.control import JobStateError
+    from workers.jobs.control import JobStateError  # lazy: it imports the job kinds
 
     _status(job_id)
     try:
@@ -343,27 +358,20 @@ def demo(
     flower_port: Optional[int] = typer.Option(None, help="Flower's port (default: a free one)"),
 ) -> None:
     """Start Redis (if none answers), the sandbox, a worker and Flower, then load the example campaign."""
-    from workers import demo as demo_module
+    from workers.dev import demo as demo_module  # lazy
 
-    raise typer.Exit(demo_module.run(file or demo_module.EXAMPLE_CSV, console,
+    raise typer.Exit(demo_module.run(file or demo_module.EXAMPLE_CSV, console, load=run_campaign_load,
                                      keep_running=keep_running, flower_port=flower_port))
 
 
 def main() -> None:
     """Every error a user can cause or meet ends as one line and a non-zero exit."""
-    import kombu.exceptions
-    import redis
-
-    from workers import devstack, redis_conn
-
     # SIGTERM (a process manager, `kill`) is Ctrl-C: follow stops, the demo stops what it started.
     devstack.terminate_like_interrupt()
-    redis_conn.set_reporter(lambda line: console.print(f"[yellow]{line}[/]", highlight=False, soft_wrap=True))
+    redis_connection.set_reporter(lambda line: console.print(f"[yellow]{line}[/]", highlight=False, soft_wrap=True))
     try:
         cli(standalone_mode=True)
     except (redis.RedisError, kombu.exceptions.OperationalError) as exc:
-        from workers.settings import get_settings
-
         console.print(f"[red]error:[/] cannot reach Redis/the broker at {_safe_url(get_settings().broker)}: {exc}",
                       highlight=False, soft_wrap=True)
         raise SystemExit(1) from None
@@ -378,6 +386,4 @@ def main() -> None:
 
 def _safe_url(url: str) -> str:
     """A Redis URL without its password, for an error message."""
-    from workers.redisurl import masked
-
     return masked(url)

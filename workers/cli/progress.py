@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from workers.jobs import JobStatus, JobStore
+from workers.jobs.store import JobStatus, JobStore
 
 
 def follow(store: JobStore, job_id: str, console: Console, *, producing: Callable[[], bool] = lambda: False,

@@ -6,22 +6,32 @@ import os
 import secrets
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
 
 from sandbox import start_sandbox
-from workers import devstack
-from workers.redisurl import masked
+from workers.cli.progress import summary_table
+from workers.dev import devstack
+from workers.jobs.registry import kind_of
+from workers.jobs.report import write_report
+from workers.jobs.store import JobStatus, JobStore
+from workers.redis.connection import get_keys, get_redis
+from workers.redis.url import masked
+from workers.settings import get_settings
 
-EXAMPLE_CSV = Path(__file__).resolve().parent.parent / "examples" / "contacts-10k.csv"
+#: shipped as package data (pyproject: workers = ["dev/data/*.csv"]), so an installed demo finds it
+EXAMPLE_CSV = Path(__file__).resolve().parent / "data" / "contacts-10k.csv"
+#: (csv path, campaign id) -> the finished load's status: the CLI's load with its progress bar
+Load = Callable[..., JobStatus]
 DEMO_DIR = Path(".telequeue") / "demo"
 #: the demo account's limit, and the sandbox's (a little looser, as a real vendor's would be)
 DEMO_RATE_PER_S = 500
 SANDBOX_LIMIT = "123=550/20"
 
 
-def run(csv_path: Path, console: Console, *, keep_running: bool | None, flower_port: int | None) -> int:
+def run(csv_path: Path, console: Console, *, load: Load, keep_running: bool | None, flower_port: int | None) -> int:
     """The demo; SIGTERM stops it like Ctrl-C, and every process it started stops with it."""
     DEMO_DIR.mkdir(parents=True, exist_ok=True)
     devstack.terminate_like_interrupt()
@@ -41,7 +51,8 @@ def run(csv_path: Path, console: Console, *, keep_running: bool | None, flower_p
                                            logfile=str(DEMO_DIR / "flower.log"), db_path=str(DEMO_DIR / "flower.db")))
         console.print(f"worker   logs in {DEMO_DIR / 'worker.log'}")
         wait_for_worker()
-        return load_and_report(csv_path, console, flower=(flower_port, password), keep_running=keep_running)
+        return load_and_report(csv_path, console, load=load, flower=(flower_port, password),
+                               keep_running=keep_running)
     finally:
         devstack.stop_all(procs)
         if sandbox:
@@ -65,18 +76,14 @@ def demo_env(redis_url: str, sandbox_url: str) -> dict[str, str]:
     }
 
 
-def load_and_report(csv_path: Path, console: Console, *, flower, keep_running: bool | None) -> int:
-    from workers.cli import run_campaign_load, store
-    from workers.progress import summary_table
-    from workers.report import write_report
-    from workers.settings import get_settings
-
+def load_and_report(csv_path: Path, console: Console, *, load: Load, flower, keep_running: bool | None) -> int:
     get_settings.cache_clear()
     console.print(f"loading  {csv_path} into campaign 456 at {DEMO_RATE_PER_S} rows/s\n")
-    status = run_campaign_load(csv_path, campaign=456)
+    status = load(csv_path, campaign=456)
     console.print(summary_table(status))
     report = DEMO_DIR / "report.csv"
-    count = write_report(store().problem_rows(status.id), report)
+    store = JobStore(get_redis(), get_keys())
+    count = write_report(store.problem_rows(status.id), report, columns=kind_of(status.kind).report_columns)
     port, password = flower
     console.print(f"\n{count} failed/rejected rows with reasons: {report}")
     console.print(f"Flower:  http://127.0.0.1:{port}  (user demo, password {password})")

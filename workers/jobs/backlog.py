@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import redis
 
-from workers.keys import Keys
+from workers.redis.keys import Keys
 from workers.routing import route_task
 
 # KEYS[1]  kombu's unacked hash

@@ -1,6 +1,6 @@
 """Pause, resume, cancel and retry-failed: job control for the CLI and for other apps.
 
-Chunks of a paused job are parked in Redis by the workers (see workers.runtime.PARK) and
+Chunks of a paused job are parked in Redis by the workers (see workers.runtime.worker_runtime.PARK) and
 published again on resume; chunks of a cancelled job mark their rows `cancelled`. Neither
 holds a worker, and no row changes hands without the ledger knowing.
 """
@@ -12,10 +12,10 @@ from collections.abc import Callable
 
 import redis
 
-from workers.deferred import encode_entry
-from workers.jobs import JobStore
-from workers.keys import Keys
-from workers.kinds import kind_of
+from workers.limits.deferred import encode_entry
+from workers.jobs.store import JobStore
+from workers.redis.keys import Keys
+from workers.jobs.registry import kind_of
 
 Publish = Callable[[str, dict], None]
 

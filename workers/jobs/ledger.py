@@ -25,7 +25,7 @@ from enum import Enum
 
 import redis
 
-from workers.keys import Keys
+from workers.redis.keys import Keys
 from workers.settings import get_settings
 
 # Shared tail: when every valid row has an outcome and the producer is done, the job is done,

@@ -11,6 +11,7 @@ and `telequeue load ... --resume JOB FILE` goes on after the last counted line.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -18,12 +19,12 @@ import secrets
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
-from workers.deferred import encode_entry
-from workers.intake import ContactRow, RejectedRow
-from workers.jobs import JobNotFound, JobStore
-from workers.kinds import JobKind
-from workers.redis_conn import get_keys, get_redis
+from workers.limits.deferred import encode_entry
+from workers.jobs.intake import RejectedRow
+from workers.jobs.store import JobNotFound, JobStore
+from workers.redis.connection import get_keys, get_redis
 from workers.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,27 @@ log = logging.getLogger(__name__)
 Publish = Callable[..., None]
 #: the file's first bytes, hashed: enough to tell another file from the one a job was loaded from
 SOURCE_HEAD_BYTES = 64 * 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class JobKind:
+    """A kind of bulk job, as the producer, job control and reports need it. Each kind's
+    module in workers/jobs/kinds/ builds its own; workers.jobs.registry lists them all."""
+
+    name: str
+    vendor: str
+    #: the chunk task, by name
+    task_name: str
+    #: (job_id, job params, wire rows) -> the chunk task's kwargs
+    build_chunk: Callable[[str, dict, list[list]], dict]
+    #: the row fields the report shows between `line` and `status`
+    report_fields: tuple[str, ...] = ("phone", "fio")
+    #: a valid row -> its form in a chunk message, line first (the chunk task's row model decodes it)
+    to_wire: Callable[[Any], list] | None = None
+
+    @property
+    def report_columns(self) -> tuple[str, ...]:
+        return ("line", *self.report_fields, "status", "reason")
 
 
 class LoadStopped(RuntimeError):
@@ -61,23 +83,22 @@ def start_job(
     account: str,
     target: str,
     params: dict,
+    publish: Publish,
     on_created: Callable[[str], None] = lambda job_id: None,
     on_progress: Callable[[int], None] = lambda n: None,
-    publish: Publish | None = None,
     chunk_size: int | None = None,
-    to_wire: Callable[[object], list] | None = None,
     source: dict | None = None,
     resume: str | None = None,
 ) -> str:
     """Create a job of this kind and enqueue all its rows; returns the job id.
 
     `params` travel in every chunk (via kind.build_chunk) and are kept with the job, so
-    retry-failed can rebuild chunks; they must hold no secret. `publish(task_name, kwargs)`
-    defaults to the worker app's. `resume`: the id of a job whose load ended early, to go on
-    with it after its last counted line; `source` (see file_source) must then match its own.
+    retry-failed can rebuild chunks; they must hold no secret. `publish(task_name, kwargs,
+    **options)` sends a chunk: workers.app.publish (the CLI), Flower's app or a client's; the
+    caller passes it, as the job engine never imports the Celery app. `resume`: the id of a
+    job whose load ended early, to go on with it after its last counted line; `source` (see
+    file_source) must then match its own.
     """
-    if publish is None:
-        from workers.app import publish
     params = {**params, "account": account}
     store = JobStore(get_redis(), get_keys())
     producer = secrets.token_hex(8)
@@ -95,7 +116,7 @@ def start_job(
             produce(job_id, rows, store=store, producer=producer, chunk_size=chunk_size or get_settings().chunk_size,
                     # Chunk results are never read (the ledger is the record): no result subscription per message.
                     build=lambda chunk: (kind.task_name, kind.build_chunk(job_id, params, chunk), {"ignore_result": True}),
-                    publish=publish, on_progress=on_progress, to_wire=to_wire or contact_wire,
+                    publish=publish, on_progress=on_progress, to_wire=kind.to_wire or fields_wire,
                     skip_through=skip_through, first_batch=batch + 1)
         except LoadStopped as exc:
             if isinstance(exc, RedisLostWrites):
@@ -146,9 +167,10 @@ def _shown(options: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(options.items())) or "no options"
 
 
-def contact_wire(row: ContactRow) -> list:
-    """A contact as it travels in a chunk message: [line, phone, fio]."""
-    return [row.line, row.phone, row.fio]
+def fields_wire(row: Any) -> list:
+    """For a kind that names no encoding (tests): a row dataclass's fields, in order."""
+    return [getattr(row, field.name) for field in dataclasses.fields(row)]
+
 
 #: rejects are written to Redis in batches of this size, whatever the chunk size
 REJECT_BATCH = 1000
@@ -172,7 +194,7 @@ def produce(
     into its chunk form, line first); the job can finish only after this returns. Rows up to
     line `skip_through` were counted by an earlier producer: read (duplicates are still found
     against them) but not counted again."""
-    to_wire = to_wire or contact_wire
+    to_wire = to_wire or fields_wire
     batch = Batch(job_id, store, producer, build, publish, on_progress, number=first_batch)
     for row in rows:
         if row.line <= skip_through:

@@ -1,43 +1,26 @@
-"""Kinds of bulk job: which task sends their chunks and which fields their report shows.
+"""Every kind of bulk job, by name: job control (retry-failed), reports and Flower look a
+job's kind up here.
 
-Job control (retry-failed) and reports look a job's kind up here; each kind's module
-registers itself when imported (workers.jobkinds imports them all).
+The list is written out below: adding a kind is a file in workers/jobs/kinds/ and one line
+here. Imports point one way (registry -> kinds -> producer): a kind's module builds its
+JobKind (defined beside the producer, which is what needs it to load) and never imports this.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from workers.jobs.kinds import obzvonilka_contacts, ringostat_campaign, ringostat_contacts
+from workers.jobs.producer import JobKind
 
-
-@dataclass(frozen=True)
-class JobKind:
-    name: str
-    vendor: str
-    #: the chunk task, by name
-    task_name: str
-    #: (job_id, job params, wire rows) -> the chunk task's kwargs
-    build_chunk: Callable[[str, dict, list[list]], dict]
-    #: the row fields the report shows between `line` and `status`
-    report_fields: tuple[str, ...] = ("phone", "fio")
-
-    @property
-    def report_columns(self) -> tuple[str, ...]:
-        return ("line", *self.report_fields, "status", "reason")
-
-
-KINDS: dict[str, JobKind] = {}
-
-
-def register(kind: JobKind) -> JobKind:
-    KINDS[kind.name] = kind
-    return kind
+KINDS: dict[str, JobKind] = {
+    kind.name: kind for kind in (ringostat_campaign.JOB_KIND, ringostat_contacts.JOB_KIND, obzvonilka_contacts.JOB_KIND)
+}
 
 
 def kind_of(name: str) -> JobKind:
-    import workers.jobkinds  # noqa: F401  (every kind registers on import)
-
     try:
         return KINDS[name]
     except KeyError:
         raise LookupError(f"unknown job kind {name!r}") from None
+
+
+__all__ = ["KINDS", "JobKind", "kind_of"]

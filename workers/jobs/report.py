@@ -14,8 +14,6 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 
-COLUMNS = ("line", "phone", "fio", "status", "reason")
-
 # Tab and CR too: some spreadsheets strip them and then see the formula behind.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -30,10 +28,11 @@ def write_report(
     rows: Iterable[Mapping[str, Any]],
     out: TextIO | str | os.PathLike[str],
     *,
+    columns: tuple[str, ...],
     delimiter: str = ",",
-    columns: tuple[str, ...] = COLUMNS,
 ) -> int:
-    """Write `rows` (mappings with keys from `COLUMNS`) as CSV; return how many.
+    """Write `rows` (mappings with keys from `columns`: the job kind's report_columns) as CSV;
+    return how many.
 
     A path is written as UTF-8 with a BOM, so Excel shows Cyrillic names right
     (the loader accepts the BOM); an open stream is written as it is set up,
@@ -56,4 +55,4 @@ def _write(rows: Iterable[Mapping[str, Any]], stream: TextIO, delimiter: str, co
     return count
 
 
-__all__ = ["COLUMNS", "escape_cell", "write_report"]
+__all__ = ["escape_cell", "write_report"]

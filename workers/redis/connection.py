@@ -7,7 +7,7 @@ after N s" (a log line in workers and apps, a console line in the CLI: set_repor
 process that has never reached Redis fails at once: a wrong URL is not an outage.
 
 A retried command may have run already (Redis died after running it, before replying), so
-every script a retry can repeat must be safe to run twice; workers.jobs.COUNT is, by batch
+every script a retry can repeat must be safe to run twice; workers.jobs.store.COUNT is, by batch
 number. The broker side is kombu's publish retry policy (celery_publish_retry_policy).
 """
 
@@ -28,7 +28,7 @@ from redis.exceptions import ConnectionError, ReadOnlyError, TimeoutError
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
-from workers.keys import Keys
+from workers.redis.keys import Keys
 from workers.settings import get_settings
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,12 @@ from typing import Any, Callable
 import redis
 from celery.app.amqp import AMQP
 
+from tasks.catalog import load_all
+from tasks.operations import OPERATIONS
 from tasks.secretrefs import REF_PREFIX, is_ref
-from workers.keys import Keys
+from workers.redis.connection import client_for, get_keys, get_redis
+from workers.redis.keys import Keys
+from workers.settings import get_settings
 
 
 class SecretStore:
@@ -37,18 +41,12 @@ class SecretStore:
 
 def secret_store() -> SecretStore:
     """The worker's store, from its settings."""
-    from workers.redis_conn import get_keys, get_redis
-    from workers.settings import get_settings
-
     return SecretStore(get_redis(), get_keys(), ttl_s=get_settings().secret_ttl_s)
 
 
 def by_reference(task_name: str, kwargs: dict[str, Any] | None, store: Callable[[], SecretStore]
                  ) -> dict[str, Any] | None:
     """`kwargs` with the operation's secret fields stored and replaced by references."""
-    from tasks.catalog import load_all
-    from tasks.operations import OPERATIONS
-
     load_all()
     op = OPERATIONS.get(task_name)
     if not kwargs or op is None or not op.secrets:
@@ -74,6 +72,4 @@ class SecretRefAMQP(AMQP):
 
 def _redis(url: str) -> redis.Redis:
     # the process's own client of that URL: a Sentinel URL works, and Redis outages are ridden out
-    from workers.redis_conn import client_for
-
     return client_for(url)

@@ -35,7 +35,7 @@ from redis.exceptions import LockError
 
 from vendors import deadline
 from vendors.pozvonim import VENDOR, Token, TokenStoreBusy
-from workers.keys import Keys
+from workers.redis.keys import Keys
 
 log = logging.getLogger(__name__)
 

@@ -12,16 +12,16 @@ from typing import Any
 
 from vendors.http import new_session
 
-from workers.clients import build_client
-from workers.deferred import DeferredQueue
-from workers.ledger import Ledger
-from workers.limiter import RateLimiter
-from workers.once import OnceLedger
-from workers.redis_conn import get_keys, get_redis
+from workers.runtime.vendor_clients import build_client
+from workers.limits.deferred import DeferredQueue
+from workers.jobs.ledger import Ledger
+from workers.limits.limiter import RateLimiter
+from workers.runtime.once import OnceLedger
+from workers.redis.connection import get_keys, get_redis
 from workers.routing import VENDORS
-from workers.secretrefs import SecretStore, secret_store
+from workers.runtime.secretrefs import SecretStore, secret_store
 from workers.settings import Settings, get_settings, vendor_account
-from workers.tokens import LOCK_WAIT_S
+from workers.runtime.tokens import LOCK_WAIT_S
 
 # KEYS[1] job hash;  KEYS[2] parked list;  ARGV[1] chunk entry
 # Parks the entry only while the job is still paused, atomically with that check, so a

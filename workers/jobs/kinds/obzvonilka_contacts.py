@@ -11,28 +11,28 @@ sent, so an update never blanks a field the vendor already holds.
 Rejected, with the line and the reason: a missing external code, no valid phone, a
 field the vendor would refuse (too long), and a repeat of an earlier line's external
 code ("duplicate of line N": one contact per code per file, the first line wins).
+
+A chunk row is tasks.obzvonilka.UpsertRow; the report shows REPORT_FIELDS.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import phonenumbers
 import pydantic
 
-from tasks.obzvonilka import UPSERT_CHUNK, contact_fields
+from tasks.obzvonilka import UPSERT_CHUNK, UpsertRow, contact_fields
 from vendors.obzvonilka import VENDOR
 from vendors.validation import describe
 
-from workers.intake import (
+from workers.jobs.intake import (
     InvalidPhone, SeenNumbers, TableRecord, TableRejectedRow, normalize_phone, read_table,
 )
-from workers.intake.table import rejected
-from workers.kinds import JobKind, register
-from workers.producer import file_source, start_job
+from workers.jobs.intake.table import rejected
+from workers.jobs.producer import JobKind, Publish, file_source, start_job
 from workers.settings import get_settings, vendor_account
 
 KIND = "obzvonilka-contacts"
@@ -52,23 +52,11 @@ EXTRA_FIELDS = ("email", "address_string", "description", "www")
 REPORT_FIELDS = ("external_code", "phone", "name")
 
 
-@dataclass(frozen=True, slots=True)
-class UpsertRow:
-    line: int
-    external_code: str
-    phone: str  #: normalised: country code + digits
-    name: str
-    extra: dict[str, str]
-
-    def wire(self) -> list:
-        """The row in a chunk message: tasks.obzvonilka.upsert_row reads it back."""
-        return [self.line, self.external_code, self.phone, self.name, self.extra]
-
-
 def load_contacts_csv(
     path: str | Path,
     *,
     base_id: int,
+    publish: Publish,
     account: str = "default",
     region: str | None = None,
     on_created: Callable[[str], None] = lambda job_id: None,
@@ -80,9 +68,9 @@ def load_contacts_csv(
     vendor_account(VENDOR, account)  # an unknown account fails before the file is even opened
     region = _region(region or get_settings().default_region)
     with read_table(path, columns=COLUMNS, required=REQUIRED) as records:
-        return start_job(UPSERT, validate_upserts(records, region=region), account=account,
+        return start_job(JOB_KIND, validate_upserts(records, region=region), account=account,
                          target=f"contact base {base_id} from {Path(path).name}", params={"base_id": base_id},
-                         on_created=on_created, on_progress=on_progress, to_wire=UpsertRow.wire,
+                         publish=publish, on_created=on_created, on_progress=on_progress,
                          source=file_source(path, region=region), resume=resume)
 
 
@@ -141,6 +129,6 @@ def _region(region: str) -> str:
     return region.upper()
 
 
-UPSERT = register(JobKind(KIND, VENDOR, UPSERT_CHUNK, chunk_payload, report_fields=REPORT_FIELDS))
+JOB_KIND = JobKind(KIND, VENDOR, UPSERT_CHUNK, chunk_payload, report_fields=REPORT_FIELDS, to_wire=UpsertRow.to_wire)
 
 __all__ = ["COLUMNS", "KIND", "REQUIRED", "UpsertRow", "load_contacts_csv", "validate_upserts"]

@@ -1,0 +1,21 @@
+"""The worker side of tasks.runtime: WorkerRuntime (worker_runtime.py) and what it builds from
+settings: vendor clients (vendor_clients.py), Pozvonim tokens, once-only claims, secret references."""
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from workers.runtime.worker_runtime import WorkerRuntime
+
+
+def __getattr__(name: str):
+    # Lazy on purpose: workers.client (the light API for other apps) imports
+    # workers.runtime.secretrefs, and an eager re-export here would load the whole worker
+    # runtime (vendor HTTP sessions, limiter, ledger) into every such app: measured +XX ms.
+    if name == "WorkerRuntime":
+        from workers.runtime.worker_runtime import WorkerRuntime
+
+        return WorkerRuntime
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["WorkerRuntime"]
