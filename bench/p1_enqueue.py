@@ -37,10 +37,11 @@ import json, resource, sys, time
 t0 = time.perf_counter()
 from workers.jobs.kinds.ringostat_campaign import load_campaign_csv
 t1 = time.perf_counter()
+from workers.app import publish  # loaded inside the load before the job engine stopped importing the app
 marks = {}
 def on_created(job_id):
     marks["created"] = time.perf_counter()
-job = load_campaign_csv(sys.argv[1], campaign_id=int(sys.argv[2]), on_created=on_created)
+job = load_campaign_csv(sys.argv[1], campaign_id=int(sys.argv[2]), publish=publish, on_created=on_created)
 t2 = time.perf_counter()
 print(json.dumps({"job_id": job, "import_s": t1 - t0, "load_s": t2 - t1, "produce_s": t2 - marks["created"],
                   "self_maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))

@@ -49,8 +49,9 @@ def used(client: redis.Redis) -> int:
 def load(url: str, csv: Path, chunk_size: int) -> tuple[str, float]:
     env = {**os.environ, "TELEQUEUE_REDIS_URL": url, "TELEQUEUE_KEY_PREFIX": PREFIX,
            "TELEQUEUE_BROKER_KEY_PREFIX": BROKER_PREFIX, "TELEQUEUE_CHUNK_SIZE": str(chunk_size)}
-    code = ("import sys; from workers.jobs.kinds.ringostat_campaign import load_campaign_csv; "
-            "print(load_campaign_csv(sys.argv[1], campaign_id=456))")
+    code = ("import sys; from workers.app import publish; "
+            "from workers.jobs.kinds.ringostat_campaign import load_campaign_csv; "
+            "print(load_campaign_csv(sys.argv[1], campaign_id=456, publish=publish))")
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-c", code, str(csv)], env=env, cwd=ROOT, capture_output=True,
                           text=True, timeout=1800, check=True)

@@ -60,7 +60,7 @@ def test_resume_publishes_every_parked_chunk_once_even_after_a_crashed_drain(r, 
 def test_a_load_that_breaks_midway_ends_as_aborted_with_true_counters(r, key_prefix, monkeypatch):
     import pytest
 
-    from workers.jobs.store import producer
+    from workers.jobs import producer
     from workers.jobs.intake import ContactRow
     from workers.jobs.registry import JobKind
 

@@ -33,7 +33,8 @@ STUCK_PRODUCER = textwrap.dedent('''
         real(task, kwargs, **options)
 
     workers.app.publish = publish
-    load_campaign_csv(sys.argv[1], campaign_id=int(sys.argv[2]), on_created=lambda job_id: print(job_id, flush=True))
+    load_campaign_csv(sys.argv[1], campaign_id=int(sys.argv[2]), publish=publish,
+                      on_created=lambda job_id: print(job_id, flush=True))
 ''')
 
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from workers.jobs.store import producer
+from workers.jobs import producer
 from workers.jobs.control import JobControl
 from workers.limits.deferred import encode_entry
 from workers.jobs.intake import ContactRow, DuplicateLine

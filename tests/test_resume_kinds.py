@@ -10,7 +10,7 @@ import sys
 import kombu.exceptions
 import pytest
 
-from workers.jobs.store import producer
+from workers.jobs import producer
 from workers.jobs.store import JobStore
 from workers.redis.keys import Keys
 
@@ -31,22 +31,29 @@ def upserts_file(path):
     path.write_text("external_code;phone;name\n" + rows, encoding="utf-8")
 
 
+def app_publish(task, kwargs, **options):
+    """workers.app.publish as the test patches it: what the CLI passes to a load."""
+    import workers.app
+
+    workers.app.publish(task, kwargs, **options)
+
+
 def load_campaign(path, **kw):
     from workers.jobs.kinds.ringostat_campaign import load_campaign_csv
 
-    return load_campaign_csv(path, campaign_id=9, **kw)
+    return load_campaign_csv(path, campaign_id=9, publish=app_publish, **kw)
 
 
 def load_contacts(path, **kw):
     from workers.jobs.kinds.ringostat_contacts import load_contacts_file
 
-    return load_contacts_file(path, batch_size=100, **kw)
+    return load_contacts_file(path, batch_size=100, publish=app_publish, **kw)
 
 
 def load_upserts(path, **kw):
     from workers.jobs.kinds.obzvonilka_contacts import load_contacts_csv
 
-    return load_contacts_csv(path, base_id=3, **kw)
+    return load_contacts_csv(path, base_id=3, publish=app_publish, **kw)
 
 
 KINDS = {

@@ -23,7 +23,7 @@ from tests.data import write_contacts
 from tests.stack import Stack
 from tests.test_faults_and_secrets import status
 from workers.dev import devstack
-from workers.runtime.worker_runtime import secretrefs
+from workers.runtime import secretrefs
 from workers.recovery.heartbeat import heartbeat_redis
 from workers.redis.keys import Keys
 from workers.settings import get_settings
