@@ -60,6 +60,8 @@ def run(csv_path: Path, console: Console, *, load: Load, keep_running: bool | No
 
 
 def wait_for_worker(timeout_s: float = 60) -> None:
+    # Here, not at the top: workers.app reads the settings when imported, and run() sets the
+    # demo's TELEQUEUE_* environment (its Redis, the sandbox) first.
     from workers.app import app
 
     devstack.wait_until(lambda: bool(app.control.ping(timeout=0.5)), timeout_s, "the demo worker to start")
