@@ -106,8 +106,9 @@ class JobHandle:
 class Telequeue:
     def __init__(self, app: Celery | None = None) -> None:
         # Here, not at the top: job control and the job kinds import every task module and the
-        # vendor clients (+110 ms, vendors.http), which `import workers.client` must not pay for
-        # (tests/test_client_api.py checks); load_all() below loads those task modules anyway.
+        # vendor clients (+105 ms to `import workers.client`, python -X importtime; and
+        # vendors.http, which tests/test_client_api.py checks stays out); load_all() below
+        # loads those task modules anyway.
         from workers.jobs.control import JobControl
 
         load_all()
