@@ -46,7 +46,7 @@ class JobKind:
     #: (job_id, job params, wire rows) -> the chunk task's kwargs
     build_chunk: Callable[[str, dict, list[list]], dict]
     #: the row fields the report shows between `line` and `status`
-    report_fields: tuple[str, ...] = ("phone", "fio")
+    report_fields: tuple[str, ...] = ()
     #: a valid row -> its form in a chunk message, line first (the chunk task's row model decodes it)
     to_wire: Callable[[Any], list] | None = None
 

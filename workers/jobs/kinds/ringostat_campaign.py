@@ -2,7 +2,7 @@
 
 Reader and checks: workers.jobs.intake (read_csv, validate_contacts: a phone column and an
 optional name, numbers normalised). A chunk row is tasks.ringostat.CampaignRow; the report
-shows `phone` and `fio`.
+shows REPORT_FIELDS.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from workers.jobs.producer import JobKind, Publish, file_source, start_job
 from workers.settings import get_settings, ringostat_account
 
 KIND = "ringostat-campaign"
+REPORT_FIELDS = ("phone", "fio")
 
 
 def load_campaign_csv(
@@ -79,6 +80,6 @@ def row_wire(row: ContactRow) -> list:
     return CampaignRow(row.line, row.phone, row.fio).to_wire()
 
 
-JOB_KIND = JobKind(KIND, VENDOR, ADD_CHUNK, chunk_payload, report_fields=("phone", "fio"), to_wire=row_wire)
+JOB_KIND = JobKind(KIND, VENDOR, ADD_CHUNK, chunk_payload, report_fields=REPORT_FIELDS, to_wire=row_wire)
 
-__all__ = ["ADD_CHUNK", "KIND", "load_campaign_csv", "load_campaign_rows"]
+__all__ = ["ADD_CHUNK", "KIND", "REPORT_FIELDS", "load_campaign_csv", "load_campaign_rows"]
