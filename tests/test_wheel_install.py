@@ -26,7 +26,8 @@ import pytest
 
 from workers.dev import devstack
 
-ROOT = Path(__file__).resolve().parents[1]
+#: the project root, wherever in tests/ this file lives
+ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())
 SHIPPED = ("pyproject.toml", "README.md", "vendors", "sandbox", "tasks", "workers")
 EXAMPLE_ROWS = 10_000
 
