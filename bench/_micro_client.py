@@ -72,10 +72,10 @@ def main() -> None:
 
         measure("http.client.HTTPConnection (keep-alive)", args.calls, raw)
 
-        print("Redis, telequeue's scripts (workers.limiter, workers.ledger):")
-        from workers.keys import Keys
-        from workers.ledger import Ledger
-        from workers.limiter import RateLimiter
+        print("Redis, telequeue's scripts (workers.limits.limiter, workers.jobs.ledger):")
+        from workers.redis.keys import Keys
+        from workers.jobs.ledger import Ledger
+        from workers.limits.limiter import RateLimiter
 
         keys = Keys(prefix)
         limiter = RateLimiter(client, key=keys.limiter("ringostat", "default"),

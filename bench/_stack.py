@@ -27,7 +27,7 @@ import redis  # noqa: E402
 # Everything else goes through public interfaces: the CLI, workers.client, Celery by app name,
 # TELEQUEUE_* settings and the sandbox's command line and control API.
 from sandbox import start_sandbox  # noqa: E402
-from workers import devstack  # noqa: E402  (workers/dev/devstack.py after the reorganisation)
+from workers.dev import devstack  # noqa: E402  (workers/dev/devstack.py after the reorganisation)
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 OUT = ROOT / "bench" / "out"

@@ -1,7 +1,7 @@
 """Generate a realistic, deterministic contacts CSV for demos and benchmarks.
 
     python bench/gen_contacts.py --rows 1000000 --out bench/out/contacts-1m.csv
-    python bench/gen_contacts.py --rows 10000 --out examples/contacts-10k.csv --delimiter ';'
+    python bench/gen_contacts.py --rows 10000 --out workers/dev/data/contacts-10k.csv --delimiter ';'
 
 Columns `phone`, `fio`. Phones are valid Ukrainian mobile numbers written the
 ways operators' CRMs export them (`+380 93 123 45 67`, `0931234567`,

@@ -3,7 +3,7 @@
     python bench/p1_enqueue.py                 # 1,000,000 rows (file made once under bench/out/)
     python bench/p1_enqueue.py --rows 100000   # smaller smoke run
 
-`workers.campaign.load_campaign_csv` runs in a fresh subprocess against Redis DB 14 with
+`workers.jobs.kinds.ringostat_campaign.load_campaign_csv` runs in a fresh subprocess against Redis DB 14 with
 a unique TELEQUEUE_KEY_PREFIX / TELEQUEUE_BROKER_KEY_PREFIX. Measured: wall time of the
 child (interpreter start and imports included, and without them), its peak RSS (wait4
 rusage), and the Redis memory the broker queue and the job's keys take per row, both as
@@ -35,12 +35,13 @@ TARGET_RSS_MB = 200.0
 CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
-from workers.campaign import load_campaign_csv
+from workers.jobs.kinds.ringostat_campaign import load_campaign_csv
 t1 = time.perf_counter()
+from workers.app import publish  # loaded inside the load before the job engine stopped importing the app
 marks = {}
 def on_created(job_id):
     marks["created"] = time.perf_counter()
-job = load_campaign_csv(sys.argv[1], campaign_id=int(sys.argv[2]), on_created=on_created)
+job = load_campaign_csv(sys.argv[1], campaign_id=int(sys.argv[2]), publish=publish, on_created=on_created)
 t2 = time.perf_counter()
 print(json.dumps({"job_id": job, "import_s": t1 - t0, "load_s": t2 - t1, "produce_s": t2 - marks["created"],
                   "self_maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))

@@ -2,11 +2,11 @@
 
     .venv/bin/python deploy/measure_redis_memory.py [--rows 1000000] [--failed-share 0.01]
 
-Starts a private redis-server (workers.devstack.start_redis, AOF on as in production), loads a
-CSV of N rows with workers.campaign.load_campaign_csv in a subprocess (no worker runs, so every
+Starts a private redis-server (workers.dev.devstack.start_redis, AOF on as in production), loads a
+CSV of N rows with workers.jobs.kinds.ringostat_campaign.load_campaign_csv in a subprocess (no worker runs, so every
 chunk stays queued), and reads INFO memory before and after. Then, as if workers had delivered
 the job, it drops the queue and records every row's outcome through the ledger's own Lua
-scripts (workers.ledger.Ledger): delivered bits for most rows, failure records for a share.
+scripts (workers.jobs.ledger.Ledger): delivered bits for most rows, failure records for a share.
 Prints the figures that deploy/README.md quotes ("Redis sizing").
 """
 
@@ -26,7 +26,7 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from workers import devstack  # noqa: E402
+from workers.dev import devstack  # noqa: E402
 
 PREFIX = "tqmeasure:"
 BROKER_PREFIX = "tqmeasure:broker:"
@@ -49,8 +49,9 @@ def used(client: redis.Redis) -> int:
 def load(url: str, csv: Path, chunk_size: int) -> tuple[str, float]:
     env = {**os.environ, "TELEQUEUE_REDIS_URL": url, "TELEQUEUE_KEY_PREFIX": PREFIX,
            "TELEQUEUE_BROKER_KEY_PREFIX": BROKER_PREFIX, "TELEQUEUE_CHUNK_SIZE": str(chunk_size)}
-    code = ("import sys; from workers.campaign import load_campaign_csv; "
-            "print(load_campaign_csv(sys.argv[1], campaign_id=456))")
+    code = ("import sys; from workers.app import publish; "
+            "from workers.jobs.kinds.ringostat_campaign import load_campaign_csv; "
+            "print(load_campaign_csv(sys.argv[1], campaign_id=456, publish=publish))")
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-c", code, str(csv)], env=env, cwd=ROOT, capture_output=True,
                           text=True, timeout=1800, check=True)
@@ -59,8 +60,8 @@ def load(url: str, csv: Path, chunk_size: int) -> tuple[str, float]:
 
 def record_outcomes(client: redis.Redis, job_id: str, valid: int, failed_every: int) -> int:
     """Every valid row gets its outcome through the ledger's FINISH script, pipelined."""
-    from workers.keys import Keys
-    from workers.ledger import Ledger
+    from workers.redis.keys import Keys
+    from workers.jobs.ledger import Ledger
 
     ledger = Ledger(client, Keys(PREFIX), job_id, lease_s=30)
     failures = 0

@@ -5,6 +5,7 @@ Payloads carry ids and contact fields, never the API key: `account` names it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from celery import shared_task
@@ -147,6 +148,27 @@ def contact_fields(fields: dict[str, str], *, with_code: bool) -> ContactFields:
     return ContactFields(**values)
 
 
+@dataclass(frozen=True, slots=True)
+class UpsertRow:
+    """One row of a contacts upsert as it travels in a chunk: the producer (workers.jobs.kinds.
+    obzvonilka_contacts) encodes it with to_wire, the chunk task decodes it with from_wire."""
+
+    line: int
+    external_code: str
+    phone: str  #: normalised: country code + digits
+    name: str
+    extra: dict[str, str]
+
+    def to_wire(self) -> list:
+        return [self.line, self.external_code, self.phone, self.name, self.extra]
+
+    @classmethod
+    def from_wire(cls, wire: list) -> UpsertRow:
+        line, external_code, phone, name, extra = wire
+        return cls(line, external_code, phone, name, extra)
+
+
 def upsert_row(wire: list) -> JobRow:
-    line, external_code, phone, name, extra = wire
-    return JobRow(line, {"external_code": external_code, "phone": phone, "name": name, **extra}, wire)
+    row = UpsertRow.from_wire(wire)
+    return JobRow(row.line, {"external_code": row.external_code, "phone": row.phone, "name": row.name, **row.extra},
+                  wire)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from celery import shared_task
@@ -25,6 +26,24 @@ class CampaignRowPayload(OperationPayload):
     fio: str = Field(default="", max_length=255)
 
 
+@dataclass(frozen=True, slots=True)
+class CampaignRow:
+    """One row of a campaign load as it travels in a chunk: the producer (workers.jobs.kinds.
+    ringostat_campaign) encodes it with to_wire, the chunk task decodes it with from_wire."""
+
+    line: int
+    phone: str  #: normalised: country code + digits
+    fio: str
+
+    def to_wire(self) -> list:
+        return [self.line, self.phone, self.fio]
+
+    @classmethod
+    def from_wire(cls, wire: list) -> CampaignRow:
+        line, phone, fio = wire
+        return cls(line, phone, fio)
+
+
 class CampaignChunkPayload(ChunkPayload):
     """Payload of `ringostat.campaign_rows.add_chunk`: rows of a job as [line, phone, fio]."""
 
@@ -45,5 +64,5 @@ def add_campaign_chunk(self: ChunkTask, **payload: Any) -> dict[str, int]:
 
 
 def campaign_row(wire: list) -> JobRow:
-    line, phone, fio = wire
-    return JobRow(line, {"phone": phone, "fio": fio}, wire)
+    row = CampaignRow.from_wire(wire)
+    return JobRow(row.line, {"phone": row.phone, "fio": row.fio}, wire)

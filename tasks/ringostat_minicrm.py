@@ -67,9 +67,15 @@ def sync_contacts_chunk(self: ChunkTask, **payload: Any) -> dict[str, int]:
     return guarded(SYNC_CONTACTS_CHUNK, chunk, runner.run, lambda wire: contact_row(*wire))
 
 
+def contact_wire(line: int, contact: Contact) -> list:
+    """A contact as it travels in a chunk: the producer (workers.jobs.kinds.ringostat_contacts)
+    encodes it here; ContactsChunkPayload.rows decodes it back into (line, Contact)."""
+    return [line, contact.model_dump(mode="json", by_alias=True)]
+
+
 def contact_row(line: int, contact: Contact) -> JobRow:
     """The job row of a contact: its fields are what a report shows, its wire the whole contact."""
-    return JobRow(line, report_fields(contact), [line, contact.model_dump(mode="json", by_alias=True)])
+    return JobRow(line, report_fields(contact), contact_wire(line, contact))
 
 
 def report_fields(contact: Contact) -> dict[str, str | None]:

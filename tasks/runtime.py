@@ -1,6 +1,6 @@
 """What tasks need from the process that runs them, as an interface.
 
-Tasks stay thin and free of infrastructure: the worker side (`workers.runtime`) installs
+Tasks stay thin and free of infrastructure: the worker side (`workers.runtime.worker_runtime`) installs
 an implementation at start-up. This keeps dependencies one-way: workers -> tasks -> vendors.
 """
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from workers import devstack
+from workers.dev import devstack
 
 TEST_REDIS_URL = os.environ.get("TELEQUEUE_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 #: the test levels, by what their tests need: each is a folder of tests/ and a marker (pyproject.toml)

@@ -10,12 +10,15 @@ from celery.utils.log import get_logger
 import tasks.runtime
 import vendors.surprises
 from tasks.catalog import TASK_MODULES, load_all
-import workers.heartbeat
+import workers.recovery.heartbeat
 import workers.metrics
-from workers.deferred import Mover
 from workers.celeryconf import celery_config
-from workers.runtime import WorkerRuntime
-from workers.secretrefs import SecretRefAMQP
+from workers.jobs.producer import LoadReaper
+from workers.jobs.store import JobStore
+from workers.limits.deferred import Mover
+from workers.redis.connection import get_keys, get_redis
+from workers.runtime.worker_runtime import WorkerRuntime
+from workers.runtime.secretrefs import SecretRefAMQP
 from workers.settings import get_settings
 
 settings = get_settings()
@@ -48,19 +51,15 @@ vendors.surprises.install(workers.metrics.count_surprise)
 runtime = WorkerRuntime(publish, settings)
 tasks.runtime.install(runtime)
 #: the worker's own threads, started once it is ready and stopped at shutdown, in this order:
-#: the deferred mover, the load reaper (workers.producer) and the heartbeat (workers.heartbeat).
+#: the deferred mover, the load reaper (workers.jobs.producer) and the heartbeat (workers.recovery.heartbeat).
 _background: list = []
 
 
 def _background_threads(consumer: object) -> list:
-    from workers.jobs import JobStore
-    from workers.producer import LoadReaper
-    from workers.redis_conn import get_keys, get_redis
-
     return [
         lambda: Mover(runtime.deferred, publish),
         lambda: LoadReaper(JobStore(get_redis(), get_keys()), publish),
-        lambda: workers.heartbeat.for_worker(app, settings, consumer=consumer),
+        lambda: workers.recovery.heartbeat.for_worker(app, settings, consumer=consumer),
     ]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workers.redis_conn import celery_publish_retry_policy
+from workers.redis.connection import celery_publish_retry_policy
 from workers.routing import BULK_QUEUE, route_task
 from workers.settings import Settings
 
@@ -14,7 +14,7 @@ def celery_config(settings: Settings) -> dict:
         transport_options["global_keyprefix"] = settings.broker_key_prefix
     backend_options: dict = {"visibility_timeout": settings.visibility_timeout_s}
     # Redis Sentinel (`sentinel://h1:26379;sentinel://h2:26379/0`): kombu and Celery's result
-    # backend find the master by this name, as workers/redis_conn.py does.
+    # backend find the master by this name, as workers/redis/connection.py does.
     if settings.broker.startswith("sentinel://"):
         transport_options.setdefault("master_name", settings.redis_sentinel_master)
     if settings.redis_url.startswith("sentinel://"):
@@ -42,7 +42,7 @@ def celery_config(settings: Settings) -> dict:
         worker_send_task_events=True,
         task_send_sent_event=True,
         task_track_started=True,
-        # Where workers.secretrefs.SecretRefAMQP keeps secrets passed by reference (names chosen so that
+        # Where workers.runtime.secretrefs.SecretRefAMQP keeps secrets passed by reference (names chosen so that
         # Celery's own config views mask them: *backend* URLs sanitised, *secret* values hidden)
         telequeue_secrets_backend=settings.redis_url,
         telequeue_secrets_prefix=settings.key_prefix,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery
 from celery.result import AsyncResult
@@ -31,11 +31,14 @@ from pydantic import BaseModel
 from tasks.catalog import load_all
 from tasks.operations import OPERATIONS, Operation
 from workers.celeryconf import celery_config
-from workers.control import JobControl
-from workers.jobs import JobStatus, JobStore
-from workers.redis_conn import get_keys, get_redis
-from workers.secretrefs import SecretRefAMQP
+from workers.jobs.report import write_report
+from workers.jobs.store import JobStatus, JobStore
+from workers.redis.connection import get_keys, get_redis
+from workers.runtime.secretrefs import SecretRefAMQP
 from workers.settings import get_settings, vendor_account
+
+if TYPE_CHECKING:
+    from workers.jobs.control import JobControl
 
 class UnknownTask(LookupError):
     pass
@@ -94,8 +97,7 @@ class JobHandle:
 
     def report(self, path: str | Path) -> int:
         """Write failed and rejected rows (CSV, UTF-8 with BOM); returns how many."""
-        from workers.kinds import kind_of
-        from workers.report import write_report
+        from workers.jobs.registry import kind_of  # see Telequeue.__init__
 
         columns = kind_of(self.status().kind).report_columns
         return write_report(self._store.problem_rows(self.id), path, columns=columns)
@@ -103,6 +105,12 @@ class JobHandle:
 
 class Telequeue:
     def __init__(self, app: Celery | None = None) -> None:
+        # Here, not at the top: job control and the job kinds import every task module and the
+        # vendor clients (+105 ms to `import workers.client`, python -X importtime; and
+        # vendors.http, which tests/stack/test_client_api.py checks stays out); load_all() below
+        # loads those task modules anyway.
+        from workers.jobs.control import JobControl
+
         load_all()
         self.app = app or _client_app()
         self._store = JobStore(get_redis(), get_keys())
@@ -131,8 +139,8 @@ class Telequeue:
         """A Ringostat Power Dialer campaign load from rows {"phone", "fio"}; rows are validated,
         duplicates and bad numbers rejected with their position (from 1) as line, or their own
         "line". Each row's line must be its own (it is the row's slot in the job's ledger): a line
-        given twice raises workers.intake.DuplicateLine, before any job exists for a list."""
-        from workers.campaign import load_campaign_rows
+        given twice raises workers.jobs.intake.DuplicateLine, before any job exists for a list."""
+        from workers.jobs.kinds.ringostat_campaign import load_campaign_rows  # see __init__
 
         job_id = load_campaign_rows(rows, campaign_id=campaign_id, account=account, region=region,
                                     publish=self._publish)

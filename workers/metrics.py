@@ -11,12 +11,12 @@ import time
 
 from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
 
-from workers.backlog import queue_work
-from workers.jobs import COUNTERS, JobStore
-from workers.redis_conn import get_keys, get_redis
+from workers.jobs.backlog import queue_work
+from workers.jobs.store import COUNTERS, JobStore
+from workers.redis.connection import get_keys, get_redis
 from workers.routing import BULK_QUEUE, VENDORS, queue_for
 from workers.settings import get_settings
-from workers.tokens import FETCH_WINDOW_S
+from workers.runtime.tokens import FETCH_WINDOW_S
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class TelequeueCollector:
         return [chunks]
 
     def _token_metrics(self):
-        """Pozvonim token fetches: a healthy account fetches one per ~4 h (workers/tokens.py)."""
+        """Pozvonim token fetches: a healthy account fetches one per ~4 h (workers/runtime/tokens.py)."""
         redis, keys = get_redis(), get_keys()
         total = CounterMetricFamily("telequeue_pozvonim_token_fetches", "Pozvonim tokens fetched", labels=["account"])
         recent = GaugeMetricFamily("telequeue_pozvonim_token_fetches_last_hour",

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
-from workers.redisurl import canonical, masked
+from workers.redis.url import canonical, masked
 
 SANDBOX_URL = "http://127.0.0.1:18080"
 SETTINGS_FILE_ENV = "TELEQUEUE_SETTINGS_FILE"
@@ -61,7 +61,7 @@ class PozvonimSettings(VendorSettings):
     all_post: bool = False
     #: one token per account ("account": every worker leaves through one egress address, e.g. a
     #: NAT) or per account and egress IP ("egress": workers with their own public addresses);
-    #: see workers/tokens.py
+    #: see workers/runtime/tokens.py
     token_scope: Literal["account", "egress"] = "account"
 
 

@@ -342,7 +342,7 @@ def test_redis_sentinel_accepts_the_overrides_config(tmp_path):
     """The Sentinel config as Compose renders it (the host `redis` made loopback) starts a Sentinel."""
     import redis as redis_py
 
-    from workers import devstack
+    from workers.dev import devstack
 
     yaml = pytest.importorskip("yaml")
     conf = yaml.safe_load(SENTINEL_OVERRIDE.read_text(encoding="utf-8"))["configs"]["sentinel-conf"]["content"]

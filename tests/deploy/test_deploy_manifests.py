@@ -346,7 +346,7 @@ def test_scaled_objects_count_work_in_flight_and_scale_down_slowly(resources):
         (obj,) = [s for s in of_kind(resources, "ScaledObject").values()
                   if s["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]]
         spec = obj["spec"]
-        # waiting + in flight + deferred (workers/backlog.py), one replica per `concurrency` chunks
+        # waiting + in flight + deferred (workers/jobs/backlog.py), one replica per `concurrency` chunks
         meta = trigger(obj, "prometheus")["metadata"]
         assert re.fullmatch(r'sum\(telequeue_queue_chunks\{namespace="telequeue",queue="%s"\}\)' % re.escape(queue),
                             meta["query"]), meta["query"]
@@ -361,7 +361,7 @@ def test_scaled_objects_count_work_in_flight_and_scale_down_slowly(resources):
 
 
 def test_the_queue_metric_keda_reads_is_exported():
-    from workers.backlog import QueueWork
+    from workers.jobs.backlog import QueueWork
 
     source = (ROOT / "workers" / "metrics.py").read_text(encoding="utf-8")
     assert '"telequeue_queue_chunks"' in source
@@ -697,7 +697,7 @@ def test_the_acl_from_redis_secrets_locks_out_strangers_and_keeps_keda_read_only
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    from workers import devstack
+    from workers.dev import devstack
 
     # Given the Secrets' files as deploy/redis-secrets writes them, and a Redis started as redis.yaml starts it
     subprocess.run(["sh", str(DEPLOY / "redis-secrets"), str(tmp_path / "s")], check=True, capture_output=True,

@@ -22,7 +22,7 @@ from vendors.pozvonim import (
     SiteConfig, SiteSettings, Token,
 )
 from vendors.pozvonim.signing import request_sign, signed_query
-from workers.devstack import free_port
+from workers.dev.devstack import free_port
 
 DATETIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
 CONFIG = SiteConfig(site=SiteSettings(url="https://пример.рф/каталог", auto_payment=True),

@@ -12,10 +12,10 @@ from sandbox.pozvonim import DEFAULT_API_KEY, PozvonimControl
 from vendors.http import new_session
 from vendors.pozvonim import MemoryTokenStore, PozvonimClient, PozvonimCredentials, Token, TokenProvider
 from vendors.pozvonim import TokenStoreBusy
-from workers.clients import build_client
-from workers.keys import Keys
+from workers.runtime.vendor_clients import build_client
+from workers.redis.keys import Keys
 from workers.settings import PozvonimSettings, Settings, get_settings
-from workers.tokens import EGRESS_IP_ENV, THRASH_FETCHES_PER_HOUR, FetchLog, RedisTokenStore, egress_ip, token_store
+from workers.runtime.tokens import EGRESS_IP_ENV, THRASH_FETCHES_PER_HOUR, FetchLog, RedisTokenStore, egress_ip, token_store
 
 
 class Clock:
@@ -211,7 +211,7 @@ def test_more_than_a_few_fetches_an_hour_warn_and_name_the_fix(r, key_prefix, ca
     clock = Clock()
     fetches = FetchLog(r, Keys(key_prefix), "default", clock=clock)
     other_address = FetchLog(r, Keys(key_prefix), "default", egress="198.51.100.1", clock=clock)
-    caplog.set_level("WARNING", logger="workers.tokens")
+    caplog.set_level("WARNING", logger="workers.runtime.tokens")
     # When it is fetched THRASH_FETCHES_PER_HOUR times within the hour: healthy enough, no warning
     counts = []
     for _ in range(THRASH_FETCHES_PER_HOUR):
@@ -233,7 +233,7 @@ def test_more_than_a_few_fetches_an_hour_warn_and_name_the_fix(r, key_prefix, ca
 
 def test_a_thrashing_egress_token_names_the_account_scope(r, key_prefix, caplog):
     fetches = FetchLog(r, Keys(key_prefix), "thrash", egress="10.0.0.7")
-    caplog.set_level("WARNING", logger="workers.tokens")
+    caplog.set_level("WARNING", logger="workers.runtime.tokens")
     for _ in range(THRASH_FETCHES_PER_HOUR + 1):
         fetches.record()
     (warning,) = caplog.records

@@ -11,7 +11,7 @@ from sandbox.obzvonilka import configure
 from vendors import errors
 from vendors.http import new_session
 from vendors.obzvonilka import ContactFields, ObzvonilkaClient
-from workers.devstack import free_port
+from workers.dev.devstack import free_port
 
 KEY = "right-key"
 

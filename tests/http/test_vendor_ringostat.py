@@ -11,7 +11,7 @@ from sandbox import start_sandbox
 from vendors import errors
 from vendors.http import new_session
 from vendors.ringostat import RingostatClient, RingostatCredentials
-from workers.devstack import free_port
+from workers.dev.devstack import free_port
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from sandbox import start_sandbox
 from vendors import errors
 from vendors.http import new_session
 from vendors.salesscriptprompter import FieldChange, NewField, SalesScriptPrompterClient
-from workers.devstack import free_port
+from workers.dev.devstack import free_port
 
 KEY = "right-ssp-key"
 API = "/salesscriptprompter/integration/apiv2"

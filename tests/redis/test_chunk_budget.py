@@ -9,8 +9,8 @@ import pytest
 
 from tasks.chunks import OUT_OF_TIME, BatchRunner, Budget, ChunkRunner, JobRow
 from tests.support.scripted import ScriptedBatches, ScriptedVendor, job_with_rows
-from workers.keys import Keys
-from workers.ledger import Ledger
+from workers.redis.keys import Keys
+from workers.jobs.ledger import Ledger
 from workers.settings import RetrySettings
 
 ROWS = [JobRow(line, {"phone": f"38093000000{line}", "fio": ""}, [line, f"38093000000{line}", ""])

@@ -14,10 +14,10 @@ from tasks.obzvonilka import upsert_contact, upsert_row
 from tasks.ringostat import ADD_CHUNK, CampaignChunkPayload, add_campaign_chunk, campaign_row
 from tests.support.scripted import ScriptedVendor, err, job_with_rows
 from vendors import errors
-from workers.control import JobControl
-from workers.keys import Keys
-from workers.ledger import Ledger
-from workers.limiter import RateLimiter
+from workers.jobs.control import JobControl
+from workers.redis.keys import Keys
+from workers.jobs.ledger import Ledger
+from workers.limits.limiter import RateLimiter
 from workers.settings import RetrySettings, get_settings
 
 ROWS = [campaign_row([line, f"38093000000{line}", f"name {line}"]) for line in range(2, 6)]
@@ -26,7 +26,7 @@ ROWS = [campaign_row([line, f"38093000000{line}", f"name {line}"]) for line in r
 @pytest.fixture
 def worker_runtime(redis_url, key_prefix, monkeypatch):
     """The real WorkerRuntime (park, defer, dead letters) on this test's key prefix; publishes are recorded."""
-    from workers.runtime import WorkerRuntime
+    from workers.runtime.worker_runtime import WorkerRuntime
 
     published: list[tuple[str, dict]] = []
     with monkeypatch.context() as env:

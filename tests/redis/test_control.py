@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import threading
 
-from workers.control import JobControl
-from workers.jobs import JobStore
-from workers.keys import Keys
-from workers.ledger import Ledger
+from workers.jobs.control import JobControl
+from workers.jobs.store import JobStore
+from workers.redis.keys import Keys
+from workers.jobs.ledger import Ledger
 
 
 def failed_job(r, prefix, n):
@@ -60,9 +60,9 @@ def test_resume_publishes_every_parked_chunk_once_even_after_a_crashed_drain(r, 
 def test_a_load_that_breaks_midway_ends_as_aborted_with_true_counters(r, key_prefix, monkeypatch):
     import pytest
 
-    from workers import producer
-    from workers.intake import ContactRow
-    from workers.kinds import JobKind
+    from workers.jobs import producer
+    from workers.jobs.intake import ContactRow
+    from workers.jobs.registry import JobKind
 
     monkeypatch.setattr(producer, "get_redis", lambda: r)
     monkeypatch.setattr(producer, "get_keys", lambda: Keys(key_prefix))

@@ -7,9 +7,9 @@ import json
 import pytest
 import redis
 
-from workers.jobs import JobStore
-from workers.keys import Keys
-from workers.ledger import Claim, Ledger
+from workers.jobs.store import JobStore
+from workers.redis.keys import Keys
+from workers.jobs.ledger import Claim, Ledger
 
 
 @pytest.fixture
@@ -162,7 +162,7 @@ def test_lines_outside_the_job_never_reach_the_bitmap(r, key_prefix):
 
 
 def test_the_lease_outlasts_the_slowest_call_of_any_vendor_by_the_margin():
-    from workers.runtime import LEASE_MARGIN_S, WorkerRuntime
+    from workers.runtime.worker_runtime import LEASE_MARGIN_S, WorkerRuntime
     from workers.routing import VENDORS
     from workers.settings import Settings
 
@@ -176,8 +176,8 @@ def test_the_lease_outlasts_the_slowest_call_of_any_vendor_by_the_margin():
 
 
 def test_the_producer_records_the_highest_line_read_whatever_the_order(r, key_prefix):
-    from workers.intake import ContactRow
-    from workers.producer import produce
+    from workers.jobs.intake import ContactRow
+    from workers.jobs.producer import produce
 
     keys = Keys(key_prefix)
     store = JobStore(r, keys)

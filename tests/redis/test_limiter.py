@@ -9,7 +9,7 @@ import time
 import redis
 
 from tests.support.limits import max_in_any_window
-from workers.limiter import RateLimiter
+from workers.limits.limiter import RateLimiter
 
 
 def _limiter(url: str, prefix: str, rate: float, burst: int = 1, max_wait_s: float = 5.0) -> RateLimiter:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from workers.keys import Keys
-from workers.once import OnceLedger
+from workers.redis.keys import Keys
+from workers.runtime.once import OnceLedger
 
 
 def ledger(r, key_prefix) -> OnceLedger:

@@ -14,12 +14,12 @@ from tasks import runtime as task_runtime
 from tasks.once import Reconcile, run_once
 from vendors import deadline
 from vendors.pozvonim import TokenStoreBusy
-from workers.keys import Keys
-from workers.once import OnceLedger
-from workers.runtime import LEASE_MARGIN_S, WorkerRuntime
+from workers.redis.keys import Keys
+from workers.runtime.once import OnceLedger
+from workers.runtime.worker_runtime import LEASE_MARGIN_S, WorkerRuntime
 from workers.routing import VENDORS
 from workers.settings import Settings
-from workers.tokens import LOCK_WAIT_S, RedisTokenStore
+from workers.runtime.tokens import LOCK_WAIT_S, RedisTokenStore
 
 TASK_ID = "call-1"
 

@@ -10,15 +10,15 @@ import time
 
 import pytest
 
-from workers import producer
-from workers.control import JobControl
-from workers.deferred import encode_entry
-from workers.intake import ContactRow, DuplicateLine
-from workers.jobs import JobStore
-from workers.keys import Keys
-from workers.kinds import JobKind
-from workers.ledger import Ledger
-from workers.runtime import PARK
+from workers.jobs import producer
+from workers.jobs.control import JobControl
+from workers.limits.deferred import encode_entry
+from workers.jobs.intake import ContactRow, DuplicateLine
+from workers.jobs.store import JobStore
+from workers.redis.keys import Keys
+from workers.jobs.registry import JobKind
+from workers.jobs.ledger import Ledger
+from workers.runtime.worker_runtime import PARK
 
 KIND = JobKind("ringostat-campaign", "ringostat", "t", lambda job_id, params, chunk: {"job_id": job_id, "rows": chunk})
 
@@ -157,7 +157,7 @@ def test_a_live_producer_keeps_its_load(r, keys):
     [{"phone": "0930000001"}, {"line": 1, "phone": "0930000002"}],  # position 1 and line 1
 ], ids=["same-line", "line-equals-a-position"])
 def test_rows_from_code_sharing_a_line_are_refused_before_any_job_exists(r, keys, rows):
-    from workers.campaign import load_campaign_rows
+    from workers.jobs.kinds.ringostat_campaign import load_campaign_rows
 
     published = []
     with pytest.raises(DuplicateLine, match=r"rows\[0\] and rows\[1\] both have line"):
@@ -166,7 +166,7 @@ def test_rows_from_code_sharing_a_line_are_refused_before_any_job_exists(r, keys
 
 
 def test_rows_from_a_generator_sharing_a_line_stop_the_load_loudly_and_lose_nothing(r, keys):
-    from workers.campaign import load_campaign_rows
+    from workers.jobs.kinds.ringostat_campaign import load_campaign_rows
 
     published = []
     rows = ({"line": line, "phone": f"0930000{line:03d}"} for line in [*range(1, 151), 7])

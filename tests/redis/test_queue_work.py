@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from kombu import Connection
 
-from workers.backlog import queue_work
-from workers.deferred import DeferredQueue
-from workers.keys import Keys
+from workers.jobs.backlog import queue_work
+from workers.limits.deferred import DeferredQueue
+from workers.redis.keys import Keys
 from workers.settings import get_settings
 
 CHUNK = "ringostat.campaign_rows.add_chunk"
@@ -50,7 +50,7 @@ def test_flower_metrics_export_queue_work_and_token_fetches(r, key_prefix, broke
     from prometheus_client.exposition import generate_latest
 
     from workers.metrics import TelequeueCollector
-    from workers.tokens import FetchLog
+    from workers.runtime.tokens import FetchLog
 
     monkeypatch.setenv("TELEQUEUE_KEY_PREFIX", key_prefix)
     monkeypatch.setenv("TELEQUEUE_BROKER_KEY_PREFIX", f"{key_prefix}broker:")

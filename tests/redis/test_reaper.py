@@ -15,12 +15,12 @@ from unittest.mock import patch
 from celery import Celery
 from kombu import Connection
 
-from workers import devstack
-from workers.heartbeat import Heartbeat, broker_connector, heartbeat_redis
-from workers.keys import Keys
-from workers.liveness import Liveness
+from workers.dev import devstack
+from workers.recovery.heartbeat import Heartbeat, broker_connector, heartbeat_redis
+from workers.redis.keys import Keys
+from workers.recovery.liveness import Liveness
 from workers.settings import Settings
-from workers.unacked import UnackedIndex
+from workers.recovery.unacked import UnackedIndex
 
 DEAD_AFTER_S = 15.0
 

@@ -8,7 +8,8 @@ import time
 import pytest
 import redis
 
-from workers import devstack, redis_conn
+from workers.dev import devstack
+from workers.redis import connection as redis_conn
 
 
 @pytest.fixture

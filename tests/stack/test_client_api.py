@@ -12,7 +12,7 @@ import threading
 import pytest
 
 from tests.support.stack import PROJECT_ID, Stack
-from workers import devstack
+from workers.dev import devstack
 
 APP = textwrap.dedent('''
     import json, sys
@@ -20,7 +20,7 @@ APP = textwrap.dedent('''
     from tasks.ringostat import CampaignRowPayload
     import pydantic
 
-    out = {"heavy": [m for m in ("workers.app", "workers.runtime", "vendors.http") if m in sys.modules]}
+    out = {"heavy": [m for m in ("workers.app", "workers.runtime.worker_runtime", "vendors.http") if m in sys.modules]}
     tq = Telequeue()
     out["typed"] = tq.send(CampaignRowPayload(campaign_id=71, phone_number="380931110001", fio="A")).get(timeout=30)
     out["by_name"] = tq.enqueue("ringostat.campaign_rows.add", {"campaign_id": 71, "phone_number": "380931110002"}).get(timeout=30)

@@ -11,7 +11,7 @@ import sys
 import psutil
 
 from tests.support.data import write_contacts
-from workers import devstack
+from workers.dev import devstack
 
 
 def test_sigterm_stops_the_demo_and_every_process_it_started(tmp_path):

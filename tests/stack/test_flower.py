@@ -8,7 +8,7 @@ import pytest
 from tests.support.data import write_contacts
 from tests.support.flowerjobs import task_state
 from tests.support.stack import SECRET_KEY, Stack
-from workers import devstack
+from workers.dev import devstack
 
 AUTH = ("ops", "flower-test-pass")
 

@@ -15,7 +15,7 @@ import requests
 from tests.support.data import write_contacts
 from tests.support.flowerjobs import AUTH, METRICS_TOKEN, FlowerStack
 from tests.support.stack import SECRET_KEY
-from workers import devstack
+from workers.dev import devstack
 
 
 @pytest.fixture(scope="module")

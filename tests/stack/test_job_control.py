@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.data import write_contacts
 from tests.support.stack import Stack
-from workers import devstack
+from workers.dev import devstack
 
 
 @pytest.fixture(scope="module")

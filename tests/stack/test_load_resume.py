@@ -14,15 +14,15 @@ import pytest
 
 from tests.support.data import write_contacts
 from tests.support.stack import Stack
-from workers import devstack
-from workers.jobs import JobStore
-from workers.keys import Keys
+from workers.dev import devstack
+from workers.jobs.store import JobStore
+from workers.redis.keys import Keys
 
 #: a producer whose 4th publish hangs: the test kills it there, with that chunk counted, unsent
 STUCK_PRODUCER = textwrap.dedent('''
     import sys, time
     import workers.app
-    from workers.campaign import load_campaign_csv
+    from workers.jobs.kinds.ringostat_campaign import load_campaign_csv
 
     real, calls = workers.app.publish, []
 
@@ -33,7 +33,8 @@ STUCK_PRODUCER = textwrap.dedent('''
         real(task, kwargs, **options)
 
     workers.app.publish = publish
-    load_campaign_csv(sys.argv[1], campaign_id=int(sys.argv[2]), on_created=lambda job_id: print(job_id, flush=True))
+    load_campaign_csv(sys.argv[1], campaign_id=int(sys.argv[2]), publish=publish,
+                      on_created=lambda job_id: print(job_id, flush=True))
 ''')
 
 

@@ -40,7 +40,7 @@ from tests.support.data import write_contacts
 from tests.support.stack import PROJECT_ID, SECRET_KEY, vendor_secret
 from tests.support.delivery import assert_exactly_once_except_unknown, line_map, status
 from tests.support.limits import assert_limit_held_at_vendor
-from workers import devstack
+from workers.dev import devstack
 
 ROOT = Path(__file__).resolve().parents[2]
 POZVONIM_UID = "1001"

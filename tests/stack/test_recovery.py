@@ -22,7 +22,7 @@ import pytest
 from tests.support.data import write_contacts
 from tests.support.stack import Stack
 from tests.support.delivery import assert_exactly_once_except_unknown, job_id_of, line_map, status
-from workers import devstack
+from workers.dev import devstack
 from workers.settings import Settings
 
 DEFAULTS = Settings()

@@ -16,9 +16,9 @@ import pytest
 
 from tests.support.data import write_contacts
 from tests.support.stack import Stack
-from workers import devstack
-from workers.jobs import JobStore
-from workers.keys import Keys
+from workers.dev import devstack
+from workers.jobs.store import JobStore
+from workers.redis.keys import Keys
 
 ROWS = 1000
 RATE_PER_S = 150

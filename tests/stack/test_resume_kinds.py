@@ -10,9 +10,9 @@ import sys
 import kombu.exceptions
 import pytest
 
-from workers import producer
-from workers.jobs import JobStore
-from workers.keys import Keys
+from workers.jobs import producer
+from workers.jobs.store import JobStore
+from workers.redis.keys import Keys
 
 ROWS = 250
 
@@ -31,22 +31,29 @@ def upserts_file(path):
     path.write_text("external_code;phone;name\n" + rows, encoding="utf-8")
 
 
-def load_campaign(path, **kw):
-    from workers.campaign import load_campaign_csv
+def app_publish(task, kwargs, **options):
+    """workers.app.publish as the test patches it: what the CLI passes to a load."""
+    import workers.app
 
-    return load_campaign_csv(path, campaign_id=9, **kw)
+    workers.app.publish(task, kwargs, **options)
+
+
+def load_campaign(path, **kw):
+    from workers.jobs.kinds.ringostat_campaign import load_campaign_csv
+
+    return load_campaign_csv(path, campaign_id=9, publish=app_publish, **kw)
 
 
 def load_contacts(path, **kw):
-    from workers.ringostat_contacts import load_contacts_file
+    from workers.jobs.kinds.ringostat_contacts import load_contacts_file
 
-    return load_contacts_file(path, batch_size=100, **kw)
+    return load_contacts_file(path, batch_size=100, publish=app_publish, **kw)
 
 
 def load_upserts(path, **kw):
-    from workers.obzvonilka_contacts import load_contacts_csv
+    from workers.jobs.kinds.obzvonilka_contacts import load_contacts_csv
 
-    return load_contacts_csv(path, base_id=3, **kw)
+    return load_contacts_csv(path, base_id=3, publish=app_publish, **kw)
 
 
 KINDS = {

@@ -14,10 +14,10 @@ from celery import Celery
 
 from tests.support.flowerjobs import task_state
 from tests.support.stack import SECRET_KEY, Stack
-from workers import devstack
+from workers.dev import devstack
 from workers.celeryconf import celery_config
-from workers.redisurl import masked
-from workers.secretrefs import SecretRefAMQP
+from workers.redis.url import masked
+from workers.runtime.secretrefs import SecretRefAMQP
 from workers.settings import Settings
 
 PASSWORD = f"pw-{uuid.uuid4().hex}"

@@ -22,12 +22,12 @@ import redis
 from tests.support.data import write_contacts
 from tests.support.stack import Stack
 from tests.support.delivery import status
-from workers import devstack
-from workers import secretrefs
-from workers.heartbeat import heartbeat_redis
-from workers.keys import Keys
+from workers.dev import devstack
+from workers.runtime import secretrefs
+from workers.recovery.heartbeat import heartbeat_redis
+from workers.redis.keys import Keys
 from workers.settings import get_settings
-from workers.redis_conn import sentinel_client
+from workers.redis.connection import sentinel_client
 
 MASTER = "tqmaster"
 ROWS, OFFSET, CAMPAIGN = 1500, 930_000, 930

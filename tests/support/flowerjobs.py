@@ -10,7 +10,7 @@ import psutil
 import requests
 
 from tests.support.stack import Stack
-from workers import devstack
+from workers.dev import devstack
 
 AUTH = ("ops", f"flower-pass-{uuid.uuid4().hex[:8]}")
 METRICS_TOKEN = f"metrics-token-{uuid.uuid4().hex}"

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tasks.chunks import JobRow
-from workers.jobs import JobStore
-from workers.keys import Keys
-from workers.ledger import Ledger
-from workers.limiter import RateLimiter
+from workers.jobs.store import JobStore
+from workers.redis.keys import Keys
+from workers.jobs.ledger import Ledger
+from workers.limits.limiter import RateLimiter
 
 VENDOR = "ringostat"
 

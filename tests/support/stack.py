@@ -15,7 +15,7 @@ from sandbox import obzvonilka as sandbox_obzvonilka
 from sandbox import pozvonim as sandbox_pozvonim
 from sandbox import salesscriptprompter as sandbox_salesscriptprompter
 from tests.support.rabbitmq import delete_rabbitmq_vhost, rabbitmq_vhost
-from workers import devstack
+from workers.dev import devstack
 
 #: Run the stacks on another broker, e.g. amqp://guest:guest@127.0.0.1:5672// (RabbitMQ): each
 #: Stack then gets a vhost of its own (rabbitmqctl add_vhost), removed when it stops. The

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from workers.flower.rates import KEEP, RateTracker
-from workers.jobs import JobStatus
+from workers.jobs.store import JobStatus
 
 
 def status(delivered: int, *, state: str = "running", valid: int = 1000, job_id: str = "j1") -> JobStatus:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from workers.intake import CsvFormatError, RawRecord, RejectedRow, read_csv
-from workers.intake.csvfile import BINARY_LINE, NOT_UTF8
+from workers.jobs.intake import CsvFormatError, RawRecord, RejectedRow, read_csv
+from workers.jobs.intake.csvfile import BINARY_LINE, NOT_UTF8
 
 
 def write(tmp_path: Path, content: bytes | str, name: str = "contacts.csv") -> Path:

@@ -7,8 +7,8 @@ import random
 import phonenumbers
 import pytest
 
-from workers.intake import InvalidPhone, normalize_phone
-from workers.intake.phones import _normalize_fast, _normalize_with_parse
+from workers.jobs.intake import InvalidPhone, normalize_phone
+from workers.jobs.intake.phones import _normalize_fast, _normalize_with_parse
 
 
 @pytest.mark.parametrize(

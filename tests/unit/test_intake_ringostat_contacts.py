@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from workers.intake import CsvFormatError, TableRejectedRow
-from workers.intake.ringostat_contacts import ContactRecord, open_contacts
+from workers.jobs.intake import CsvFormatError, TableRejectedRow
+from workers.jobs.kinds.ringostat_contacts import ContactRecord, open_contacts
 
 
 def doc_contact(i: int, **changes) -> dict:

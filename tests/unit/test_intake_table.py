@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from workers.intake import CsvFormatError, RejectedRow, TableRecord, TableRejectedRow, read_table
-from workers.intake.csvfile import BINARY_LINE, NOT_UTF8
+from workers.jobs.intake import CsvFormatError, RejectedRow, TableRecord, TableRejectedRow, read_table
+from workers.jobs.intake.csvfile import BINARY_LINE, NOT_UTF8
 
 COLUMNS = {
     "external_code": ("external_code", "code"),

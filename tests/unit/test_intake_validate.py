@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.intake import (
+from workers.jobs.intake import (
     ContactRow,
     RawRecord,
     RejectedRow,

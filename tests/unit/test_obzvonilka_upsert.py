@@ -8,8 +8,8 @@ from tasks.chunks import JobRow
 from tasks.obzvonilka import upsert_contact, upsert_row
 from vendors.errors import TransientVendorError
 from vendors.obzvonilka import Contact
-from workers.intake import TableRecord, TableRejectedRow
-from workers.obzvonilka_contacts import UpsertRow, validate_upserts
+from workers.jobs.intake import TableRecord, TableRejectedRow
+from workers.jobs.kinds.obzvonilka_contacts import UpsertRow, validate_upserts
 
 
 def record(line: int, code: str, phone: str, name: str = "", **extra: str) -> TableRecord:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from workers.tasktable import BEGIN, END, METHODS_BEGIN, METHODS_END, render, render_pozvonim_methods
+from workers.dev.tasktable import BEGIN, END, METHODS_BEGIN, METHODS_END, render, render_pozvonim_methods
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -12,13 +12,13 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 def test_readme_task_table_matches_the_code():
     text = README.read_text(encoding="utf-8")
     start, end = text.index(BEGIN), text.index(END) + len(END)
-    assert text[start:end] == render(), "regenerate it: python -m workers.tasktable"
+    assert text[start:end] == render(), "regenerate it: python -m workers.dev.tasktable"
 
 
 def test_every_operation_and_chunk_task_is_listed():
     table = render()
     from tasks.operations import OPERATIONS
-    from workers.kinds import KINDS
+    from workers.jobs.registry import KINDS
 
     for name in [*OPERATIONS, *(kind.task_name for kind in KINDS.values())]:
         assert f"| `{name}` |" in table
@@ -28,4 +28,4 @@ def test_every_operation_and_chunk_task_is_listed():
 def test_readme_pozvonim_methods_table_matches_the_code():
     text = README.read_text(encoding="utf-8")
     start, end = text.index(METHODS_BEGIN), text.index(METHODS_END) + len(METHODS_END)
-    assert text[start:end] == render_pozvonim_methods(), "regenerate it: python -m workers.tasktable --pozvonim-methods"
+    assert text[start:end] == render_pozvonim_methods(), "regenerate it: python -m workers.dev.tasktable --pozvonim-methods"

@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from workers.intake import ContactRow, read_csv, validate_contacts
-from workers.report import COLUMNS, escape_cell, write_report
+from workers.jobs.intake import ContactRow, read_csv, validate_contacts
+from workers.jobs.registry import kind_of
+from workers.jobs.report import escape_cell, write_report
+
+COLUMNS = kind_of("ringostat-campaign").report_columns
 
 
 @pytest.mark.parametrize(
@@ -40,7 +43,7 @@ def test_report_has_the_columns_and_escaped_rows() -> None:
         {"line": 9, "phone": "0930000000", "fio": 'a,"b"', "status": "failed", "extra": "ignored"},
     ]
 
-    count = write_report(rows, out)
+    count = write_report(rows, out, columns=COLUMNS)
 
     assert count == 2
     parsed = list(csv.reader(io.StringIO(out.getvalue())))
@@ -53,7 +56,7 @@ def test_report_has_the_columns_and_escaped_rows() -> None:
 def test_report_to_a_path_has_a_bom_and_loads_back(tmp_path: Path) -> None:
     # Given a report written to a file, as the CLI does
     path = tmp_path / "report.csv"
-    write_report([{"line": 2, "phone": "+380 93 000 00 00", "fio": "Ганна", "status": "rejected"}], path)
+    write_report([{"line": 2, "phone": "+380 93 000 00 00", "fio": "Ганна", "status": "rejected"}], path, columns=COLUMNS)
 
     # Then Excel gets its BOM, and the fixed report reloads as a job file
     assert path.read_bytes().startswith(b"\xef\xbb\xbfline,phone,fio")
@@ -64,5 +67,5 @@ def test_report_to_a_path_has_a_bom_and_loads_back(tmp_path: Path) -> None:
 def test_empty_report_still_has_a_header(tmp_path: Path) -> None:
     path = tmp_path / "empty.csv"
 
-    assert write_report([], path) == 0
+    assert write_report([], path, columns=COLUMNS) == 0
     assert path.read_text(encoding="utf-8-sig").splitlines() == [",".join(COLUMNS)]

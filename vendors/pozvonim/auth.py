@@ -4,7 +4,7 @@ A token is valid 4 hours and bound to the IP that asked for it; the vendor keeps
 per uid and IP, so fetching a new one may make the previous one useless. Every client of the
 same account on the same egress IP must therefore share one cached token, and only one of
 them may fetch at a time: the `TokenStore` protocol gives exactly that (a Redis store lives
-in workers/tokens.py; `MemoryTokenStore` serves one process).
+in workers/runtime/tokens.py; `MemoryTokenStore` serves one process).
 """
 
 from __future__ import annotations

@@ -14,13 +14,13 @@ import tempfile
 
 from tornado import web
 
-from workers.control import JobControl, JobStateError
+from workers.jobs.control import JobControl, JobStateError
 from workers.flower.base import ApiHandler
 from workers.flower.upload import UploadHandler
-from workers.jobs import JobNotFound, JobStore
-from workers.kinds import kind_of
-from workers.redis_conn import get_keys, get_redis
-from workers.report import write_report
+from workers.jobs.store import JobNotFound, JobStore
+from workers.jobs.registry import kind_of
+from workers.redis.connection import get_keys, get_redis
+from workers.jobs.report import write_report
 
 MAX_LIST = 200
 REPORT_BLOCK = 64 * 1024
@@ -65,7 +65,7 @@ class JobAction(ApiHandler):
 
 class JobReport(ApiHandler):
     """The same CSV as `telequeue job report JOB -o FILE` (UTF-8 with BOM, formula cells
-    escaped by workers.report), written to a temporary file off the loop, then streamed."""
+    escaped by workers.jobs.report), written to a temporary file off the loop, then streamed."""
 
     @web.authenticated
     async def get(self, job_id: str) -> None:

@@ -12,7 +12,7 @@ from tornado.ioloop import IOLoop
 from workers.flower.guard import CsrfChecked, Guarded, require_user_or_login
 from workers.flower.rates import RateTracker
 from workers.flower.snapshot import Snapshots
-from workers.redis_conn import get_keys, get_redis
+from workers.redis.connection import get_keys, get_redis
 from workers.settings import get_settings
 
 #: one per Flower process: the history the pages draw

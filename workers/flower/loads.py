@@ -15,6 +15,10 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 from vendors.validation import describe
+from workers.jobs.kinds.obzvonilka_contacts import load_contacts_csv
+from workers.jobs.kinds.ringostat_campaign import load_campaign_csv
+from workers.jobs.kinds.ringostat_contacts import load_contacts_file
+from workers.jobs.producer import Publish
 
 OnCreated = Callable[[str], None]
 
@@ -41,34 +45,29 @@ class RingostatContactsOptions(Options):
     batch_size: int = Field(default=100, ge=1, le=1000)
 
 
-def _campaign(path: str, options: CampaignOptions, on_created: OnCreated) -> str:
-    from workers.campaign import load_campaign_csv
-
-    return load_campaign_csv(path, campaign_id=options.campaign, account=options.account, region=options.region,
-                             phone_column=options.phone_column, name_column=options.name_column,
-                             on_created=on_created)
+def _campaign(path: str, options: CampaignOptions, on_created: OnCreated, publish: Publish) -> str:
+    return load_campaign_csv(path, campaign_id=options.campaign, publish=publish, account=options.account,
+                             region=options.region, phone_column=options.phone_column,
+                             name_column=options.name_column, on_created=on_created)
 
 
-def _obzvonilka(path: str, options: ObzvonilkaOptions, on_created: OnCreated) -> str:
-    from workers.obzvonilka_contacts import load_contacts_csv
-
-    return load_contacts_csv(path, base_id=options.base, account=options.account, region=options.region,
-                             on_created=on_created)
+def _obzvonilka(path: str, options: ObzvonilkaOptions, on_created: OnCreated, publish: Publish) -> str:
+    return load_contacts_csv(path, base_id=options.base, publish=publish, account=options.account,
+                             region=options.region, on_created=on_created)
 
 
-def _ringostat_contacts(path: str, options: RingostatContactsOptions, on_created: OnCreated) -> str:
-    from workers.ringostat_contacts import load_contacts_file
-
-    return load_contacts_file(path, account=options.account, batch_size=options.batch_size, on_created=on_created)
+def _ringostat_contacts(path: str, options: RingostatContactsOptions, on_created: OnCreated, publish: Publish) -> str:
+    return load_contacts_file(path, publish=publish, account=options.account, batch_size=options.batch_size,
+                              on_created=on_created)
 
 
 @dataclass(frozen=True)
 class Load:
     options: type[Options]
-    run: Callable[[str, Options, OnCreated], str]
+    run: Callable[[str, Options, OnCreated, Publish], str]
 
 
-#: job kind -> its load; the names are workers.kinds' (`telequeue load KIND`)
+#: job kind -> its load; the names are workers.jobs.registry's (`telequeue load KIND`)
 LOADS: dict[str, Load] = {
     "ringostat-campaign": Load(CampaignOptions, _campaign),
     "obzvonilka-contacts": Load(ObzvonilkaOptions, _obzvonilka),
@@ -80,8 +79,9 @@ class BadRequest(ValueError):
     """The form cannot start a load; the message is one line for the caller."""
 
 
-def prepare_load(fields: Mapping[str, str]) -> Callable[[str, OnCreated], str]:
-    """Check the form's kind and options; returns run(path, on_created) -> job id."""
+def prepare_load(fields: Mapping[str, str], publish: Publish) -> Callable[[str, OnCreated], str]:
+    """Check the form's kind and options; returns run(path, on_created) -> job id, whose chunks
+    go out through `publish` (Flower's Celery app, which is workers.app's)."""
     fields = dict(fields)
     kind = fields.pop("kind", "")
     load = LOADS.get(kind)
@@ -91,4 +91,4 @@ def prepare_load(fields: Mapping[str, str]) -> Callable[[str, OnCreated], str]:
         options = load.options.model_validate({k: v for k, v in fields.items() if v != ""})
     except pydantic.ValidationError as exc:
         raise BadRequest(f"{kind}: {describe(exc)}") from None
-    return lambda path, on_created: load.run(path, options, on_created)
+    return lambda path, on_created: load.run(path, options, on_created, publish)

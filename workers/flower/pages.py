@@ -10,8 +10,8 @@ from __future__ import annotations
 from tornado import web
 
 from workers.flower.base import JobsHandler
-from workers.jobs import JobNotFound, JobStore
-from workers.redis_conn import get_keys, get_redis
+from workers.jobs.store import JobNotFound, JobStore
+from workers.redis.connection import get_keys, get_redis
 
 
 class JobsPage(JobsHandler):

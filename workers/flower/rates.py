@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict, deque
 from typing import NamedTuple
 
-from workers.jobs import JobStatus
+from workers.jobs.store import JobStatus
 
 #: samples kept per job: 20 minutes at one per 2 s
 KEEP = 600

@@ -11,9 +11,9 @@ import json
 
 import redis
 
-from workers.jobs import JobStatus, JobStore
-from workers.keys import Keys
-from workers.kinds import kind_of
+from workers.jobs.store import JobStatus, JobStore
+from workers.redis.keys import Keys
+from workers.jobs.registry import kind_of
 from workers.settings import Settings
 from workers.flower.rates import RateTracker
 

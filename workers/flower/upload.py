@@ -26,7 +26,7 @@ from tornado.ioloop import IOLoop
 
 from workers.flower.base import ApiHandler
 from workers.flower.loads import BadRequest, prepare_load
-from workers.intake import CsvFormatError
+from workers.jobs.intake import CsvFormatError
 from workers.settings import UnknownAccount, get_settings
 
 logger = logging.getLogger(__name__)
@@ -136,7 +136,9 @@ class UploadHandler(ApiHandler):
             if self._error is not None:
                 raise self._error
             fields = self._form.finish()
-            load = prepare_load(fields)
+            # Flower's Celery app is workers.app's: the same publish as `telequeue load`.
+            load = prepare_load(fields, lambda name, kwargs, **options: self.capp.send_task(name, kwargs=kwargs,
+                                                                                            **options))
         except BadRequest as exc:
             shutil.rmtree(folder, ignore_errors=True)
             self.fail(400, str(exc))

@@ -1,0 +1,1 @@
+"""The `telequeue` command (commands.py) and its progress display (progress.py)."""

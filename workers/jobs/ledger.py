@@ -1,0 +1,256 @@
+"""The per-row ledger of a job: who may send a row, and what became of it.
+
+A row is identified by its line number in the source file. Its life:
+  pending --claim--> claimed (lease) --finish--> delivered | failed
+A claim whose lease ran out means a worker died or hung mid-send: the next claimer sends
+again and the row is counted in `unknown_outcome` (a possible duplicate at the vendor).
+A delivered or failed row is never sent again, whatever retries or redeliveries happen.
+
+A claim has an owner, a token unique to the Ledger object (one per chunk run) that made it,
+kept beside the lease's deadline (field '<line>:owner'; the deadline stays a plain number). Only the owner releases the row, and a
+finish never ends another owner's live lease; the owner claiming again (redis-py re-running
+a script after a dropped connection) renews its own lease instead of meeting 'busy'.
+A line is checked against the job (1..last_line) before any bit is set: a stray line of
+4294967295 would make SETBIT allocate 512 MiB.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import socket
+from enum import Enum
+
+import redis
+
+from workers.redis.keys import Keys
+from workers.settings import get_settings
+
+# Shared tail: when every valid row has an outcome and the producer is done, the job is done,
+# and every key of the job (all of KEYS, job hash first) expires ARGV[#ARGV] seconds later.
+_MAYBE_DONE = """
+local function maybe_done(job)
+  local ttl = tonumber(ARGV[#ARGV])
+  local c = redis.call('HMGET', job, 'produced', 'valid', 'delivered', 'failed', 'cancelled', 'state', 'aborted')
+  if c[1] == '1' and c[6] ~= 'done' and
+     (tonumber(c[3]) or 0) + (tonumber(c[4]) or 0) + (tonumber(c[5]) or 0) >= (tonumber(c[2]) or 0) then
+    local t = redis.call('TIME')
+    -- a load that ended early ends as aborted, even when it was paused meanwhile
+    if c[6] ~= 'cancelled' and c[6] ~= 'aborted' then redis.call('HSET', job, 'state', c[7] == '1' and 'aborted' or 'done') end
+    redis.call('HSETNX', job, 'finished_at', t[1] .. '.' .. string.format('%06d', t[2]))
+    for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end
+  end
+end
+"""
+
+#: the line limit of a job whose producer recorded no last_line (2 MiB of bitmap at most)
+DEFAULT_MAX_LINE = 1 << 24
+
+# The lease on a line: its deadline (ms, Redis clock) and owner, (0, '') when unclaimed.
+_LEASE = """
+local function lease_of(claims, line)
+  local deadline = tonumber(redis.call('HGET', claims, line))
+  if not deadline then return 0, '' end
+  return deadline, redis.call('HGET', claims, line .. ':owner') or ''
+end
+local function hold(claims, line, deadline, owner)
+  redis.call('HSET', claims, line, deadline, line .. ':owner', owner)
+end
+local function unhold(claims, line)
+  redis.call('HDEL', claims, line, line .. ':owner')
+end
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+-- a row of this job: 1..last_line (the producer records it), or 1..DEFAULT_MAX_LINE without it
+local function line_ok(job, line)
+  local n = tonumber(line)
+  if not n or n < 1 or n ~= math.floor(n) then return false end
+  return n <= (tonumber(redis.call('HGET', job, 'last_line')) or DEFAULT_MAX_LINE)
+end
+""".replace("DEFAULT_MAX_LINE", str(DEFAULT_MAX_LINE))
+
+# KEYS  job, delivered, failed, claims, unknown
+# ARGV  line, lease_ms, owner
+# returns 'claimed' | 'reclaimed' | 'busy' | 'done' | 'paused' | 'cancelled' | 'gone' | 'badline'
+CLAIM = _LEASE + """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return 'gone' end
+if state == 'paused' or state == 'cancelled' then return state end
+local line = ARGV[1]
+if not line_ok(KEYS[1], line) then return 'badline' end
+if redis.call('GETBIT', KEYS[2], line) == 1 or redis.call('HEXISTS', KEYS[3], line) == 1 then return 'done' end
+local now = now_ms()
+local lease, owner = lease_of(KEYS[4], line)
+if lease > now and owner ~= ARGV[3] then return 'busy' end
+hold(KEYS[4], line, now + tonumber(ARGV[2]), ARGV[3])
+-- The owner's own claim run again (redis-py retrying after a dropped connection) only renews it.
+if lease == 0 or owner == ARGV[3] then return 'claimed' end
+redis.call('HINCRBY', KEYS[5], line, 1)
+redis.call('HINCRBY', KEYS[1], 'unknown_outcome', 1)
+return 'reclaimed'
+"""
+
+# KEYS  every key of the job (Keys.job_keys): job, delivered, failed, claims, ...
+# ARGV  line, outcome ('delivered' | 'failed' | 'cancelled'), failure JSON,
+#       owner ('' for a worker that is not sending the row: cancel marking, giving up), TTL s
+# A live lease of another owner is left alone (that worker's answer decides the row);
+# returns 1 when this call recorded the outcome, 0 when it did not.
+FINISH = _MAYBE_DONE + _LEASE + """
+local line = ARGV[1]
+if not line_ok(KEYS[1], line) then return redis.error_reply('line ' .. line .. ' is not a row of this job') end
+local lease, owner = lease_of(KEYS[4], line)
+if lease > now_ms() and owner ~= ARGV[4] then return 0 end
+if lease > 0 then unhold(KEYS[4], line) end
+if redis.call('GETBIT', KEYS[2], line) == 1 or redis.call('HEXISTS', KEYS[3], line) == 1 then return 0 end
+if ARGV[2] == 'delivered' then
+  redis.call('SETBIT', KEYS[2], line, 1)
+else
+  redis.call('HSET', KEYS[3], line, ARGV[3])
+end
+redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
+maybe_done(KEYS[1])
+return 1
+"""
+
+# KEYS  claims, unknown, job
+# ARGV  line, unknown (1 when the request may have reached the vendor, e.g. a timeout), owner
+# Only the owner gives a row back; returns 1 when it did.
+RELEASE = _LEASE + """
+local lease, owner = lease_of(KEYS[1], ARGV[1])
+if lease == 0 or owner ~= ARGV[3] then return 0 end
+unhold(KEYS[1], ARGV[1])
+if ARGV[2] == '1' then
+  redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+  redis.call('HINCRBY', KEYS[3], 'unknown_outcome', 1)
+end
+return 1
+"""
+
+# KEYS  job;  ARGV  reason
+# Pauses a loading, running or aborted job (an aborted load still sends what it enqueued; a
+# resume takes it back to `aborted`) and keeps why; returns the state after ('gone' without one).
+PAUSE = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return 'gone' end
+if state == 'loading' or state == 'running' or state == 'aborted' then
+  redis.call('HSET', KEYS[1], 'state', 'paused', 'pause_reason', ARGV[1])
+  return 'paused'
+end
+return state
+"""
+
+# KEYS  every key of the job, job first;  ARGV  TTL s
+CHECK_DONE = _MAYBE_DONE + """
+maybe_done(KEYS[1])
+return redis.call('HGET', KEYS[1], 'state')
+"""
+
+
+class Claim(str, Enum):
+    CLAIMED = "claimed"
+    RECLAIMED = "reclaimed"  # sent before by a worker that vanished: may duplicate
+    BUSY = "busy"            # another worker holds a live lease on this row
+    DONE = "done"            # delivered or failed already: never send again
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+    GONE = "gone"            # the job's keys expired or were deleted: nothing to do
+    BADLINE = "badline"      # not a line of this job: never sent, never recorded
+
+    @property
+    def may_send(self) -> bool:
+        return self in (Claim.CLAIMED, Claim.RECLAIMED)
+
+
+class Ledger:
+    def __init__(self, client: redis.Redis, keys: Keys, job_id: str, *, lease_s: float, ttl_s: int | None = None,
+                 owner: str | None = None) -> None:
+        self._client = client
+        #: whose claims these are: unique to this object, so one chunk run never ends another's
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(6)}"
+        self._all_keys = keys.job_keys(job_id)
+        self._job_keys = self._all_keys[:4]  # job, delivered, failed, claims
+        self._ttl_s = ttl_s if ttl_s is not None else get_settings().job_ttl_s
+        self._unknown = keys.unknown(job_id)
+        self._lease_ms = int(lease_s * 1000)
+        self._claim = client.register_script(CLAIM)
+        self._finish = client.register_script(FINISH)
+        self._release = client.register_script(RELEASE)
+        self._check_done = client.register_script(CHECK_DONE)
+        self._pause = client.register_script(PAUSE)
+
+    def finished_lines(self, lines: list[int]) -> set[int]:
+        """The lines among these that already have an outcome (one round trip)."""
+        _, delivered, failed, _ = self._job_keys
+        pipe = self._client.pipeline(transaction=False)
+        for line in lines:
+            pipe.getbit(delivered, line)
+            pipe.hexists(failed, line)
+        flags = pipe.execute()
+        return {line for i, line in enumerate(lines) if flags[2 * i] or flags[2 * i + 1]}
+
+    def claim(self, line: int) -> Claim:
+        result = self._claim(keys=[*self._job_keys, self._unknown], args=[line, self._lease_ms, self.owner])
+        return Claim(result.decode() if isinstance(result, bytes) else result)
+
+    def delivered(self, line: int) -> bool:
+        return bool(self._finish(keys=self._all_keys, args=[line, "delivered", "", self.owner, self._ttl_s]))
+
+    def failed(self, line: int, fields: dict, *, reason: str, outcome: str = "failed", wire: list | None = None,
+               unclaimed_only: bool = False) -> bool:
+        """Record a row's failure: its fields (for the report), the reason, and its chunk form (to retry it).
+
+        unclaimed_only: for rows this worker is not sending (cancel, giving up): a row any
+        worker holds under a live lease is left to that worker's outcome. Without it, only
+        another owner's live lease stops the outcome being recorded.
+        """
+        record = json.dumps({**fields, "line": line, "reason": reason, "wire": wire}, ensure_ascii=False)
+        args = [line, outcome, record, "" if unclaimed_only else self.owner, self._ttl_s]
+        return bool(self._finish(keys=self._all_keys, args=args))
+
+    def job_state(self) -> str:
+        """The job's state, 'gone' once its keys expired."""
+        state = self._client.hget(self._job_keys[0], "state")
+        return state.decode() if state else "gone"
+
+    def stopped(self) -> bool:
+        """Paused, cancelled or gone: a worker waiting for a slot should stop waiting."""
+        return self.job_state() in ("paused", "cancelled", "gone")
+
+    def release(self, line: int, *, unknown_outcome: bool) -> bool:
+        """Give the row back as pending; mark it when the vendor may have applied it anyway.
+        Only this owner's claim is given back: False when the row was not (or no longer) ours."""
+        job, _, _, claims = self._job_keys
+        return bool(self._release(keys=[claims, self._unknown, job], args=[line, int(unknown_outcome), self.owner]))
+
+    def pause(self, reason: str) -> str:
+        """Pause a loading or running job, keeping why (shown by `job status`); the state after."""
+        state = self._pause(keys=[self._job_keys[0]], args=[reason[:500]])
+        return state.decode() if isinstance(state, bytes) else state
+
+    def line_limit(self) -> int | None:
+        """The highest line a row of this job can have; None once the job is gone."""
+        job = self._job_keys[0]
+        last_line, state = self._client.hmget(job, "last_line", "state")
+        if state is None:
+            return None
+        return int(last_line) if last_line is not None else DEFAULT_MAX_LINE
+
+    def lease_left_s(self, lines: list[int]) -> float:
+        """How long the longest live lease among these rows still runs (0 when none is held)."""
+        _, _, _, claims = self._job_keys
+        pipe = self._client.pipeline(transaction=False)
+        pipe.time()
+        pipe.hmget(claims, lines)
+        (seconds, micros), deadlines = pipe.execute()
+        now_ms = seconds * 1000 + micros // 1000
+        # the deadline (ms, Redis clock) leads the claim's value
+        left = [int(re.match(rb"\d+", d).group()) - now_ms for d in deadlines if d and re.match(rb"\d+", d)]
+        return max([0, *left]) / 1000
+
+    def check_done(self) -> str | None:
+        state = self._check_done(keys=self._all_keys, args=[self._ttl_s])
+        return state.decode() if isinstance(state, bytes) else state
