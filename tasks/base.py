@@ -11,7 +11,7 @@ from celery.exceptions import Ignore
 from vendors.errors import PermanentVendorError, RateLimited, TransientVendorError
 from vendors.validation import describe
 
-from tasks.backoff import backoff_s
+from tasks.retry import backoff_s
 from tasks.runtime import current
 
 M = TypeVar("M", bound=pydantic.BaseModel)

@@ -45,7 +45,7 @@ from vendors.errors import (
     OutcomeUnknown, PermanentVendorError, RateLimited, TransientVendorError, VendorServerError,
 )
 
-from tasks.backoff import backoff_s
+from tasks.retry import backoff_s
 from tasks.base import VendorTask, flat
 from tasks.runtime import current
 
