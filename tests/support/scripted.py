@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tasks.chunks import JobRow
+from tasks.chunk_runner import JobRow
 from workers.jobs.store import JobStore
 from workers.redis.keys import Keys
 from workers.jobs.ledger import Ledger
