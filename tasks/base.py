@@ -1,4 +1,5 @@
-"""The base of every vendor task: payload validation, limiter, and one retry policy."""
+"""The base of every vendor task: payload validation, limiter, and retries by the one policy
+(tasks/retry.py, fed from the worker's settings)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from celery.exceptions import Ignore
 from vendors.errors import PermanentVendorError, RateLimited, TransientVendorError
 from vendors.validation import describe
 
-from tasks.backoff import backoff_s
 from tasks.runtime import current
 
 M = TypeVar("M", bound=pydantic.BaseModel)
@@ -33,16 +33,14 @@ class VendorCallFailed(Exception):
 
 
 class VendorTask(Task):
-    """Single vendor operations: transient failures retry with backoff and jitter, bounded.
-    (Operations not safe to repeat take tasks/once.py's path instead: never sent twice blindly.)"""
+    """Single vendor operations: transient failures retry with backoff and jitter, bounded by
+    the runtime's retry policy (`TELEQUEUE_RETRY__MAX_TASK_RETRIES`, `__BACKOFF_BASE_S`,
+    `__BACKOFF_MAX_S`). (Operations not safe to repeat take tasks/once.py's path instead:
+    never sent twice blindly.)"""
 
     abstract = True
     acks_late = True
     reject_on_worker_lost = True
-    #: retries of transient vendor failures before the task fails for good
-    max_retries = 8
-    backoff_base_s = 2.0
-    backoff_max_s = 120.0
 
     def parse(self, model: type[M], payload: dict[str, Any]) -> M:
         try:
@@ -59,15 +57,14 @@ class VendorTask(Task):
             limiter.penalize(exc.retry_after_s or 1.0)
             self.retry_later(exc, delay_s=exc.retry_after_s or 1.0)
         except TransientVendorError as exc:
-            self.retry_later(exc, delay_s=backoff_s(self.request.retries, base_s=self.backoff_base_s,
-                                                    max_s=self.backoff_max_s))
+            self.retry_later(exc, delay_s=current().retry.round_delay_s(self.request.retries))
         except PermanentVendorError as exc:
             raise flat(exc) from None
 
     def retry_later(self, exc: Exception, *, delay_s: float) -> None:
         """Celery's retry(countdown=...) would park the message in this worker's memory; the
         same task id goes to the deferred set in Redis instead, published when due."""
-        if self.request.retries >= self.max_retries:
+        if not current().retry.may_retry(self.request.retries):
             raise flat(exc) from None
         current().defer(self.name, dict(self.request.kwargs), delay_s=delay_s,
                         task_id=self.request.id, retries=self.request.retries + 1)

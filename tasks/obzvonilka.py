@@ -13,8 +13,8 @@ from pydantic import Field
 from vendors.errors import VendorConnectionError
 from vendors.obzvonilka import VENDOR, ContactFields, ObzvonilkaClient
 
-from tasks.chunks import JobRow
-from tasks.jobchunk import ChunkPayload, ChunkTask, run_chunk
+from tasks.chunk_runner import JobRow
+from tasks.chunk_task import ChunkPayload, ChunkTask, run_chunk
 from tasks import reconcile
 from tasks.operations import OperationPayload, operation
 from tasks.runtime import Limiter, current
@@ -114,7 +114,7 @@ def upsert_contacts_chunk(self: ChunkTask, **payload: Any) -> dict[str, int]:
     client = runtime.client(VENDOR, chunk.account)
     limiter = runtime.limiter(VENDOR, chunk.account)
     # Both requests' slots are reserved before the row is claimed: no limiter wait under a claim.
-    return run_chunk(UPSERT_CHUNK, VENDOR, chunk, to_row=upsert_row, limiter=limiter, slots_per_row=2,
+    return run_chunk(UPSERT_CHUNK, VENDOR, chunk, to_row=upsert_row, limiter=limiter, slots_per_send=2,
                      send=lambda row: upsert_contact(client, limiter, chunk.base_id, row))
 
 

@@ -45,7 +45,6 @@ from vendors.errors import (
     OutcomeUnknown, PermanentVendorError, RateLimited, TransientVendorError, VendorServerError,
 )
 
-from tasks.backoff import backoff_s
 from tasks.base import VendorTask, flat
 from tasks.runtime import current
 
@@ -193,13 +192,14 @@ def _again(task: VendorTask, exc: Exception, run: _Run, *, applied: str, delay_s
     """Retry through the deferred set, then hand the task id on to that attempt (in this order)."""
     runtime, request = current(), task.request
     op_name = task.name
-    if request.retries >= task.max_retries:
+    policy = runtime.retry
+    if not policy.may_retry(request.retries):
         if applied == "unknown":
             raise _unknown_named(op_name, run, exc, "retries exhausted") from None
         run.failed()
         raise flat(exc) from None
     if delay_s is None:
-        delay_s = backoff_s(request.retries, base_s=task.backoff_base_s, max_s=task.backoff_max_s)
+        delay_s = policy.round_delay_s(request.retries)
     runtime.defer(task.name, dict(request.kwargs), delay_s=delay_s, task_id=request.id, retries=request.retries + 1)
     run.handoff(unknown=applied == "unknown")
     task.backend.mark_as_retry(request.id, flat(exc), request=request)

@@ -7,8 +7,8 @@ from typing import Any
 from celery import shared_task
 from pydantic import Field
 
-from tasks.chunks import JobRow
-from tasks.jobchunk import ChunkPayload, ChunkTask, run_chunk
+from tasks.chunk_runner import JobRow
+from tasks.chunk_task import ChunkPayload, ChunkTask, run_chunk
 from tasks.operations import OperationPayload, operation
 from tasks.runtime import current
 

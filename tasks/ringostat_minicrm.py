@@ -1,8 +1,8 @@
 """Ringostat minicrm tasks: contacts sync, organizations sync, and a chunk of a contacts job.
 
 The minicrm takes a list of contacts per request, so a contacts job's chunk is sent in
-batches (tasks.chunks.BatchRunner): one request and one limiter slot per batch, the ledger
-still per contact. Contacts and Power Dialer rows share the account's limiter: one
+batches (tasks.chunk_runner.ChunkRunner with a batch_size): one request and one limiter slot
+per batch, the ledger still per contact. Contacts and Power Dialer rows share the account's limiter: one
 Ringostat project, one limit.
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 from celery import shared_task
 from pydantic import Field
 
-from tasks.chunks import BatchRunner, Budget, JobRow
-from tasks.jobchunk import ChunkPayload, ChunkTask, guarded
+from tasks.chunk_runner import JobRow
+from tasks.chunk_task import ChunkPayload, ChunkTask, run_chunk
 from tasks.operations import OperationPayload, operation
 from tasks.runtime import current
 from vendors.ringostat_minicrm import Contact, Organization
@@ -55,16 +55,11 @@ sync_organizations = operation(SYNC_ORGANIZATIONS, OrganizationsSyncPayload,
 @shared_task(bind=True, base=ChunkTask, name=SYNC_CONTACTS_CHUNK, ignore_result=True)
 def sync_contacts_chunk(self: ChunkTask, **payload: Any) -> dict[str, int]:
     chunk = self.parse(ContactsChunkPayload, payload)
-    runtime = current()
-    client = runtime.client(VENDOR, chunk.account)
+    client = current().client(VENDOR, chunk.account)
     contacts = dict(chunk.rows)  # line -> Contact
-    runner = BatchRunner(
-        ledger=runtime.ledger(chunk.job_id), limiter=runtime.limiter(VENDOR, chunk.account), retry=runtime.retry,
-        lease_s=runtime.row_lease_s, batch_size=chunk.batch_size, send_budget_s=runtime.send_budget_s,
-        budget=Budget(runtime.chunk_time_budget_s),
-        send_batch=lambda rows: client.minicrm.sync_contacts([contacts[row.line] for row in rows]),
-    )
-    return guarded(SYNC_CONTACTS_CHUNK, chunk, runner.run, lambda wire: contact_row(*wire))
+    return run_chunk(SYNC_CONTACTS_CHUNK, VENDOR, chunk, to_row=lambda wire: contact_row(*wire),
+                     batch_size=chunk.batch_size,
+                     send_batch=lambda rows: client.minicrm.sync_contacts([contacts[row.line] for row in rows]))
 
 
 def contact_row(line: int, contact: Contact) -> JobRow:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from tasks.retry import RetryPolicy
+
 
 class Limiter(Protocol):
     def acquire(self, *, should_stop: Any = ..., slots: int = 1) -> bool: ...
@@ -27,14 +29,6 @@ class Ledger(Protocol):
     def pause(self, reason: str) -> str: ...
     def line_limit(self) -> int | None: ...
     def lease_left_s(self, lines: list[int]) -> float: ...
-
-
-class RetryPolicy(Protocol):
-    in_task_attempts: int
-    in_task_backoff_s: float
-    max_task_retries: int
-    backoff_base_s: float
-    backoff_max_s: float
 
 
 class Runtime(Protocol):

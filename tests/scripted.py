@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tasks.chunks import JobRow
+from tasks.chunk_runner import JobRow
 from workers.jobs import JobStore
 from workers.keys import Keys
 from workers.ledger import Ledger

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tasks.chunks import OUT_OF_TIME, BatchRunner, Budget, ChunkRunner, JobRow
+from tasks.chunk_runner import OUT_OF_TIME, ChunkRunner, Budget, JobRow
 from tests.data import write_contacts
 from tests.scripted import ScriptedBatches, ScriptedVendor, job_with_rows
 from tests.stack import Stack
@@ -99,7 +99,7 @@ def test_a_batch_chunk_out_of_time_keeps_the_rest(setup):
         vendor(rows)
         clock.now += 1
 
-    runner = BatchRunner(ledger=ledger, limiter=limiter, retry=POLICY, lease_s=0.01, batch_size=2,
+    runner = ChunkRunner(ledger=ledger, limiter=limiter, retry=POLICY, lease_s=0.01, batch_size=2,
                          send_batch=send_batch, sleep=lambda s: None, budget=Budget(1.5, clock))
     outcome = runner.run(ROWS)
     assert (outcome.delivered, outcome.stop_reason) == (4, OUT_OF_TIME)

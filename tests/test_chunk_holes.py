@@ -8,8 +8,8 @@ import time
 import pytest
 
 import tasks.runtime
-from tasks.chunks import ChunkRunner, JobRow
-from tasks.jobchunk import follow_up, run_chunk
+from tasks.chunk_runner import ChunkRunner, JobRow
+from tasks.chunk_task import follow_up, run_chunk
 from tasks.obzvonilka import upsert_contact, upsert_row
 from tasks.ringostat import ADD_CHUNK, CampaignChunkPayload, add_campaign_chunk, campaign_row
 from tests.scripted import ScriptedVendor, err, job_with_rows
@@ -211,7 +211,7 @@ def test_the_upsert_reserves_both_slots_before_its_claim_and_keeps_the_rate(r, k
     ledger = recorder.wrap(Ledger(r, keys, job_id, lease_s=30), "claim", "delivered")
     client = UpsertClient(recorder)
     policy = RetrySettings(in_task_attempts=2)
-    ChunkRunner(ledger=ledger, limiter=limiter, retry=policy, lease_s=30, slots_per_row=2,
+    ChunkRunner(ledger=ledger, limiter=limiter, retry=policy, lease_s=30, slots_per_send=2,
                 send=lambda row: upsert_contact(client, limiter, 7, row)).run(rows)
     names = [name for name, _ in recorder.events]
     # Then no limiter reservation happens while a row is claimed (claim .. delivered)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.chunks import ChunkRunner, JobRow
+from tasks.chunk_runner import ChunkRunner, JobRow
 from tests.scripted import ScriptedVendor, err, job_with_rows
 from vendors import errors
 from workers.settings import RetrySettings

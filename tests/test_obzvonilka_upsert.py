@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.chunks import JobRow
+from tasks.chunk_runner import JobRow
 from tasks.obzvonilka import upsert_contact, upsert_row
 from vendors.errors import TransientVendorError
 from vendors.obzvonilka import Contact

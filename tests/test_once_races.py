@@ -12,6 +12,7 @@ from celery.exceptions import Ignore
 
 from tasks import runtime as task_runtime
 from tasks.once import Reconcile, run_once
+from tasks.retry import RetryPolicy
 from vendors import deadline
 from vendors.pozvonim import TokenStoreBusy
 from workers.keys import Keys
@@ -42,6 +43,8 @@ class Limiter:
 
 
 class Runtime:
+    retry = RetryPolicy(max_task_retries=8, backoff_base_s=0.1, backoff_max_s=0.1)
+
     def __init__(self, r, keys, *, lease_s: float) -> None:
         self.ledger = OnceLedger(r, keys, ttl_s=600)
         self.lease_s, self.deferred, self.counts = lease_s, [], []
@@ -77,8 +80,8 @@ def rt(r, key_prefix):
 def copy(attempt: int = 0):
     """One message of the task id (every copy carries the same id and attempt)."""
     request = SimpleNamespace(id=TASK_ID, retries=attempt, kwargs={})
-    return SimpleNamespace(request=request, name="pozvonim.calls.now", max_retries=8, backoff_base_s=0.1,
-                           backoff_max_s=0.1, backend=SimpleNamespace(mark_as_retry=lambda *a, **k: None))
+    return SimpleNamespace(request=request, name="pozvonim.calls.now",
+                           backend=SimpleNamespace(mark_as_retry=lambda *a, **k: None))
 
 
 class Vendor:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.chunks import BatchRunner, JobRow
+from tasks.chunk_runner import ChunkRunner, JobRow
 from tests.scripted import ScriptedBatches, another_worker, err, job_with_rows
 from vendors import errors
 from workers.settings import RetrySettings
@@ -19,7 +19,7 @@ def setup(r, key_prefix):
 
 def runner(ledger, limiter, vendor, batch_size=3):
     policy = RetrySettings(in_task_attempts=3, in_task_backoff_s=0.001)
-    return BatchRunner(ledger=ledger, limiter=limiter, retry=policy, lease_s=0.01, batch_size=batch_size,
+    return ChunkRunner(ledger=ledger, limiter=limiter, retry=policy, lease_s=0.01, batch_size=batch_size,
                        send_batch=vendor, sleep=lambda s: None)
 
 

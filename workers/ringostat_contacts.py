@@ -1,7 +1,7 @@
 """The Ringostat minicrm contacts load: a CRM export (JSON lines or CSV) synced in batches.
 
 A row of this job is one contact (its line in the file); a chunk is one batch, sent as one
-contacts/sync request (tasks.chunks.BatchRunner). The ledger stays per contact: the chunk
+contacts/sync request (tasks.chunk_runner.ChunkRunner). The ledger stays per contact: the chunk
 task claims every contact of the batch, sends one request, then marks them all delivered,
 or all failed with the vendor's reason: the vendor answers for the request, not per
 contact. Counters therefore count contacts, and a report lists failed contacts by line.

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from tasks.retry import RetryPolicy
 from workers.redisurl import canonical, masked
 
 SANDBOX_URL = "http://127.0.0.1:18080"
@@ -84,14 +85,8 @@ class SalesScriptPrompterSettings(VendorSettings):
         default_factory=lambda: {"default": SalesScriptPrompterAccount()})
 
 
-class RetrySettings(BaseModel):
-    """Bounded retries of transient vendor failures, per row."""
-
-    in_task_attempts: int = Field(default=3, ge=1)
-    in_task_backoff_s: float = 0.2
-    max_task_retries: int = Field(default=8, ge=0)
-    backoff_base_s: float = 2.0
-    backoff_max_s: float = 120.0
+class RetrySettings(RetryPolicy):
+    """`TELEQUEUE_RETRY__*`: the one retry policy (tasks/retry.py) of single operations and chunks."""
 
 
 class Settings(BaseSettings):

@@ -14,9 +14,8 @@ from typing import Any, Callable
 from celery.exceptions import Ignore, Reject, Retry
 from pydantic import BaseModel, ConfigDict, Field
 
-from tasks.backoff import backoff_s
 from tasks.base import VendorTask
-from tasks.chunks import OUT_OF_TIME, Budget, ChunkOutcome, ChunkRunner, JobRow
+from tasks.chunk_runner import OUT_OF_TIME, Budget, ChunkOutcome, ChunkRunner, JobRow
 from tasks.runtime import Ledger, Limiter, current
 
 log = logging.getLogger(__name__)
@@ -36,14 +35,17 @@ class ChunkPayload(BaseModel):
 
 
 def run_chunk(task_name: str, vendor: str, payload: ChunkPayload, *, to_row: Callable[[list], JobRow],
-              send: Callable[[JobRow], Any], limiter: Limiter | None = None, slots_per_row: int = 1) -> dict[str, int]:
-    """`slots_per_row`: requests one row's send makes; their limiter slots are all reserved
-    before the row is claimed (pass the `limiter` the send takes them from)."""
+              send: Callable[[JobRow], Any] | None = None, send_batch: Callable[[list[JobRow]], Any] | None = None,
+              batch_size: int = 1, limiter: Limiter | None = None, slots_per_send: int = 1) -> dict[str, int]:
+    """Run a chunk through the one ChunkRunner: row by row with `send(row)`, or in batches of
+    `batch_size` with `send_batch(rows)`. `slots_per_send`: requests one send makes; their
+    limiter slots are all reserved before its rows are claimed (pass the `limiter` the send
+    takes them from)."""
     runtime = current()
     runner = ChunkRunner(
         ledger=runtime.ledger(payload.job_id), limiter=limiter or runtime.limiter(vendor, payload.account),
-        retry=runtime.retry, lease_s=runtime.row_lease_s, send=send, slots_per_row=slots_per_row,
-        send_budget_s=runtime.send_budget_s,
+        retry=runtime.retry, lease_s=runtime.row_lease_s, send=send, send_batch=send_batch, batch_size=batch_size,
+        slots_per_send=slots_per_send, send_budget_s=runtime.send_budget_s,
         budget=Budget(runtime.chunk_time_budget_s),
     )
     return guarded(task_name, payload, runner.run, to_row)
@@ -130,13 +132,13 @@ def follow_up(task_name: str, payload: ChunkPayload, outcome: ChunkOutcome) -> N
     if not outcome.deferred:
         return
     policy = runtime.retry
-    if payload.attempt >= policy.max_task_retries:
+    if not policy.may_retry(payload.attempt):
         reason = f"gave up after {payload.attempt + 1} rounds of retries: {outcome.last_error or 'no limiter slot'}"
         for row in outcome.deferred:
             ledger.failed(row.line, row.fields, reason=reason, wire=row.wire, unclaimed_only=True)
         return
-    delay_s = backoff_s(payload.attempt, base_s=policy.backoff_base_s, max_s=policy.backoff_max_s)
-    runtime.defer(task_name, _with_rows(payload, outcome.deferred, payload.attempt + 1), delay_s=delay_s)
+    runtime.defer(task_name, _with_rows(payload, outcome.deferred, payload.attempt + 1),
+                  delay_s=policy.round_delay_s(payload.attempt))
 
 
 def _with_rows(payload: ChunkPayload, rows: list[JobRow], attempt: int) -> dict[str, Any]:
@@ -184,10 +186,9 @@ def unrunnable(task_name: str, kwargs: dict, error: str) -> None:
         return  # set aside like any chunk of a paused job; resume publishes it as it came
     attempt = kwargs.get("attempt", 0)
     policy = runtime.retry
-    if state != "cancelled" and isinstance(attempt, int) and 0 <= attempt < policy.max_task_retries:
+    if state != "cancelled" and isinstance(attempt, int) and 0 <= attempt and policy.may_retry(attempt):
         log.error("chunk of job %s could not run (%s); retrying it in a later round", job_id, error)
-        delay_s = backoff_s(attempt, base_s=policy.backoff_base_s, max_s=policy.backoff_max_s)
-        runtime.defer(task_name, {**kwargs, "attempt": attempt + 1}, delay_s=delay_s)
+        runtime.defer(task_name, {**kwargs, "attempt": attempt + 1}, delay_s=policy.round_delay_s(attempt))
         return
     log.error("chunk of job %s could not run (%s); failing its rows into the report", job_id, error)
     rows = kwargs.get("rows")

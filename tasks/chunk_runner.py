@@ -1,0 +1,298 @@
+"""Send a chunk of job rows through the ledger and the account's limiter, in batches: one
+request per batch, and row by row is a batch of one.
+
+Vendor-agnostic: a vendor's chunk task supplies `send(row)` (or `send_batch(rows)` for a vendor
+that takes a list); this module decides what a failure means for the rows (the failure ladder,
+ChunkRunner._attempt). Rows are never sent once the ledger holds an outcome for them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pydantic
+
+from vendors import deadline
+from vendors.errors import (AuthError, OutcomeUnknown, PermanentVendorError, RateLimited, TransientVendorError,
+                            VendorError)
+from vendors.validation import describe
+
+from tasks.retry import MAX_THROTTLES_PER_ROW, RetryPolicy
+from tasks.runtime import Ledger, Limiter
+
+#: the chunk ran past its time budget: its remaining rows go on in a new message (see follow_up)
+OUT_OF_TIME = "out of time"
+#: what a claim or a limiter wait answers when the chunk must stop sending
+STOPS = ("paused", "cancelled", "gone", OUT_OF_TIME)
+#: what _attempt answers when the claimed rows are to be sent again (after a 429 or a transient error)
+AGAIN = "again"
+
+
+@dataclass(frozen=True, slots=True)
+class JobRow:
+    """One row of a job: its line, its fields by name, and its form in the chunk message."""
+
+    line: int
+    fields: dict
+    wire: list
+
+
+@dataclass
+class ChunkOutcome:
+    delivered: int = 0
+    failed: int = 0
+    skipped: int = 0
+    #: rows still pending after this run's attempts, with the last error they met
+    deferred: list[JobRow] = field(default_factory=list)
+    last_error: str = ""
+    #: rows not attempted because the job was paused (or cancelled) meanwhile, or the time ran out
+    stopped: list[JobRow] = field(default_factory=list)
+    stop_reason: str = ""
+
+
+@dataclass
+class Tries:
+    """What one batch has met in this run: transient failures cost an attempt, 429s do not."""
+
+    attempts: int = 0
+    throttles: int = 0
+
+
+def unfinished(ledger: Ledger, rows: list[JobRow], outcome: ChunkOutcome) -> list[JobRow]:
+    """The rows still without an outcome: a redelivered or retried chunk skips finished rows
+    in one round trip, without spending limiter slots on them."""
+    finished = ledger.finished_lines([row.line for row in rows])
+    outcome.skipped = len(finished)
+    return [row for row in rows if row.line not in finished]
+
+
+def lease_wait_s(ledger: Ledger, busy: list[JobRow], lease_s: float) -> float:
+    """Until the leases on rows another copy holds run out, not a whole lease from now: a row a
+    killed worker held is taken over as soon as its lease ends."""
+    return min(lease_s, ledger.lease_left_s([row.line for row in busy]) + 0.05)
+
+
+def one_by_one(send: Callable[[JobRow], object]) -> Callable[[list[JobRow]], object]:
+    """A row's send as the send of a batch of one."""
+    def send_batch(rows: list[JobRow]) -> object:
+        (row,) = rows
+        return send(row)
+    return send_batch
+
+
+class Budget:
+    """A chunk's time budget: past it, the chunk sends no further row (nor retry) and hands the
+    rest on. It is checked before each send and in limiter waits, so a chunk runs at most
+    budget_s + max(lease_s, one row's send): the visibility timeout is a safe multiple of that."""
+
+    def __init__(self, budget_s: float = math.inf, clock: Callable[[], float] = time.monotonic) -> None:
+        self._budget_s = budget_s
+        self._clock = clock
+        self._deadline = math.inf
+
+    def start(self) -> None:
+        self._deadline = self._clock() + self._budget_s
+
+    def spent(self) -> bool:
+        return self._clock() >= self._deadline
+
+    def stop_or(self, ledger: Ledger) -> Callable[[], bool]:
+        """What a limiter wait asks: stop when the job stops or the time is up."""
+        return lambda: self.spent() or ledger.stopped()
+
+    def verdict(self, ledger: Ledger) -> str:
+        """Why a limiter wait gave up."""
+        return OUT_OF_TIME if self.spent() else ledger.job_state()
+
+
+class ChunkRunner:
+    """Send a chunk's rows in batches of `batch_size` rows, one request per batch; the default,
+    a batch of one, sends row by row (`send(row)`), a vendor that takes a list gets
+    `send_batch(rows)`.
+
+    The ledger stays per row: every row of a batch is claimed before its request and all of
+    them are marked delivered (or failed, with the vendor's reason) after it. A batch is
+    retried whole, leaving out rows that meanwhile finished or are held by another worker.
+    A send takes `slots_per_send` limiter slots (a row's send that makes several requests
+    reserves them all before its rows are claimed; a batch is one request, since the vendor
+    limits requests, not rows); every send ends within `send_budget_s`.
+    """
+
+    def __init__(self, *, ledger: Ledger, limiter: Limiter, retry: RetryPolicy, lease_s: float,
+                 send: Callable[[JobRow], object] | None = None,
+                 send_batch: Callable[[list[JobRow]], object] | None = None, batch_size: int = 1,
+                 slots_per_send: int = 1, sleep: Callable[[float], None] = time.sleep,
+                 send_budget_s: float | None = None, budget: Budget | None = None) -> None:
+        if (send is None) == (send_batch is None):
+            raise ValueError("give either send (one row) or send_batch (a list of rows)")
+        if batch_size < 1 or (send is not None and batch_size != 1):
+            raise ValueError("batch_size must be at least 1, and 1 with send (one row)")
+        self._ledger = ledger
+        self._limiter = limiter
+        self._retry = retry
+        self._lease_s = lease_s
+        self._send_batch = send_batch or one_by_one(send)
+        self._batch_size = batch_size
+        self._slots_per_send = slots_per_send
+        self._sleep = sleep
+        self._send_budget_s = send_budget_s
+        self._budget = budget or Budget()
+
+    def run(self, rows: list[JobRow]) -> ChunkOutcome:
+        outcome = ChunkOutcome()
+        self._budget.start()
+        rows = unfinished(self._ledger, rows, outcome)
+        busy: list[JobRow] = []  # held by another copy: tried again after its lease (_wait_for_busy)
+        for start in range(0, len(rows), self._batch_size):
+            verdict = self._send_with_retries(rows[start:start + self._batch_size], outcome, busy)
+            if verdict in STOPS:
+                # Busy rows go with the rest: this message may be their only carrier (a parked or
+                # handed-on copy of a row another worker finishes is skipped by the ledger).
+                held = {row.line for row in busy}
+                outcome.stopped = [row for row in rows[start:] if row.line not in held] + busy
+                outcome.stop_reason = verdict
+                return outcome
+        self._wait_for_busy(busy, outcome)
+        return outcome
+
+    def _wait_for_busy(self, busy: list[JobRow], outcome: ChunkOutcome) -> None:
+        """Rows another worker holds: wait out one lease, then take over the ones still held by
+        a dead worker. Rows a live worker keeps holding are left to it: its message is unacked.
+        Out of time, they go on with the rest: this message may be the only one that has them."""
+        if not busy:
+            return
+        if self._budget.spent():
+            outcome.stopped.extend(busy)
+            outcome.stop_reason = OUT_OF_TIME
+            return
+        self._sleep(lease_wait_s(self._ledger, busy, self._lease_s))
+        for start in range(0, len(busy), self._batch_size):
+            batch = busy[start:start + self._batch_size]
+            still_held: list[JobRow] = []  # by a live worker: its own message sends them
+            verdict = self._send_with_retries(batch, outcome, still_held)
+            if verdict in STOPS:
+                held = {row.line for row in still_held}
+                outcome.stopped.extend(row for row in batch if row.line not in held)
+                outcome.stop_reason = verdict
+
+    def _send_with_retries(self, rows: list[JobRow], outcome: ChunkOutcome, busy: list[JobRow]) -> str:
+        """Send one batch up to the in-task attempt budget; return what became of it: delivered,
+        failed, deferred, empty (no row left to send), or one of STOPS."""
+        tries = Tries()
+        while True:
+            stop = self._wait_for_slot()
+            if stop:
+                return stop
+            claimed, stop = self._claim_all(rows, outcome, busy)
+            if stop or not claimed:
+                return stop or "empty"
+            verdict = self._attempt(claimed, outcome, tries)
+            if verdict != AGAIN:
+                return verdict
+            rows = claimed
+
+    def _wait_for_slot(self) -> str:
+        """'' once the send's limiter slots are reserved; the stop verdict if the chunk must stop.
+        A long wait (a 429's Retry-After) still notices a pause, cancel or the budget within seconds."""
+        while True:
+            if self._budget.spent():
+                return OUT_OF_TIME
+            if self._limiter.acquire(should_stop=self._budget.stop_or(self._ledger), slots=self._slots_per_send):
+                return ""
+            if self._budget.spent():
+                return OUT_OF_TIME
+            stop = _stop_verdict(self._ledger)
+            if stop:
+                return stop
+            # resumed since the limiter looked: the send still needs its slot
+
+    def _claim_all(self, rows: list[JobRow], outcome: ChunkOutcome, busy: list[JobRow]) -> tuple[list[JobRow], str]:
+        """Claim every row that may be sent; on a pause or cancel, give back what was claimed."""
+        claimed: list[JobRow] = []
+        for row in rows:
+            claim = self._ledger.claim(row.line)
+            if claim.may_send:
+                claimed.append(row)
+            elif claim.value == "done":
+                outcome.skipped += 1
+            elif claim.value == "busy":
+                busy.append(row)
+            else:
+                self._release(claimed, unknown_outcome=False)
+                return [], claim.value
+        return claimed, ""
+
+    def _attempt(self, claimed: list[JobRow], outcome: ChunkOutcome, tries: Tries) -> str:
+        """Send the claimed rows once: the failure ladder, what each outcome means for them.
+        AGAIN: send them again (their claims are given back first)."""
+        try:
+            with deadline.within(self._send_budget_s):  # the lease outlasts the whole send
+                self._send_batch(claimed)
+        except AuthError as exc:
+            # The account's key is wrong for every row: pause the job, not fail row after row.
+            self._release(claimed, unknown_outcome=False)
+            return _pause_for(self._ledger, exc) or self._fail(claimed, _reason(exc), outcome)
+        except RateLimited as exc:
+            self._release(claimed, unknown_outcome=False)
+            self._limiter.penalize(exc.retry_after_s or 1.0)  # the limiter now waits as the vendor asked
+            tries.throttles += 1
+            return AGAIN if tries.throttles <= MAX_THROTTLES_PER_ROW else self._defer(claimed, exc, outcome)
+        except PermanentVendorError as exc:
+            return self._fail(claimed, _reason(exc), outcome)
+        except pydantic.ValidationError as exc:
+            # The client refused to build the request (e.g. a name over the vendor's limit): nothing was sent.
+            return self._fail(claimed, f"invalid for the vendor: {describe(exc, limit=1)}", outcome)
+        except TransientVendorError as exc:
+            self._release(claimed, unknown_outcome=isinstance(exc, OutcomeUnknown))
+            tries.attempts += 1
+            if tries.attempts >= self._retry.in_task_attempts:
+                return self._defer(claimed, exc, outcome)
+            self._sleep(self._retry.in_task_delay_s(tries.attempts - 1))
+            return AGAIN
+        except Exception:
+            # A bug or a surprise in the send: give the rows back (they may have gone out), so the
+            # chunk's retry rounds, and in the end its failure into the report, can reach them.
+            self._release(claimed, unknown_outcome=True)
+            raise
+        for row in claimed:
+            self._ledger.delivered(row.line)
+        outcome.delivered += len(claimed)
+        return "delivered"
+
+    def _fail(self, rows: list[JobRow], reason: str, outcome: ChunkOutcome) -> str:
+        for row in rows:
+            self._ledger.failed(row.line, row.fields, reason=reason, wire=row.wire)
+        outcome.failed += len(rows)
+        return "failed"
+
+    def _release(self, rows: list[JobRow], *, unknown_outcome: bool) -> None:
+        for row in rows:
+            self._ledger.release(row.line, unknown_outcome=unknown_outcome)
+
+    @staticmethod
+    def _defer(rows: list[JobRow], exc: VendorError, outcome: ChunkOutcome) -> str:
+        outcome.deferred.extend(rows)
+        outcome.last_error = _reason(exc)
+        return "deferred"
+
+
+def _reason(exc: VendorError) -> str:
+    """What the operator reads in the report: the vendor's words, status included."""
+    return str(exc)[:500]
+
+
+def _stop_verdict(ledger: Ledger) -> str:
+    """Why the chunk must stop sending (one of STOPS), or '' when it may go on: the limiter
+    gave up waiting because the job looked stopped, but a resume may have come since."""
+    state = ledger.job_state()
+    return state if state in STOPS else ""
+
+
+def _pause_for(ledger: Ledger, exc: AuthError) -> str:
+    """Pause the job for an auth error, its reason kept for `job status`; the stop verdict
+    ('paused', or 'cancelled'/'gone' when that came first), '' when the job cannot pause."""
+    state = ledger.pause(f"paused at the first auth error: {_reason(exc)}; fix the account's key, then resume")
+    return state if state in STOPS else ""
