@@ -139,7 +139,8 @@ class ChunkRunner:
     reserves them all before its rows are claimed; a batch is one request, since the vendor
     limits requests, not rows); every send ends within `send_budget_s`.
 
-    Up to `in_flight` batches are sent at once (tasks.inflight). The runner takes them in
+    Up to `in_flight` batches are sent at once (tasks.inflight), once the chunk's first send
+    ended without a stop (a refused key pauses the job after one 401). The runner takes them in
     groups: one limiter call reserves the group's slots, each with its own due time, one
     ledger call claims its rows (their leases cover the wait for the last slot too), and
     each batch waits in its sender for its own slot; the rows the vendor took are marked
@@ -208,12 +209,15 @@ class ChunkRunner:
         verdict ('' when none) and the rows not sent because of it, in their order."""
         pending = deque(rows[start:start + self._batch_size] for start in range(0, len(rows), self._batch_size))
         flights = InFlight(self._in_flight)
+        # The first send goes alone, the rest once it ended without a stop: an account whose key
+        # the vendor refuses meets one 401 per chunk (which pauses the job), not in_flight of them.
+        width = 1
         stop, error, unsent = "", None, set()
-        while (pending and not stop and error is None) or flights.busy:
+        while (pending and not stop and error is None) or flights.running:
             wait_s = None
-            if pending and not stop and error is None and flights.free:
-                stop, wait_s = self._launch(pending, flights, outcome, busy)
-                if not flights.busy:
+            if pending and not stop and error is None and flights.running < width:
+                stop, wait_s = self._launch(pending, width - flights.running, flights, outcome, busy)
+                if not flights.running:
                     if wait_s:
                         self._sleep(wait_s)
                     continue
@@ -225,6 +229,8 @@ class ChunkRunner:
                     error = error or exc
                     continue
                 _merge(outcome, busy, flight)
+                if flight.verdict not in STOPS:
+                    width = self._in_flight
                 if flight.verdict == SENT:
                     sent.extend(flight.rows)
                 elif flight.verdict in STOPS:
@@ -238,14 +244,14 @@ class ChunkRunner:
         unsent.update(row.line for batch in pending for row in batch)
         return stop, [row for row in rows if row.line in unsent]
 
-    def _launch(self, pending: deque[list[JobRow]], flights: InFlight, outcome: ChunkOutcome,
+    def _launch(self, pending: deque[list[JobRow]], room: int, flights: InFlight, outcome: ChunkOutcome,
                 busy: list[JobRow]) -> tuple[str, float | None]:
-        """Reserve the slots of the next batches and claim their rows, one call each, and send
+        """Reserve the slots of the next `room` batches and claim their rows, one call each, and send
         them in flight. (stop, None) when the chunk must stop; ('', seconds) when the limiter
         refused, to ask again after that; ('', None) once sent (or nothing was left to send)."""
         if self._budget.spent():
             return OUT_OF_TIME, None
-        group = [pending.popleft() for _ in range(min(flights.free, len(pending)))]
+        group = [pending.popleft() for _ in range(min(room, len(pending)))]
         reservation = self._limiter.reserve(len(group) * self._slots_per_send)
         if not reservation.granted:
             pending.extendleft(reversed(group))

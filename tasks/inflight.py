@@ -33,15 +33,11 @@ class InFlight:
         self._running: set[Future] = set()
 
     @property
-    def free(self) -> int:
-        return self.limit - len(self._running)
-
-    @property
-    def busy(self) -> bool:
-        return bool(self._running)
+    def running(self) -> int:
+        return len(self._running)
 
     def submit(self, fn: Callable[..., T], *args) -> Future:
-        if not self.free:
+        if self.running >= self.limit:
             raise RuntimeError("no free place in flight")
         future = _pool(self.limit).submit(fn, *args) if self.limit > 1 else _run_here(fn, *args)
         self._running.add(future)
