@@ -216,11 +216,12 @@ class ChunkRunner:
         while (pending and not stop and error is None) or flights.running:
             wait_s = None
             if pending and not stop and error is None and flights.running < width:
-                stop, wait_s = self._launch(pending, width - flights.running, flights, outcome, busy)
-                if not flights.running:
-                    if wait_s:
+                running = flights.running
+                stop, wait_s = self._launch(pending, width - running, flights, outcome, busy)
+                if not flights.running or (flights.running == running and pending and not stop and wait_s is None):
+                    if wait_s:  # the limiter refused and nothing is in flight: wait here
                         self._sleep(wait_s)
-                    continue
+                    continue  # or nothing to send in that group (done, or held by another copy): the next
             sent: list[JobRow] = []
             for future in flights.ended(wait_s):
                 try:
