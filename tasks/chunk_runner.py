@@ -122,10 +122,6 @@ class Budget:
         """What a limiter wait asks: stop when the job stops or the time is up."""
         return lambda: self.spent() or ledger.stopped()
 
-    def verdict(self, ledger: Ledger) -> str:
-        """Why a limiter wait gave up."""
-        return OUT_OF_TIME if self.spent() else ledger.job_state()
-
 
 class ChunkRunner:
     """Send a chunk's rows in batches of `batch_size` rows, one request per batch; the default,

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tasks.chunk_runner import OUT_OF_TIME, ChunkRunner, Budget, JobRow
+from tasks.chunk_runner import OUT_OF_TIME, Budget, ChunkRunner, JobRow
 from tests.data import write_contacts
 from tests.scripted import ScriptedBatches, ScriptedVendor, job_with_rows
 from tests.stack import Stack

@@ -20,7 +20,7 @@ from workers.once import OnceLedger
 from workers.redis_conn import get_keys, get_redis
 from workers.routing import VENDORS
 from workers.secretrefs import SecretStore, secret_store
-from workers.settings import Settings, get_settings, vendor_account
+from workers.settings import RetrySettings, Settings, get_settings, vendor_account
 from workers.tokens import LOCK_WAIT_S
 
 # KEYS[1] job hash;  KEYS[2] parked list;  ARGV[1] chunk entry
@@ -51,7 +51,7 @@ class WorkerRuntime:
         self._local = threading.local()  # a requests.Session is not safe across threads
 
     @property
-    def retry(self):
+    def retry(self) -> RetrySettings:
         return self._settings.retry
 
     @property
