@@ -104,8 +104,9 @@ def one_by_one(send: Callable[[JobRow], object]) -> Callable[[list[JobRow]], obj
 
 class Budget:
     """A chunk's time budget: past it, the chunk sends no further row (nor retry) and hands the
-    rest on. It is checked before each send and in limiter waits, so a chunk runs at most
-    budget_s + max(lease_s, one row's send): the visibility timeout is a safe multiple of that."""
+    rest on. It is checked before each send (or group of sends in flight) and in limiter waits,
+    so a chunk runs at most budget_s + max(lease_s, the limiter's max wait + one row's send):
+    the visibility timeout is a safe multiple of that."""
 
     def __init__(self, budget_s: float = math.inf, clock: Callable[[], float] = time.monotonic) -> None:
         self._budget_s = budget_s
