@@ -10,6 +10,8 @@ import pytest
 from tasks.chunk_runner import ChunkRunner, JobRow
 from tests.scripted import ScriptedVendor, err, job_with_rows
 from vendors import errors
+from workers.keys import Keys
+from workers.limiter import RateLimiter
 from workers.settings import RetrySettings
 
 ROWS = [JobRow(line, {"phone": f"38093000000{line}", "fio": f"name {line}"}, [line, f"38093000000{line}", ""])
@@ -181,3 +183,19 @@ def test_a_crash_in_one_send_lets_the_others_end_and_be_marked_first(r, key_pref
     assert store.status(job_id).delivered == len(vendor.sent) - 1
     assert store.status(job_id).unknown_outcome == 1
     assert not r.hlen(store._keys.claims(job_id))
+
+
+def test_sends_waiting_long_for_their_slot_see_a_pause_and_give_their_rows_back(r, key_prefix):
+    # Given an account at 2/s: after the chunk's first row, 4 rows in flight get slots 0.5 s apart
+    store, job_id, ledger, _ = job_with_rows(r, key_prefix, MANY[:5], limiter_name="unused")
+    keys = Keys(key_prefix)
+    limiter = RateLimiter(r, key=keys.limiter("ringostat", "slow"), stats_key=keys.limiter_stats("ringostat", "slow"),
+                          rate_per_s=2)
+    # When the job is paused as the second row goes out
+    vendor = SlowVendor(on_send=lambda row: store.set_state(job_id, "paused") if row.line == MANY[1].line else None)
+    outcome = in_flight_runner(ledger, limiter, vendor).run(MANY[:5])
+    # Then the rows whose slot was a second or more away were not sent but handed on, unclaimed
+    assert outcome.stop_reason == "paused"
+    assert MANY[3].line not in vendor.sent and MANY[4].line not in vendor.sent
+    assert sorted(vendor.sent) + [row.line for row in outcome.stopped] == [row.line for row in MANY[:5]]
+    assert not r.hlen(keys.claims(job_id))
