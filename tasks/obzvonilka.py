@@ -114,7 +114,8 @@ def upsert_contacts_chunk(self: ChunkTask, **payload: Any) -> dict[str, int]:
     limiter = runtime.limiter(VENDOR, chunk.account)
     # Both requests' slots are reserved before the row is claimed (its lease covers the wait for them).
     return run_chunk(UPSERT_CHUNK, VENDOR, chunk, to_row=upsert_row, limiter=limiter, slots_per_send=2,
-                     send=lambda row: upsert_contact(runtime.client(VENDOR, chunk.account), limiter, chunk.base_id, row))
+                     send=lambda row: upsert_contact(runtime.client(VENDOR, chunk.account), limiter, chunk.base_id,
+                                                     row))
 
 
 def upsert_contact(client: ObzvonilkaClient, limiter: Limiter, base_id: int, row: JobRow) -> None:

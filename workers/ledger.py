@@ -282,8 +282,8 @@ class Ledger:
         stop = stop.decode() if isinstance(stop, bytes) else stop
         if stop:
             return Claims(Claim(stop), {line: Claim(stop) for line in lines})
-        return Claims(None, {line: Claim(v.decode() if isinstance(v, bytes) else v) for line, v in zip(lines, verdicts)},
-                      int(busy_left_ms) / 1000)
+        verdicts = [Claim(v.decode() if isinstance(v, bytes) else v) for v in verdicts]
+        return Claims(None, dict(zip(lines, verdicts)), int(busy_left_ms) / 1000)
 
     def delivered(self, line: int) -> bool:
         return bool(self._finish(keys=self._all_keys, args=[line, "delivered", "", self.owner, self._ttl_s]))
@@ -292,7 +292,8 @@ class Ledger:
         """delivered() for many lines in one round trip: True for each line this call recorded."""
         if not lines:
             return []
-        return [bool(done) for done in self._delivered_many(keys=self._all_keys, args=[self.owner, *lines, self._ttl_s])]
+        recorded = self._delivered_many(keys=self._all_keys, args=[self.owner, *lines, self._ttl_s])
+        return [bool(done) for done in recorded]
 
     def failed(self, line: int, fields: dict, *, reason: str, outcome: str = "failed", wire: list | None = None,
                unclaimed_only: bool = False) -> bool:
