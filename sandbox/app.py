@@ -25,9 +25,23 @@ def make_app(
     names = [plugin.name for plugin in vendors]
     if len(set(names)) != len(names):
         raise ValueError(f"duplicate vendor plugin names: {names}")
-    app = web.Application()
+    app = web.Application(middlewares=[in_flight])
     app[STATE] = SandboxState(config or SandboxConfig())
     for plugin in vendors:
         app.router.add_routes(plugin.routes)
     app.router.add_routes(control.routes(vendors))
     return app
+
+
+@web.middleware
+async def in_flight(request: web.Request, handler):
+    """Count the vendor requests answered at once (stats in_flight_max): a client's concurrency, seen here."""
+    if request.path.startswith("/_sandbox/"):
+        return await handler(request)
+    stats = request.app[STATE].stats
+    stats.in_flight += 1
+    stats.in_flight_max = max(stats.in_flight_max, stats.in_flight)
+    try:
+        return await handler(request)
+    finally:
+        stats.in_flight -= 1

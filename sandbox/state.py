@@ -26,6 +26,9 @@ class Stats:
     hangs: int = 0
     duplicates: int = 0
     status_counts: Counter[int] = field(default_factory=Counter)
+    #: vendor requests being answered now, and the most there were at once
+    in_flight: int = 0
+    in_flight_max: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -34,6 +37,7 @@ class Stats:
             "status_counts": {str(status): n for status, n in sorted(self.status_counts.items())},
             "hangs": self.hangs,
             "duplicates": self.duplicates,
+            "in_flight_max": self.in_flight_max,
         }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -20,6 +21,7 @@ from vendors.errors import (AuthError, OutcomeUnknown, PermanentVendorError, Rat
                             VendorError)
 from vendors.validation import describe
 
+from tasks.inflight import InFlight
 from tasks.retry import MAX_THROTTLES_PER_ROW, RetryPolicy
 from tasks.runtime import Ledger, Limiter
 
@@ -29,6 +31,13 @@ OUT_OF_TIME = "out of time"
 STOPS = ("paused", "cancelled", "gone", OUT_OF_TIME)
 #: what _attempt answers when the claimed rows are to be sent again (after a 429 or a transient error)
 AGAIN = "again"
+#: what _attempt answers when the vendor took the rows: the caller marks them delivered, many at once
+SENT = "sent"
+#: while the limiter refuses (its schedule is full further than max_wait_s ahead), the chunk
+#: asks again at least this often, so a pause, cancel or the budget is noticed within seconds
+RECHECK_S = 2.0
+#: a send that waited this long for its slot looks at the job first: a pause meanwhile stops it
+LONG_WAIT_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +70,16 @@ class Tries:
     throttles: int = 0
 
 
+@dataclass
+class Flight:
+    """What became of one batch sent in flight: its verdict, and what it met on the way."""
+
+    verdict: str
+    rows: list[JobRow]
+    outcome: ChunkOutcome
+    busy: list[JobRow]
+
+
 def unfinished(ledger: Ledger, rows: list[JobRow], outcome: ChunkOutcome) -> list[JobRow]:
     """The rows still without an outcome: a redelivered or retried chunk skips finished rows
     in one round trip, without spending limiter slots on them."""
@@ -85,8 +104,9 @@ def one_by_one(send: Callable[[JobRow], object]) -> Callable[[list[JobRow]], obj
 
 class Budget:
     """A chunk's time budget: past it, the chunk sends no further row (nor retry) and hands the
-    rest on. It is checked before each send and in limiter waits, so a chunk runs at most
-    budget_s + max(lease_s, one row's send): the visibility timeout is a safe multiple of that."""
+    rest on. It is checked before each send (or group of sends in flight) and in limiter waits,
+    so a chunk runs at most budget_s + max(lease_s, the limiter's max wait + one row's send):
+    the visibility timeout is a safe multiple of that."""
 
     def __init__(self, budget_s: float = math.inf, clock: Callable[[], float] = time.monotonic) -> None:
         self._budget_s = budget_s
@@ -115,13 +135,22 @@ class ChunkRunner:
     A send takes `slots_per_send` limiter slots (a row's send that makes several requests
     reserves them all before its rows are claimed; a batch is one request, since the vendor
     limits requests, not rows); every send ends within `send_budget_s`.
+
+    Up to `in_flight` batches are sent at once (tasks.inflight), once the chunk's first send
+    ended without a stop (a refused key pauses the job after one 401). The runner takes them in
+    groups: one limiter call reserves the group's slots, each with its own due time, one
+    ledger call claims its rows (their leases cover the wait for the last slot too), and
+    each batch waits in its sender for its own slot; the rows the vendor took are marked
+    delivered together as their sends end. A pause, cancel or the budget stops the next
+    group; the sends already in flight end first (none waits longer than the limiter's
+    max_wait_s for its slot), and whatever was not sent goes on as before.
     """
 
     def __init__(self, *, ledger: Ledger, limiter: Limiter, retry: RetryPolicy, lease_s: float,
                  send: Callable[[JobRow], object] | None = None,
                  send_batch: Callable[[list[JobRow]], object] | None = None, batch_size: int = 1,
                  slots_per_send: int = 1, sleep: Callable[[float], None] = time.sleep,
-                 send_budget_s: float | None = None, budget: Budget | None = None) -> None:
+                 send_budget_s: float | None = None, budget: Budget | None = None, in_flight: int = 1) -> None:
         if (send is None) == (send_batch is None):
             raise ValueError("give either send (one row) or send_batch (a list of rows)")
         if batch_size < 1 or (send is not None and batch_size != 1):
@@ -136,21 +165,21 @@ class ChunkRunner:
         self._sleep = sleep
         self._send_budget_s = send_budget_s
         self._budget = budget or Budget()
+        self._in_flight = in_flight
 
     def run(self, rows: list[JobRow]) -> ChunkOutcome:
         outcome = ChunkOutcome()
         self._budget.start()
         rows = unfinished(self._ledger, rows, outcome)
         busy: list[JobRow] = []  # held by another copy: tried again after its lease (_wait_for_busy)
-        for start in range(0, len(rows), self._batch_size):
-            verdict = self._send_with_retries(rows[start:start + self._batch_size], outcome, busy)
-            if verdict in STOPS:
-                # Busy rows go with the rest: this message may be their only carrier (a parked or
-                # handed-on copy of a row another worker finishes is skipped by the ledger).
-                held = {row.line for row in busy}
-                outcome.stopped = [row for row in rows[start:] if row.line not in held] + busy
-                outcome.stop_reason = verdict
-                return outcome
+        verdict, unsent = self._send_all(rows, outcome, busy)
+        if verdict in STOPS:
+            # Busy rows go with the rest: this message may be their only carrier (a parked or
+            # handed-on copy of a row another worker finishes is skipped by the ledger).
+            held = {row.line for row in busy}
+            outcome.stopped = [row for row in unsent if row.line not in held] + busy
+            outcome.stop_reason = verdict
+            return outcome
         self._wait_for_busy(busy, outcome)
         return outcome
 
@@ -165,29 +194,119 @@ class ChunkRunner:
             outcome.stop_reason = OUT_OF_TIME
             return
         self._sleep(lease_wait_s(self._ledger, busy, self._lease_s))
-        for start in range(0, len(busy), self._batch_size):
-            batch = busy[start:start + self._batch_size]
-            still_held: list[JobRow] = []  # by a live worker: its own message sends them
-            verdict = self._send_with_retries(batch, outcome, still_held)
-            if verdict in STOPS:
-                held = {row.line for row in still_held}
-                outcome.stopped.extend(row for row in batch if row.line not in held)
-                outcome.stop_reason = verdict
+        still_held: list[JobRow] = []  # by a live worker: its own message sends them
+        verdict, unsent = self._send_all(busy, outcome, still_held)
+        if verdict in STOPS:
+            held = {row.line for row in still_held}
+            outcome.stopped.extend(row for row in unsent if row.line not in held)
+            outcome.stop_reason = verdict
 
-    def _send_with_retries(self, rows: list[JobRow], outcome: ChunkOutcome, busy: list[JobRow]) -> str:
-        """Send one batch up to the in-task attempt budget; return what became of it: delivered,
-        failed, deferred, empty (no row left to send), or one of STOPS."""
-        tries = Tries()
+    def _send_all(self, rows: list[JobRow], outcome: ChunkOutcome, busy: list[JobRow]) -> tuple[str, list[JobRow]]:
+        """Send the rows' batches, up to `in_flight` at once, until done or a stop; the stop
+        verdict ('' when none) and the rows not sent because of it, in their order."""
+        pending = deque(rows[start:start + self._batch_size] for start in range(0, len(rows), self._batch_size))
+        flights = InFlight(self._in_flight)
+        # The first send goes alone, the rest once it ended without a stop: an account whose key
+        # the vendor refuses meets one 401 per chunk (which pauses the job), not in_flight of them.
+        width = 1
+        stop, error, unsent = "", None, set()
+        while (pending and not stop and error is None) or flights.running:
+            wait_s = None
+            if pending and not stop and error is None and flights.running < width:
+                running = flights.running
+                stop, wait_s = self._launch(pending, width - running, flights, outcome, busy)
+                if not flights.running or (flights.running == running and pending and not stop and wait_s is None):
+                    if wait_s:  # the limiter refused and nothing is in flight: wait here
+                        self._sleep(wait_s)
+                    continue  # or nothing to send in that group (done, or held by another copy): the next
+            sent: list[JobRow] = []
+            for future in flights.ended(wait_s):
+                try:
+                    flight = future.result()
+                except Exception as exc:  # a bug or a surprise in a send: the others end first
+                    error = error or exc
+                    continue
+                _merge(outcome, busy, flight)
+                if flight.verdict not in STOPS:
+                    width = self._in_flight
+                if flight.verdict == SENT:
+                    sent.extend(flight.rows)
+                elif flight.verdict in STOPS:
+                    stop = stop or flight.verdict
+                    unsent.update(row.line for row in flight.rows)
+            if sent:
+                self._ledger.delivered_many([row.line for row in sent])
+                outcome.delivered += len(sent)
+        if error is not None:
+            raise error
+        unsent.update(row.line for batch in pending for row in batch)
+        return stop, [row for row in rows if row.line in unsent]
+
+    def _launch(self, pending: deque[list[JobRow]], room: int, flights: InFlight, outcome: ChunkOutcome,
+                busy: list[JobRow]) -> tuple[str, float | None]:
+        """Reserve the slots of the next `room` batches and claim their rows, one call each, and send
+        them in flight. (stop, None) when the chunk must stop; ('', seconds) when the limiter
+        refused, to ask again after that; ('', None) once sent (or nothing was left to send)."""
+        if self._budget.spent():
+            return OUT_OF_TIME, None
+        group = [pending.popleft() for _ in range(min(room, len(pending)))]
+        reservation = self._limiter.reserve(len(group) * self._slots_per_send)
+        if not reservation.granted:
+            pending.extendleft(reversed(group))
+            if self._budget.spent():
+                return OUT_OF_TIME, None
+            stop = _stop_verdict(self._ledger)
+            return stop, None if stop else min(reservation.wait_s * 0.9, RECHECK_S)
+        claims = self._ledger.claim_many([row.line for batch in group for row in batch],
+                                         extra_lease_s=reservation.last_s)
+        if claims.stop is not None:
+            pending.extendleft(reversed(group))
+            return claims.stop.value, None
+        for index, batch in enumerate(group):
+            claimed = [row for row in batch if claims.verdicts[row.line].may_send]
+            outcome.skipped += sum(claims.verdicts[row.line] == "done" for row in batch)
+            busy.extend(row for row in batch if claims.verdicts[row.line] == "busy")
+            if claimed:  # the slots of a batch with no row to send are left unused: the price
+                due = reservation.due[index * self._slots_per_send:(index + 1) * self._slots_per_send]
+                flights.submit(self._fly, claimed, due)
+        return "", None
+
+    def _fly(self, claimed: list[JobRow], due: tuple[float, ...]) -> Flight:
+        """One batch in flight, in its sender: wait for its slot, send, and on AGAIN go on with
+        retries (each of them takes its own slot and claims, as a row always did)."""
+        outcome, busy, tries = ChunkOutcome(), [], Tries()
+        verdict, rows = self._first_send(claimed, due, outcome, tries), claimed
+        if verdict == AGAIN:
+            verdict, rows = self._send_with_retries(claimed, outcome, busy, tries)
+        return Flight(verdict, rows, outcome, busy)
+
+    def _first_send(self, claimed: list[JobRow], due: tuple[float, ...], outcome: ChunkOutcome, tries: Tries) -> str:
+        """Send with the slots and claims _launch got: a 429 (or, after a long wait, a pause)
+        that came while this send waited for its slot gives the rows back instead."""
+        wait_s = due[0] - time.monotonic()
+        if wait_s > 0:
+            time.sleep(wait_s)
+            stop = _stop_verdict(self._ledger) if wait_s >= LONG_WAIT_S else ""
+            if stop or self._limiter.quiet():
+                self._release(claimed, unknown_outcome=False)
+                return stop or AGAIN
+        self._limiter.keep_reserved(due[1:])
+        return self._attempt(claimed, outcome, tries)
+
+    def _send_with_retries(self, rows: list[JobRow], outcome: ChunkOutcome, busy: list[JobRow],
+                           tries: Tries) -> tuple[str, list[JobRow]]:
+        """Send one batch up to the in-task attempt budget; return what became of it (sent,
+        failed, deferred, empty: no row left to send, or one of STOPS) and its rows then."""
         while True:
             stop = self._wait_for_slot()
             if stop:
-                return stop
+                return stop, rows
             claimed, stop = self._claim_all(rows, outcome, busy)
             if stop or not claimed:
-                return stop or "empty"
+                return stop or "empty", rows
             verdict = self._attempt(claimed, outcome, tries)
             if verdict != AGAIN:
-                return verdict
+                return verdict, claimed
             rows = claimed
 
     def _wait_for_slot(self) -> str:
@@ -223,7 +342,8 @@ class ChunkRunner:
 
     def _attempt(self, claimed: list[JobRow], outcome: ChunkOutcome, tries: Tries) -> str:
         """Send the claimed rows once: the failure ladder, what each outcome means for them.
-        AGAIN: send them again (their claims are given back first)."""
+        AGAIN: send them again (their claims are given back first); SENT: the vendor took them
+        (the caller marks them delivered)."""
         try:
             with deadline.within(self._send_budget_s):  # the lease outlasts the whole send
                 self._send_batch(claimed)
@@ -253,10 +373,7 @@ class ChunkRunner:
             # chunk's retry rounds, and in the end its failure into the report, can reach them.
             self._release(claimed, unknown_outcome=True)
             raise
-        for row in claimed:
-            self._ledger.delivered(row.line)
-        outcome.delivered += len(claimed)
-        return "delivered"
+        return SENT
 
     def _fail(self, rows: list[JobRow], reason: str, outcome: ChunkOutcome) -> str:
         for row in rows:
@@ -273,6 +390,15 @@ class ChunkRunner:
         outcome.deferred.extend(rows)
         outcome.last_error = _reason(exc)
         return "deferred"
+
+
+def _merge(outcome: ChunkOutcome, busy: list[JobRow], flight: Flight) -> None:
+    """Add what one batch in flight met to the chunk's outcome."""
+    outcome.failed += flight.outcome.failed
+    outcome.skipped += flight.outcome.skipped
+    outcome.deferred.extend(flight.outcome.deferred)
+    outcome.last_error = flight.outcome.last_error or outcome.last_error
+    busy.extend(flight.busy)
 
 
 def _reason(exc: VendorError) -> str:

@@ -40,13 +40,15 @@ def run_chunk(task_name: str, vendor: str, payload: ChunkPayload, *, to_row: Cal
     """Run a chunk through the one ChunkRunner: row by row with `send(row)`, or in batches of
     `batch_size` with `send_batch(rows)`. `slots_per_send`: requests one send makes; their
     limiter slots are all reserved before its rows are claimed (pass the `limiter` the send
-    takes them from)."""
+    takes them from). Up to the runtime's rows_in_flight rows are sent at once, each send in
+    a sender thread: a send gets its vendor client there (`current().client(...)`, one per
+    thread), never one made in the task's own thread."""
     runtime = current()
     runner = ChunkRunner(
         ledger=runtime.ledger(payload.job_id), limiter=limiter or runtime.limiter(vendor, payload.account),
         retry=runtime.retry, lease_s=runtime.row_lease_s, send=send, send_batch=send_batch, batch_size=batch_size,
         slots_per_send=slots_per_send, send_budget_s=runtime.send_budget_s,
-        budget=Budget(runtime.chunk_time_budget_s),
+        budget=Budget(runtime.chunk_time_budget_s), in_flight=max(1, runtime.rows_in_flight // batch_size),
     )
     return guarded(task_name, payload, runner.run, to_row)
 

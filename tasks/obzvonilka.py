@@ -112,11 +112,11 @@ get_user = operation("obzvonilka.users.get", UserGetPayload, lambda client, p: c
 def upsert_contacts_chunk(self: ChunkTask, **payload: Any) -> dict[str, int]:
     chunk = self.parse(UpsertChunkPayload, payload)
     runtime = current()
-    client = runtime.client(VENDOR, chunk.account)
     limiter = runtime.limiter(VENDOR, chunk.account)
-    # Both requests' slots are reserved before the row is claimed: no limiter wait under a claim.
+    # Both requests' slots are reserved before the row is claimed (its lease covers the wait for them).
     return run_chunk(UPSERT_CHUNK, VENDOR, chunk, to_row=upsert_row, limiter=limiter, slots_per_send=2,
-                     send=lambda row: upsert_contact(client, limiter, chunk.base_id, row))
+                     send=lambda row: upsert_contact(runtime.client(VENDOR, chunk.account), limiter, chunk.base_id,
+                                                     row))
 
 
 def upsert_contact(client: ObzvonilkaClient, limiter: Limiter, base_id: int, row: JobRow) -> None:
@@ -124,8 +124,8 @@ def upsert_contact(client: ObzvonilkaClient, limiter: Limiter, base_id: int, row
 
     Two HTTP calls, each with its own limiter slot, so an account's rate_per_s stays the
     vendor's requests per second whatever mixes on it: the chunk runner reserves both slots
-    before it claims the row (acquire(slots=2)) and sends the find in the first; the write
-    waits here for the second, at most one emission interval, never for a new slot. A
+    before it claims the row (reserve(2): two slots, one due time each) and sends the find in the first; the write
+    waits here for the second (kept for this sender thread), never for a new slot. A
     retried row finds again, so a create whose answer was lost (timeout) becomes an update,
     not a second contact.
     """

@@ -58,9 +58,10 @@ add_campaign_row = operation(
 @shared_task(bind=True, base=ChunkTask, name=ADD_CHUNK, ignore_result=True)
 def add_campaign_chunk(self: ChunkTask, **payload: Any) -> dict[str, int]:
     chunk = self.parse(CampaignChunkPayload, payload)
-    client = current().client(VENDOR, chunk.account)
+    runtime = current()
     return run_chunk(ADD_CHUNK, VENDOR, chunk, to_row=campaign_row,
-                     send=lambda row: client.add_campaign_row(chunk.campaign_id, row.fields["phone"], row.fields["fio"]))
+                     send=lambda row: runtime.client(VENDOR, chunk.account).add_campaign_row(
+                         chunk.campaign_id, row.fields["phone"], row.fields["fio"]))
 
 
 def campaign_row(wire: list) -> JobRow:

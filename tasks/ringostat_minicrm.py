@@ -55,11 +55,12 @@ sync_organizations = operation(SYNC_ORGANIZATIONS, OrganizationsSyncPayload,
 @shared_task(bind=True, base=ChunkTask, name=SYNC_CONTACTS_CHUNK, ignore_result=True)
 def sync_contacts_chunk(self: ChunkTask, **payload: Any) -> dict[str, int]:
     chunk = self.parse(ContactsChunkPayload, payload)
-    client = current().client(VENDOR, chunk.account)
+    runtime = current()
     contacts = dict(chunk.rows)  # line -> Contact
     return run_chunk(SYNC_CONTACTS_CHUNK, VENDOR, chunk, to_row=lambda wire: contact_row(*wire),
                      batch_size=chunk.batch_size,
-                     send_batch=lambda rows: client.minicrm.sync_contacts([contacts[row.line] for row in rows]))
+                     send_batch=lambda rows: runtime.client(VENDOR, chunk.account).minicrm.sync_contacts(
+                         [contacts[row.line] for row in rows]))
 
 
 def contact_wire(line: int, contact: Contact) -> list:

@@ -14,11 +14,26 @@ from typing import Any, Callable, Protocol
 from tasks.retry import RetryPolicy
 
 
+class Reservation(Protocol):
+    """Limiter slots booked in one call (workers.limits.limiter.Reservation)."""
+
+    granted: bool
+    #: refused: how far away the next slot is; granted: the wait for the first slot
+    wait_s: float
+    #: the wait for the last slot
+    last_s: float
+    #: time.monotonic() at which each slot may be used, first to last
+    due: tuple[float, ...]
+
+
 class Limiter(Protocol):
     """The global limit of one vendor account (workers.limits.limiter.RateLimiter)."""
 
     def acquire(self, *, should_stop: Callable[[], bool] = ..., slots: int = 1) -> bool: ...
+    def reserve(self, slots: int = 1) -> Reservation: ...
+    def keep_reserved(self, due: list[float] | tuple[float, ...]) -> None: ...
     def take_reserved(self) -> bool: ...
+    def quiet(self) -> bool: ...
     def penalize(self, retry_after_s: float) -> None: ...
 
 
@@ -32,12 +47,24 @@ class Claim(Protocol):
     def may_send(self) -> bool: ...
 
 
+class Claims(Protocol):
+    """What one claim on many rows answers (workers.jobs.ledger.Claims)."""
+
+    #: paused, cancelled or gone: nothing was claimed; None while the job runs
+    stop: Claim | None
+    verdicts: dict[int, Claim]
+    #: how long the longest lease another owner holds on these rows still runs
+    busy_left_s: float
+
+
 class Ledger(Protocol):
     """One job's record of its rows (workers.jobs.ledger.Ledger): per-row claims with leases and outcomes."""
 
     def finished_lines(self, lines: list[int]) -> set[int]: ...
     def claim(self, line: int) -> Claim: ...
+    def claim_many(self, lines: list[int], *, extra_lease_s: float = 0.0) -> Claims: ...
     def delivered(self, line: int) -> bool: ...
+    def delivered_many(self, lines: list[int]) -> list[bool]: ...
     def failed(self, line: int, fields: dict, *, reason: str, outcome: str = "failed", wire: list | None = None,
                unclaimed_only: bool = False) -> bool: ...
     def job_state(self) -> str: ...
@@ -87,6 +114,8 @@ class Runtime(Protocol):
     send_budget_s: float
     #: a chunk stops sending after this long and hands its remaining rows on
     chunk_time_budget_s: float
+    #: rows of one chunk sent at once (1: one after another)
+    rows_in_flight: int
 
     def limiter(self, vendor: str, account: str) -> Limiter: ...
     def ledger(self, job_id: str) -> Ledger: ...

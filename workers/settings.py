@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     worker_dead_after_s: float = Field(default=15.0, gt=0)
     #: a chunk stops between rows after this and hands its remaining rows on in a new message
     chunk_time_budget_s: float = Field(default=60.0, gt=0)
+    #: rows of one chunk sent at once, each in a sender thread (1: one after another); for
+    #: vendors far away (README, "Pool size and rows in flight")
+    rows_in_flight: int = Field(default=8, ge=1, le=64)
     #: when set, the worker touches this file every beat, even while Redis is down (liveness probe)
     heartbeat_file: str = ""
     #: a finished job's keys (counters, ledger, rejects) expire this long after it ends

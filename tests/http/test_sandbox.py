@@ -225,7 +225,8 @@ def test_reset_clears_rows_stats_and_limiter_but_keeps_config(control, post):
     assert post(row()).status_code == 429
     control.reset()
     assert control.rows() == []
-    assert control.stats() == {"requests": 0, "accepted": 0, "status_counts": {}, "hangs": 0, "duplicates": 0}
+    assert control.stats() == {"requests": 0, "accepted": 0, "status_counts": {}, "hangs": 0, "duplicates": 0,
+                               "in_flight_max": 0}
     assert post(row()).status_code == 200  # limiter forgot the earlier request
     assert post(row()).status_code == 429  # but the limit itself is still configured
 

@@ -14,6 +14,7 @@ from tests.support.stack import Stack
 from tests.support.delivery import assert_exactly_once_except_unknown, job_id_of, line_map, status
 from workers.redis.keys import Keys
 from workers.jobs.ledger import Ledger
+from workers.limits.limiter import Reservation
 from workers.settings import RetrySettings
 
 ROWS = [JobRow(line, {"phone": f"38093000000{line}", "fio": ""}, [line, f"38093000000{line}", ""])
@@ -77,14 +78,13 @@ def test_a_limiter_wait_ends_when_the_time_is_up(setup):
     clock = Clock()
 
     class FullSchedule:
-        """Every slot is further away than max_wait: acquire asks should_stop between tries."""
+        """Every slot is further away than max_wait: each try is refused, and takes a second."""
 
-        def acquire(self, *, should_stop, slots=1):
-            while not should_stop():
-                clock.now += 1
-            return False
+        def reserve(self, slots=1):
+            clock.now += 1
+            return Reservation(False, 10.0)
 
-    runner = ChunkRunner(ledger=ledger, limiter=FullSchedule(), retry=POLICY, lease_s=0.01,
+    runner = ChunkRunner(ledger=ledger, limiter=FullSchedule(), retry=POLICY, lease_s=0.01, sleep=lambda s: None,
                          send=lambda row: pytest.fail("nothing may be sent"), budget=Budget(3, clock))
     outcome = runner.run(ROWS)
     assert (outcome.stop_reason, outcome.stopped, clock.now) == (OUT_OF_TIME, ROWS, 3)

@@ -17,7 +17,7 @@ from vendors import errors
 from workers.jobs.control import JobControl
 from workers.redis.keys import Keys
 from workers.jobs.ledger import Ledger
-from workers.limits.limiter import RateLimiter
+from workers.limits.limiter import RateLimiter, Reservation
 from workers.settings import RetrySettings, get_settings
 
 ROWS = [campaign_row([line, f"38093000000{line}", f"name {line}"]) for line in range(2, 6)]
@@ -60,20 +60,16 @@ class ResumedMeanwhile:
     def __init__(self, limiter, store, job_id) -> None:
         self.limiter, self.store, self.job_id, self.gave_up = limiter, store, job_id, False
 
-    def acquire(self, *, should_stop, slots=1):
+    def reserve(self, slots=1):
         if not self.gave_up:
             self.gave_up = True
             self.store.set_state(self.job_id, "paused")
-            assert should_stop()
             self.store.set_state(self.job_id, "running")
-            return False
-        return self.limiter.acquire(should_stop=should_stop, slots=slots)
+            return Reservation(False, 6.0)  # the schedule is full further than max_wait
+        return self.limiter.reserve(slots)
 
-    def take_reserved(self):
-        return self.limiter.take_reserved()
-
-    def penalize(self, retry_after_s):
-        self.limiter.penalize(retry_after_s)
+    def __getattr__(self, name):
+        return getattr(self.limiter, name)
 
 
 def test_a_resume_right_after_the_limiter_gave_up_on_a_pause_still_sends_the_row(setup):
@@ -208,14 +204,14 @@ def test_the_upsert_reserves_both_slots_before_its_claim_and_keeps_the_rate(r, k
     recorder = Recorder()
     limiter = recorder.wrap(RateLimiter(r, key=keys.limiter("obzvonilka", "t"), stats_key=keys.limiter_stats(
         "obzvonilka", "t"), rate_per_s=20, burst=1), "reserve")
-    ledger = recorder.wrap(Ledger(r, keys, job_id, lease_s=30), "claim", "delivered")
+    ledger = recorder.wrap(Ledger(r, keys, job_id, lease_s=30), "claim_many", "delivered_many")
     client = UpsertClient(recorder)
     policy = RetrySettings(in_task_attempts=2)
     ChunkRunner(ledger=ledger, limiter=limiter, retry=policy, lease_s=30, slots_per_send=2,
                 send=lambda row: upsert_contact(client, limiter, 7, row)).run(rows)
     names = [name for name, _ in recorder.events]
     # Then no limiter reservation happens while a row is claimed (claim .. delivered)
-    assert names == ["reserve", "claim", "request", "request", "delivered"] * 3
+    assert names == ["reserve", "claim_many", "request", "request", "delivered_many"] * 3
     # And the six requests keep the account's 20/s, the write's slot included: 5 intervals of 50 ms
     # at least from the first to the last (each one sent in its own slot, give or take a round trip)
     sent = [at for name, at in recorder.events if name == "request"]

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from tasks.chunk_runner import ChunkRunner, JobRow
 from tests.support.scripted import ScriptedVendor, err, job_with_rows
 from vendors import errors
+from workers.redis.keys import Keys
+from workers.limits.limiter import RateLimiter
 from workers.settings import RetrySettings
 
 ROWS = [JobRow(line, {"phone": f"38093000000{line}", "fio": f"name {line}"}, [line, f"38093000000{line}", ""])
@@ -107,3 +112,90 @@ def test_a_job_whose_keys_expired_sends_nothing(setup, r):
     vendor = ScriptedVendor({})
     outcome = runner(ledger, limiter, vendor).run(ROWS)
     assert vendor.sent == [] and outcome.stop_reason == "gone"
+
+
+MANY = [JobRow(line, {"phone": f"3809300{line:05d}", "fio": ""}, [line, f"3809300{line:05d}", ""])
+        for line in range(2, 22)]
+
+
+class SlowVendor:
+    """Answers after 20 ms, recording how many sends it has at once."""
+
+    def __init__(self, on_send=lambda row: None) -> None:
+        self.sent: list[int] = []
+        self.now = self.most = 0
+        self._lock = threading.Lock()
+        self._on_send = on_send
+
+    def __call__(self, row: JobRow) -> None:
+        with self._lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+            self.sent.append(row.line)
+        try:
+            self._on_send(row)
+            time.sleep(0.02)
+        finally:
+            with self._lock:
+                self.now -= 1
+
+
+def in_flight_runner(ledger, limiter, vendor, n=4):
+    return ChunkRunner(ledger=ledger, limiter=limiter, retry=RetrySettings(in_task_attempts=3), lease_s=30,
+                       send=vendor, in_flight=n)
+
+
+def test_rows_in_flight_are_bounded_and_each_row_is_sent_once(r, key_prefix):
+    store, job_id, ledger, limiter = job_with_rows(r, key_prefix, MANY, limiter_name="f")
+    vendor = SlowVendor()
+    outcome = in_flight_runner(ledger, limiter, vendor).run(MANY)
+    # Then 4 rows were at the vendor at once, never more, and each row went once
+    assert vendor.most == 4
+    assert sorted(vendor.sent) == [row.line for row in MANY]
+    assert outcome.delivered == len(MANY) and store.status(job_id).state == "done"
+
+
+def test_a_pause_mid_chunk_stops_new_sends_and_hands_on_exactly_the_unsent_rows(r, key_prefix):
+    store, job_id, ledger, limiter = job_with_rows(r, key_prefix, MANY, limiter_name="p")
+    vendor = SlowVendor(on_send=lambda row: store.set_state(job_id, "paused") if row.line == 8 else None)
+    outcome = in_flight_runner(ledger, limiter, vendor).run(MANY)
+    # Then the sends in flight ended, no new one started, and the rest is handed on: each row
+    # either delivered or among the stopped rows, in file order, none of them claimed
+    assert outcome.stop_reason == "paused"
+    assert len(vendor.sent) <= 8 + 4
+    assert sorted(vendor.sent) + [row.line for row in outcome.stopped] == [row.line for row in MANY]
+    assert outcome.delivered == len(vendor.sent) == store.status(job_id).delivered
+    assert not r.hlen(store._keys.claims(job_id))
+
+
+def test_a_crash_in_one_send_lets_the_others_end_and_be_marked_first(r, key_prefix):
+    store, job_id, ledger, limiter = job_with_rows(r, key_prefix, MANY, limiter_name="c")
+
+    def crash(row):
+        if row.line == 5:
+            raise KeyError("surprise")
+
+    vendor = SlowVendor(on_send=crash)
+    with pytest.raises(KeyError):
+        in_flight_runner(ledger, limiter, vendor).run(MANY)
+    # Then every row the vendor took is marked delivered (never sent again), and the crashed one
+    # was given back as a possible duplicate, for the chunk's retry rounds
+    assert store.status(job_id).delivered == len(vendor.sent) - 1
+    assert store.status(job_id).unknown_outcome == 1
+    assert not r.hlen(store._keys.claims(job_id))
+
+
+def test_sends_waiting_long_for_their_slot_see_a_pause_and_give_their_rows_back(r, key_prefix):
+    # Given an account at 2/s: after the chunk's first row, 4 rows in flight get slots 0.5 s apart
+    store, job_id, ledger, _ = job_with_rows(r, key_prefix, MANY[:5], limiter_name="unused")
+    keys = Keys(key_prefix)
+    limiter = RateLimiter(r, key=keys.limiter("ringostat", "slow"), stats_key=keys.limiter_stats("ringostat", "slow"),
+                          rate_per_s=2)
+    # When the job is paused as the second row goes out
+    vendor = SlowVendor(on_send=lambda row: store.set_state(job_id, "paused") if row.line == MANY[1].line else None)
+    outcome = in_flight_runner(ledger, limiter, vendor).run(MANY[:5])
+    # Then the rows whose slot was a second or more away were not sent but handed on, unclaimed
+    assert outcome.stop_reason == "paused"
+    assert MANY[3].line not in vendor.sent and MANY[4].line not in vendor.sent
+    assert sorted(vendor.sent) + [row.line for row in outcome.stopped] == [row.line for row in MANY[:5]]
+    assert not r.hlen(keys.claims(job_id))

@@ -186,3 +186,55 @@ def test_the_producer_records_the_highest_line_read_whatever_the_order(r, key_pr
     produce(job_id, rows, store=store, producer="p1", chunk_size=2,
             build=lambda chunk: ("test.chunk", {"rows": chunk}, {}), publish=lambda *a, **k: None)
     assert Ledger(r, keys, job_id, lease_s=30).line_limit() == 9
+
+
+def test_many_rows_are_claimed_in_one_call_with_a_verdict_each(r, job):
+    # Given row 2 delivered, row 3 held by another worker's live lease, row 4 by a dead one's
+    store, keys, job_id = job
+    ledger, other, dead = (Ledger(r, keys, job_id, lease_s=30) for _ in range(3))
+    ledger.delivered(2)
+    assert other.claim(3) is Claim.CLAIMED
+    assert dead.claim(4) is Claim.CLAIMED
+    expire_lease(r, keys, job_id, 4)
+    # When one call claims rows 2, 3, 4, 1 and 0 (no row of any job)
+    claims = ledger.claim_many([2, 3, 4, 1, 0])
+    # Then each row gets what a single claim would answer
+    assert claims.stop is None
+    assert claims.verdicts == {2: Claim.DONE, 3: Claim.BUSY, 4: Claim.RECLAIMED, 1: Claim.CLAIMED, 0: Claim.BADLINE}
+    assert claims.claimed == [4, 1]
+    # And the busy row's lease left comes with the answer (no second round trip to wait it out)
+    assert 29 < claims.busy_left_s <= 30
+    assert store.status(job_id).unknown_outcome == 1
+    assert other.claim(1) is Claim.BUSY  # our claims are live leases with us as owner
+    assert ledger.claim_many([1]).verdicts == {1: Claim.CLAIMED}  # our own claim run again renews it
+
+
+def test_claim_many_stops_for_a_paused_job_and_its_leases_cover_the_extra_wait(r, job):
+    store, keys, job_id = job
+    ledger = Ledger(r, keys, job_id, lease_s=1)
+    ledger.claim_many([2], extra_lease_s=10)
+    # the lease covers the wait for the row's limiter slot as well as its send
+    assert 10 < Ledger(r, keys, job_id, lease_s=1).claim_many([2]).busy_left_s <= 11
+    store.set_state(job_id, "paused")
+    claims = ledger.claim_many([3, 4])
+    assert (claims.stop, claims.claimed, claims.verdicts[3]) == (Claim.PAUSED, [], Claim.PAUSED)
+    assert r.hget(keys.claims(job_id), 3) is None
+
+
+def test_delivered_many_in_one_call_is_owner_checked(r, job):
+    # Given rows 2 and 3 claimed by us, row 4 taken over by another worker after our lease ran out
+    store, keys, job_id = job
+    ledger, other = Ledger(r, keys, job_id, lease_s=30), Ledger(r, keys, job_id, lease_s=30)
+    ledger.claim_many([2, 3, 4])
+    expire_lease(r, keys, job_id, 4)
+    assert other.claim(4) is Claim.RECLAIMED
+    # When we mark all three delivered in one call
+    assert ledger.delivered_many([2, 3, 4]) == [True, True, False]
+    # Then the other owner's live lease is left alone, and marking again changes nothing
+    assert ledger.delivered_many([2, 3]) == [False, False]
+    assert other.claim(4) is Claim.CLAIMED
+    assert (store.status(job_id).delivered, r.hexists(keys.claims(job_id), 2)) == (2, False)
+    # And the job ends once the last row has its outcome, as with single finishes
+    store.mark_produced(job_id)
+    assert other.delivered_many([4]) == [True]
+    assert store.status(job_id).state == "done"

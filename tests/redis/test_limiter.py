@@ -118,3 +118,79 @@ def test_slots_reserved_together_are_one_script_call_and_keep_the_schedule(redis
     assert limiter.take_reserved() is False  # none left: the caller must not send
     stats = redis.Redis.from_url(redis_url).hgetall(f"{key_prefix}stats")
     assert int(stats[b"granted"]) == 4
+
+
+def _concurrent_sender(url: str, prefix: str, rate: float, burst: int, duration_s: float, out: mp.Queue) -> None:
+    """One worker process sending 8 rows at once: one reserve() call, then a thread per slot
+    that sleeps until its own slot's due time."""
+    limiter = _limiter(url, prefix, rate, burst)
+    sent, deadline = [], time.time() + duration_s
+
+    def send_at(due: float) -> None:
+        time.sleep(max(0.0, due - time.monotonic()))
+        sent.append(time.time())
+
+    while time.time() < deadline:
+        reservation = limiter.reserve(8)
+        if not reservation.granted:
+            time.sleep(reservation.wait_s * 0.9)
+            continue
+        threads = [threading.Thread(target=send_at, args=(due,)) for due in reservation.due]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    out.put(sent)
+
+
+def test_slots_reserved_for_concurrent_sends_keep_the_limit_across_processes(redis_url, key_prefix):
+    # Given 3 processes, each reserving 8 slots per call for 8 concurrent sends, on one account at 40/s, burst 2
+    rate, burst, duration_s = 40, 2, 3.0
+    out = mp.get_context("fork").Queue()
+    procs = [mp.get_context("fork").Process(target=_concurrent_sender,
+                                            args=(redis_url, key_prefix, rate, burst, duration_s, out))
+             for _ in range(3)]
+    for p in procs:
+        p.start()
+    times = [t for _ in procs for t in out.get(timeout=30)]
+    for p in procs:
+        p.join(10)
+    # Then no 1 s window holds more than rate + burst sends, and the rate was nearly used
+    assert max_in_any_window(times) <= rate + burst
+    assert len(times) / (max(times) - min(times)) >= 0.9 * rate
+    assert all(p.exitcode == 0 for p in procs)
+
+
+def test_each_reserved_slot_has_its_own_due_time(redis_url, key_prefix):
+    # Given an idle account at 10/s with a burst of 3
+    limiter = _limiter(redis_url, key_prefix, rate=10, burst=3)
+    before = time.monotonic()
+    # When one call reserves 5 slots
+    reservation = limiter.reserve(5)
+    # Then the burst goes at once and the rest follow one interval apart, as GCRA allows
+    offsets = [due - before for due in reservation.due]
+    assert reservation.granted and len(offsets) == 5
+    assert all(offset < 0.05 for offset in offsets[:3])
+    assert [round(b - a, 3) for a, b in zip(offsets[2:], offsets[3:])] == [0.1, 0.1]
+    # And the next caller is booked after all five
+    assert 0.25 <= limiter.reserve().wait_s <= 0.3
+
+
+def test_slots_kept_for_take_reserved_are_per_thread(redis_url, key_prefix):
+    # Given two rows' second slots kept by two sender threads of one limiter
+    limiter = _limiter(redis_url, key_prefix, rate=10)
+    due = limiter.reserve(4).due
+    taken: dict[str, list[bool]] = {}
+
+    def sender(name: str, second: float) -> None:
+        limiter.keep_reserved([second])
+        taken[name] = [limiter.take_reserved(), limiter.take_reserved()]
+
+    threads = [threading.Thread(target=sender, args=(name, d)) for name, d in (("a", due[1]), ("b", due[3]))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then each takes its own slot once, neither takes the other's
+    assert taken == {"a": [True, False], "b": [True, False]}
+    assert time.monotonic() >= due[3]

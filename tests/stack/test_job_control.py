@@ -15,9 +15,11 @@ from workers.dev import devstack
 
 @pytest.fixture(scope="module")
 def stack(redis_url, tmp_path_factory):
-    # 5 ms per request and 4 threads: a 2,000-row job takes a few seconds, long enough to steer
+    # 4 threads, 8 rows in flight each, paced by a limit of 300/s: a 2,000-row job takes a few
+    # seconds, long enough to steer
     s = Stack(redis_url, tmp_path_factory.mktemp("control"), "--latency-ms", "5", chunk_size="20",
-              retry__in_task_attempts="1", retry__max_task_retries="0")
+              retry__in_task_attempts="1", retry__max_task_retries="0", rows_in_flight="8",
+              ringostat__accounts__default__rate_per_s="300")
     s.start_worker(concurrency=4)
     yield s
     s.stop()

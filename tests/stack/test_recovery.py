@@ -7,7 +7,6 @@ the sizes of the jobs are chosen, to make the kill land mid-job.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -21,7 +20,8 @@ import pytest
 
 from tests.support.data import write_contacts
 from tests.support.stack import Stack
-from tests.support.delivery import assert_exactly_once_except_unknown, job_id_of, line_map, status
+from tests.support.delivery import assert_exactly_once_except_unknown, delivered, job_id_of, line_map, status
+from tests.support.liveness import held_of, record_of
 from workers.dev import devstack
 from workers.settings import Settings
 
@@ -48,16 +48,6 @@ BROKERS = [
 ]
 
 
-def record_of(stack: Stack, proc: subprocess.Popen) -> dict | None:
-    raw = stack.redis.get(f"{stack.prefix}worker:{socket.gethostname()}:{proc.pid}")
-    return json.loads(raw) if raw else None
-
-
-def held_of(stack: Stack, proc: subprocess.Popen, job_id: str) -> list[dict]:
-    record = record_of(stack, proc)
-    return [entry for entry in (record or {}).get("held", []) if entry["job_id"] == job_id]
-
-
 def recovery_s(stack: Stack, campaign: int, valid: set[str], killed_at: float) -> float:
     """Seconds from the kill to the first row, unsent by then, that reached the vendor."""
     rows = stack.rows(campaign)
@@ -65,10 +55,6 @@ def recovery_s(stack: Stack, campaign: int, valid: set[str], killed_at: float) -
     stranded = valid - sent_before
     assert stranded, "the kill must land while the dead worker still holds unsent rows"
     return min(row["t"] for row in rows if row["phone_number"] in stranded) - killed_at
-
-
-def delivered(stack: Stack, job_id: str) -> int:
-    return int(stack.redis.hget(f"{stack.prefix}job:{job_id}", "delivered") or 0)
 
 
 @pytest.mark.parametrize("broker_url", BROKERS)

@@ -36,3 +36,7 @@ def assert_exactly_once_except_unknown(stack, job_id, campaign, valid, line_of):
 def line_map(valid_count: int, offset: int) -> dict[str, int]:
     """Phone -> CSV line of a file from tests.support.data.write_contacts(n, offset=offset)."""
     return {f"38093{i:07d}": i - offset + 2 for i in range(offset, offset + valid_count)}
+
+
+def delivered(stack, job_id: str) -> int:
+    return int(stack.redis.hget(f"{stack.prefix}job:{job_id}", "delivered") or 0)

@@ -166,7 +166,8 @@ def test_the_interface_declares_everything_tasks_use_of_the_runtime():
 
 
 @pytest.mark.parametrize("protocol", [interface.Limiter, interface.Ledger, interface.OnceLedger,
-                                      interface.SecretStore, interface.Claim, interface.OnceEntry])
+                                      interface.SecretStore, interface.Claim, interface.OnceEntry,
+                                      interface.Reservation, interface.Claims])
 def test_every_handed_out_interface_is_reachable_from_the_runtime(protocol):
     reachable: set[type] = set()
 

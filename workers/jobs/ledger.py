@@ -21,6 +21,7 @@ import os
 import re
 import secrets
 import socket
+from dataclasses import dataclass
 from enum import Enum
 
 import redis
@@ -94,26 +95,81 @@ redis.call('HINCRBY', KEYS[1], 'unknown_outcome', 1)
 return 'reclaimed'
 """
 
+# KEYS  job, delivered, failed, claims, unknown
+# ARGV  lease_ms, owner, line...
+# CLAIM for many lines in one call: the job's state is read once; returns {stop, busy_left_ms,
+# verdict per line}: stop is 'paused' | 'cancelled' | 'gone' (then no line was claimed) or '',
+# busy_left_ms how long the longest lease another owner holds among the lines still runs.
+CLAIM_MANY = _LEASE + """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {'gone', 0} end
+if state == 'paused' or state == 'cancelled' then return {state, 0} end
+local now = now_ms()
+local deadline = now + tonumber(ARGV[1])
+local out = {'', 0}
+for i = 3, #ARGV do
+  local line, verdict = ARGV[i], 'claimed'
+  if not line_ok(KEYS[1], line) then
+    verdict = 'badline'
+  elseif redis.call('GETBIT', KEYS[2], line) == 1 or redis.call('HEXISTS', KEYS[3], line) == 1 then
+    verdict = 'done'
+  else
+    local lease, owner = lease_of(KEYS[4], line)
+    if lease > now and owner ~= ARGV[2] then
+      verdict = 'busy'
+      out[2] = math.max(out[2], lease - now)
+    else
+      hold(KEYS[4], line, deadline, ARGV[2])
+      if lease > 0 and owner ~= ARGV[2] then
+        verdict = 'reclaimed'
+        redis.call('HINCRBY', KEYS[5], line, 1)
+        redis.call('HINCRBY', KEYS[1], 'unknown_outcome', 1)
+      end
+    end
+  end
+  out[#out + 1] = verdict
+end
+return out
+"""
+
 # KEYS  every key of the job (Keys.job_keys): job, delivered, failed, claims, ...
 # ARGV  line, outcome ('delivered' | 'failed' | 'cancelled'), failure JSON,
 #       owner ('' for a worker that is not sending the row: cancel marking, giving up), TTL s
 # A live lease of another owner is left alone (that worker's answer decides the row);
 # returns 1 when this call recorded the outcome, 0 when it did not.
-FINISH = _MAYBE_DONE + _LEASE + """
-local line = ARGV[1]
-if not line_ok(KEYS[1], line) then return redis.error_reply('line ' .. line .. ' is not a row of this job') end
-local lease, owner = lease_of(KEYS[4], line)
-if lease > now_ms() and owner ~= ARGV[4] then return 0 end
-if lease > 0 then unhold(KEYS[4], line) end
-if redis.call('GETBIT', KEYS[2], line) == 1 or redis.call('HEXISTS', KEYS[3], line) == 1 then return 0 end
-if ARGV[2] == 'delivered' then
-  redis.call('SETBIT', KEYS[2], line, 1)
-else
-  redis.call('HSET', KEYS[3], line, ARGV[3])
+_FINISH = _LEASE + """
+local function finish(line, outcome, record, owner)
+  if not line_ok(KEYS[1], line) then return redis.error_reply('line ' .. line .. ' is not a row of this job') end
+  local lease, holder = lease_of(KEYS[4], line)
+  if lease > now_ms() and holder ~= owner then return 0 end
+  if lease > 0 then unhold(KEYS[4], line) end
+  if redis.call('GETBIT', KEYS[2], line) == 1 or redis.call('HEXISTS', KEYS[3], line) == 1 then return 0 end
+  if outcome == 'delivered' then
+    redis.call('SETBIT', KEYS[2], line, 1)
+  else
+    redis.call('HSET', KEYS[3], line, record)
+  end
+  redis.call('HINCRBY', KEYS[1], outcome, 1)
+  return 1
 end
-redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
+"""
+FINISH = _MAYBE_DONE + _FINISH + """
+local done = finish(ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+if done == 1 then maybe_done(KEYS[1]) end
+return done
+"""
+
+# KEYS  as FINISH;  ARGV  owner, line..., TTL s
+# FINISH as 'delivered' for many lines of one owner in one call; returns 1/0 per line.
+DELIVERED_MANY = _MAYBE_DONE + _FINISH + """
+local out = {}
+for i = 2, #ARGV - 1 do
+  local done = finish(ARGV[i], 'delivered', '', ARGV[1])
+  if type(done) == 'table' then return done end
+  out[#out + 1] = done
+end
 maybe_done(KEYS[1])
-return 1
+return out
 """
 
 # KEYS  claims, unknown, job
@@ -165,6 +221,25 @@ class Claim(str, Enum):
         return self in (Claim.CLAIMED, Claim.RECLAIMED)
 
 
+@dataclass(frozen=True)
+class Claims:
+    """What one claim_many() answered: a stop for the whole job, or a verdict per line."""
+
+    #: PAUSED, CANCELLED or GONE: nothing was claimed; None while the job runs
+    stop: Claim | None
+    verdicts: dict[int, Claim]
+    #: how long the longest lease another owner holds on these lines still runs
+    busy_left_s: float = 0.0
+
+    def lines(self, *wanted: Claim) -> list[int]:
+        return [line for line, verdict in self.verdicts.items() if verdict in wanted]
+
+    @property
+    def claimed(self) -> list[int]:
+        """The lines this owner may send now (a reclaimed one may duplicate: counted)."""
+        return self.lines(Claim.CLAIMED, Claim.RECLAIMED)
+
+
 class Ledger:
     def __init__(self, client: redis.Redis, keys: Keys, job_id: str, *, lease_s: float, ttl_s: int | None = None,
                  owner: str | None = None) -> None:
@@ -177,6 +252,8 @@ class Ledger:
         self._unknown = keys.unknown(job_id)
         self._lease_ms = int(lease_s * 1000)
         self._claim = client.register_script(CLAIM)
+        self._claim_many = client.register_script(CLAIM_MANY)
+        self._delivered_many = client.register_script(DELIVERED_MANY)
         self._finish = client.register_script(FINISH)
         self._release = client.register_script(RELEASE)
         self._check_done = client.register_script(CHECK_DONE)
@@ -196,8 +273,27 @@ class Ledger:
         result = self._claim(keys=[*self._job_keys, self._unknown], args=[line, self._lease_ms, self.owner])
         return Claim(result.decode() if isinstance(result, bytes) else result)
 
+    def claim_many(self, lines: list[int], *, extra_lease_s: float = 0.0) -> Claims:
+        """Claim every line that may be sent, in one round trip. extra_lease_s lengthens these
+        leases, e.g. by the wait for the last of the limiter slots reserved for them."""
+        lease_ms = self._lease_ms + int(extra_lease_s * 1000)
+        stop, busy_left_ms, *verdicts = self._claim_many(
+            keys=[*self._job_keys, self._unknown], args=[lease_ms, self.owner, *lines])
+        stop = stop.decode() if isinstance(stop, bytes) else stop
+        if stop:
+            return Claims(Claim(stop), {line: Claim(stop) for line in lines})
+        verdicts = [Claim(v.decode() if isinstance(v, bytes) else v) for v in verdicts]
+        return Claims(None, dict(zip(lines, verdicts)), int(busy_left_ms) / 1000)
+
     def delivered(self, line: int) -> bool:
         return bool(self._finish(keys=self._all_keys, args=[line, "delivered", "", self.owner, self._ttl_s]))
+
+    def delivered_many(self, lines: list[int]) -> list[bool]:
+        """delivered() for many lines in one round trip: True for each line this call recorded."""
+        if not lines:
+            return []
+        recorded = self._delivered_many(keys=self._all_keys, args=[self.owner, *lines, self._ttl_s])
+        return [bool(done) for done in recorded]
 
     def failed(self, line: int, fields: dict, *, reason: str, outcome: str = "failed", wire: list | None = None,
                unclaimed_only: bool = False) -> bool:

@@ -8,6 +8,7 @@ sleep and ask again instead of booking slots far ahead, which keeps pause/cancel
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -76,6 +77,8 @@ class Reservation:
     wait_s: float
     #: from now until the last of the reserved slots may be used (== wait_s for one slot)
     last_s: float = 0.0
+    #: time.monotonic() at which each reserved slot may be used, first to last (granted only)
+    due: tuple[float, ...] = ()
 
 
 class RateLimiter:
@@ -84,6 +87,10 @@ class RateLimiter:
     acquire(slots=n) reserves the n requests of one unit of work at once (the Obzvonilka
     upsert: a find, then a write), before any row is claimed; take_reserved() then waits for
     the next of them, at most one emission interval, without asking Redis for a new slot.
+    reserve(n) books n slots in one call without waiting, each with its own due time, for n
+    concurrent sends; a sender that slept until its slot asks quiet() before it sends.
+    Slots kept for take_reserved() are per thread (keep_reserved()), so concurrent senders
+    of one limiter each wait for their own.
     """
 
     def __init__(
@@ -105,29 +112,42 @@ class RateLimiter:
         self._reserve = client.register_script(RESERVE)
         self._penalize = client.register_script(PENALIZE)
         self._quiet_left = client.register_script(QUIET_LEFT)
-        #: time.monotonic() at which each slot reserved by acquire(slots=n) after the first is due
-        self._reserved_at: list[float] = []
+        #: per thread: time.monotonic() at which each slot kept for take_reserved() is due
+        self._local = threading.local()
+
+    @property
+    def _reserved_at(self) -> list[float]:
+        return self._local.__dict__.setdefault("reserved_at", [])
+
+    def keep_reserved(self, due: list[float] | tuple[float, ...]) -> None:
+        """The slots this thread's take_reserved() waits for next (a row's slots after its first)."""
+        self._local.reserved_at = list(due)
 
     def reserve(self, slots: int = 1) -> Reservation:
         """One atomic try: `slots` back-to-back slots within max_wait_s, or how far away the next one is."""
         granted, wait_us, last_us = self._reserve(
             keys=self._keys, args=[self._interval_us, self._tolerance_us, self._max_wait_us, slots])
-        return Reservation(bool(granted), int(wait_us) / 1_000_000, int(last_us) / 1_000_000)
+        wait_s, last_s = int(wait_us) / 1_000_000, int(last_us) / 1_000_000
+        due = _due(time.monotonic(), last_s, slots, self._interval_us / 1_000_000) if granted else ()
+        return Reservation(bool(granted), wait_s, last_s, due)
+
+    def quiet(self) -> bool:
+        """Whether a 429 since asks every sender of the account to stay quiet now."""
+        return bool(self._quiet_left(keys=[self._quiet_key]))
 
     def acquire(self, *, should_stop=lambda: False, slots: int = 1) -> bool:
         """Sleep until our reserved slot; False when should_stop() said so before a slot came.
         With slots=n, the n-1 slots after the first are kept for take_reserved()."""
-        self._reserved_at = []
+        self.keep_reserved([])
         while True:
             reservation = self.reserve(slots)
             if reservation.granted:
-                reserved_at = time.monotonic()
                 if reservation.wait_s:
-                    time.sleep(reservation.wait_s)
+                    time.sleep(max(0.0, reservation.due[0] - time.monotonic()))
                     # A 429 while we slept: a slot booked before it must not be used inside its quiet time.
-                    if self._quiet_left(keys=[self._quiet_key]):
+                    if self.quiet():
                         continue
-                self._reserved_at = _spread(reserved_at, reservation, slots)
+                self.keep_reserved(reservation.due[1:])
                 return True
             if should_stop():
                 return False
@@ -142,7 +162,7 @@ class RateLimiter:
         due = self._reserved_at.pop(0) - time.monotonic()
         if due > 0:
             time.sleep(due)
-        return not self._quiet_left(keys=[self._quiet_key])
+        return not self.quiet()
 
     def penalize(self, retry_after_s: float) -> None:
         """Push this account's schedule past the vendor's Retry-After, for every worker at once."""
@@ -150,9 +170,8 @@ class RateLimiter:
         self._penalize(keys=[*self._keys, self._quiet_key], args=[int(wait_s * 1_000_000), self._tolerance_us])
 
 
-def _spread(reserved_at: float, reservation: Reservation, slots: int) -> list[float]:
-    """When each reserved slot after the first is due, evenly between the first and the last."""
-    if slots < 2:
-        return []
-    step_s = (reservation.last_s - reservation.wait_s) / (slots - 1)
-    return [reserved_at + reservation.wait_s + k * step_s for k in range(1, slots)]
+def _due(now: float, last_s: float, slots: int, interval_s: float) -> tuple[float, ...]:
+    """When each of `slots` back-to-back slots may be used: slot k one interval after slot k-1,
+    the last at now + last_s, none before now (the burst tolerance lets the first ones go at once).
+    `now` is taken after Redis answered, so every slot is due no earlier than the schedule says."""
+    return tuple(now + max(0.0, last_s - (slots - 1 - k) * interval_s) for k in range(slots))

@@ -72,6 +72,10 @@ class WorkerRuntime:
     def chunk_time_budget_s(self) -> float:
         return self._settings.chunk_time_budget_s
 
+    @property
+    def rows_in_flight(self) -> int:
+        return self._settings.rows_in_flight
+
     def limiter(self, vendor: str, account: str) -> RateLimiter:
         limits = vendor_account(vendor, account, self._settings)
         keys = get_keys()
