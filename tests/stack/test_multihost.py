@@ -36,6 +36,7 @@ import redis
 import requests
 
 from sandbox.client import SandboxControl
+from tests.support import debian
 from tests.support.data import write_contacts
 from tests.support.stack import PROJECT_ID, SECRET_KEY, vendor_secret
 from tests.support.delivery import assert_exactly_once_except_unknown, line_map, status
@@ -127,8 +128,9 @@ class TestNet:
     def snat(self) -> str:
         """From now on, everything the hosts send to the service address arrives from one other
         address, as from hosts behind a NAT gateway: returns that address. unsnat() undoes it."""
-        if shutil.which("nft") is None:
-            pytest.skip("no `nft` command (nftables) to put the hosts behind one SNAT address")
+        if shutil.which("nft") is None and not debian.install("nftables"):
+            pytest.skip("no `nft` command (nftables) to put the hosts behind one SNAT address, "
+                        "and it could not be installed (needs root and apt-get)")
         nat_address = f"10.{self.net}.0.254"
         ip("addr", "add", f"{nat_address}/32", "dev", f"tq{self.tag}s0")
         table = f"tq{self.tag}"

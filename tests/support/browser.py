@@ -1,19 +1,18 @@
 """A headless Chromium for browser tests: Debian's `chromium`, driven by Playwright from PyPI.
 
 Playwright cannot download its own browsers here, so it drives /usr/bin/chromium. When that
-is missing and we run as root with apt-get (CI, a fresh dev machine), it is installed
-once; otherwise the tests skip and say why.
+is missing, tests.support.debian installs it where it can; otherwise the tests skip and say why.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
+
+from tests.support import debian
 
 CHROMIUM = "/usr/bin/chromium"
 #: screenshots of browser tests, kept after the run (gitignored)
@@ -24,21 +23,11 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 
 def chromium_or_skip() -> str:
     if not os.path.exists(CHROMIUM):
-        _install()
+        debian.install("chromium")
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"no Chromium at {CHROMIUM} and it could not be installed "
                     "(needs root and apt-get: apt-get install chromium)")
     return CHROMIUM
-
-
-def _install() -> None:
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        return
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
-    if subprocess.run(install, env=env, capture_output=True, timeout=900).returncode != 0:
-        subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=600)
-        subprocess.run(install, env=env, capture_output=True, timeout=900)
 
 
 def launch(playwright, **context):
