@@ -33,6 +33,15 @@ class ChunkPayload(BaseModel):
     #: how many rounds of deferred retries these rows have been through
     attempt: int = Field(default=0, ge=0)
 
+    @classmethod
+    def for_job(cls, job_id: str, params: dict, rows: list[list]) -> dict:
+        """The kwargs of a job's first chunk message: `params` (the account and the kind's
+        target, named as this model's fields) are checked here, so a renamed or missing field
+        fails in the producer, not in a worker. `rows` are already in their wire form (the
+        kind's row codec) and go as they are: checking each again would double a load's cost."""
+        head = cls.model_validate({"job_id": job_id, **params, "rows": []})
+        return {**head.model_dump(exclude={"rows", "attempt"}), "rows": rows}
+
 
 def run_chunk(task_name: str, vendor: str, payload: ChunkPayload, *, to_row: Callable[[list], JobRow],
               send: Callable[[JobRow], Any] | None = None, send_batch: Callable[[list[JobRow]], Any] | None = None,

@@ -153,6 +153,9 @@ class UpsertRow:
     """One row of a contacts upsert as it travels in a chunk: the producer (workers.jobs.kinds.
     obzvonilka_contacts) encodes it with to_wire, the chunk task decodes it with from_wire."""
 
+    #: the fields a report shows of a row, failed or rejected (workers.jobs.kinds.obzvonilka_contacts)
+    REPORT_FIELDS = ("external_code", "phone", "name")
+
     line: int
     external_code: str
     phone: str  #: normalised: country code + digits
@@ -167,8 +170,11 @@ class UpsertRow:
         line, external_code, phone, name, extra = wire
         return cls(line, external_code, phone, name, extra)
 
+    def fields(self) -> dict[str, str]:
+        """By name: what the send reads (the extra fields too) and, for a failed row, the report shows."""
+        return {**{name: getattr(self, name) for name in self.REPORT_FIELDS}, **self.extra}
+
 
 def upsert_row(wire: list) -> JobRow:
     row = UpsertRow.from_wire(wire)
-    return JobRow(row.line, {"external_code": row.external_code, "phone": row.phone, "name": row.name, **row.extra},
-                  wire)
+    return JobRow(row.line, row.fields(), wire)

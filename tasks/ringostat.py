@@ -27,9 +27,12 @@ class CampaignRowPayload(OperationPayload):
 
 
 @dataclass(frozen=True, slots=True)
-class CampaignRow:
+class CampaignChunkRow:
     """One row of a campaign load as it travels in a chunk: the producer (workers.jobs.kinds.
     ringostat_campaign) encodes it with to_wire, the chunk task decodes it with from_wire."""
+
+    #: the fields a report shows of a row, failed or rejected (workers.jobs.kinds.ringostat_campaign)
+    REPORT_FIELDS = ("phone", "fio")
 
     line: int
     phone: str  #: normalised: country code + digits
@@ -39,9 +42,13 @@ class CampaignRow:
         return [self.line, self.phone, self.fio]
 
     @classmethod
-    def from_wire(cls, wire: list) -> CampaignRow:
+    def from_wire(cls, wire: list) -> CampaignChunkRow:
         line, phone, fio = wire
         return cls(line, phone, fio)
+
+    def fields(self) -> dict[str, str]:
+        """By name: what the send reads and, for a failed row, the report shows."""
+        return {name: getattr(self, name) for name in self.REPORT_FIELDS}
 
 
 class CampaignChunkPayload(ChunkPayload):
@@ -65,5 +72,5 @@ def add_campaign_chunk(self: ChunkTask, **payload: Any) -> dict[str, int]:
 
 
 def campaign_row(wire: list) -> JobRow:
-    row = CampaignRow.from_wire(wire)
-    return JobRow(row.line, {"phone": row.phone, "fio": row.fio}, wire)
+    row = CampaignChunkRow.from_wire(wire)
+    return JobRow(row.line, row.fields(), wire)

@@ -25,6 +25,8 @@ SYNC_ORGANIZATIONS = "ringostat.organizations.sync"
 SYNC_CONTACTS_CHUNK = "ringostat.contacts.sync_chunk"
 #: contacts per request; the doc names no limit, this keeps one request's body under ~1 MB
 MAX_BATCH_SIZE = 1000
+#: the fields of a Contact a report shows, failed or rejected (workers.jobs.kinds.ringostat_contacts)
+REPORT_FIELDS = ("full_name", "external_id", "lead_id")
 
 
 class ContactsSyncPayload(OperationPayload):
@@ -75,4 +77,4 @@ def contact_row(line: int, contact: Contact) -> JobRow:
 
 
 def report_fields(contact: Contact) -> dict[str, str | None]:
-    return {"full_name": contact.full_name, "external_id": contact.external_id, "lead_id": contact.lead_id}
+    return {name: getattr(contact, name) for name in REPORT_FIELDS}

@@ -61,8 +61,8 @@ def test_a_load_that_breaks_midway_ends_as_aborted_with_true_counters(r, key_pre
     import pytest
 
     from workers.jobs import producer
-    from workers.jobs.intake import ContactRow
-    from workers.jobs.registry import JobKind
+    from tasks.ringostat import CampaignChunkRow
+    from workers.jobs.kind import JobKind
 
     monkeypatch.setattr(producer, "get_redis", lambda: r)
     monkeypatch.setattr(producer, "get_keys", lambda: Keys(key_prefix))
@@ -70,10 +70,11 @@ def test_a_load_that_breaks_midway_ends_as_aborted_with_true_counters(r, key_pre
 
     def rows():
         for line in range(2, 152):
-            yield ContactRow(line, f"380930000{line:03d}", "")
+            yield CampaignChunkRow(line, f"380930000{line:03d}", "")
         raise UnicodeError("a broken line")
 
-    kind = JobKind("test-kind", "ringostat", "t", lambda job_id, params, chunk: {"rows": chunk})
+    kind = JobKind("test-kind", "ringostat", "t", lambda job_id, params, chunk: {"rows": chunk},
+                   to_wire=lambda row: [row.line, row.phone, row.fio])
     created = []
     with pytest.raises(UnicodeError):
         producer.start_job(kind, rows(), account="default", target="t", params={}, chunk_size=100,

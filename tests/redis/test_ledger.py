@@ -176,15 +176,16 @@ def test_the_lease_outlasts_the_slowest_call_of_any_vendor_by_the_margin():
 
 
 def test_the_producer_records_the_highest_line_read_whatever_the_order(r, key_prefix):
-    from workers.jobs.intake import ContactRow
+    from tasks.ringostat import CampaignChunkRow
     from workers.jobs.producer import produce
 
     keys = Keys(key_prefix)
     store = JobStore(r, keys)
     job_id = store.create(kind="test", vendor="ringostat", account="default", target="t", producer="p1")
-    rows = [ContactRow(9, "p", ""), ContactRow(3, "p", ""), ContactRow(4, "p", "")]
+    rows = [CampaignChunkRow(9, "p", ""), CampaignChunkRow(3, "p", ""), CampaignChunkRow(4, "p", "")]
     produce(job_id, rows, store=store, producer="p1", chunk_size=2,
-            build=lambda chunk: ("test.chunk", {"rows": chunk}, {}), publish=lambda *a, **k: None)
+            build=lambda chunk: ("test.chunk", {"rows": chunk}, {}), publish=lambda *a, **k: None,
+            to_wire=lambda row: [row.line, row.phone, row.fio])
     assert Ledger(r, keys, job_id, lease_s=30).line_limit() == 9
 
 

@@ -10,17 +10,19 @@ import time
 
 import pytest
 
+from tasks.ringostat import CampaignChunkRow
 from workers.jobs import producer
 from workers.jobs.control import JobControl
-from workers.limits.deferred import encode_entry
-from workers.jobs.intake import ContactRow, DuplicateLine
-from workers.jobs.store import JobStore
-from workers.redis.keys import Keys
-from workers.jobs.registry import JobKind
+from workers.jobs.intake import DuplicateLine
+from workers.jobs.kind import JobKind
 from workers.jobs.ledger import Ledger
+from workers.jobs.store import JobStore
+from workers.limits.deferred import encode_entry
+from workers.redis.keys import Keys
 from workers.runtime.worker_runtime import PARK
 
-KIND = JobKind("ringostat-campaign", "ringostat", "t", lambda job_id, params, chunk: {"job_id": job_id, "rows": chunk})
+KIND = JobKind("ringostat-campaign", "ringostat", "t", lambda job_id, params, chunk: {"job_id": job_id, "rows": chunk},
+               to_wire=lambda row: [row.line, row.phone, row.fio])
 
 
 @pytest.fixture
@@ -47,7 +49,7 @@ def paused_then_failing_load(r, keys):
         for line in range(2, 152):
             if line == 50:
                 JobControl(r, keys, publish).pause(created[0])
-            yield ContactRow(line, f"380930000{line:03d}", "")
+            yield CampaignChunkRow(line, f"380930000{line:03d}", "")
         raise UnicodeError("a broken line")
 
     with pytest.raises(UnicodeError):

@@ -85,9 +85,11 @@ def test_telequeue_help_and_the_demo_csv_work_outside_the_repo(venv, tmp_path):
     assert "demo" in help_text and "load" in help_text
 
     probe = ("import workers.dev.demo as demo\n"
-             "from workers.jobs.intake import ContactRow, read_csv, validate_contacts\n"
+             "from tasks.ringostat import CampaignChunkRow\n"
+             "from workers.jobs.intake import read_csv\n"
+             "from workers.jobs.kinds.ringostat_campaign import validate_contacts\n"
              "with read_csv(demo.EXAMPLE_CSV) as records:\n"
-             "    valid = sum(isinstance(row, ContactRow) for row in validate_contacts(records, region='UA'))\n"
+             "    valid = sum(isinstance(row, CampaignChunkRow) for row in validate_contacts(records, region='UA'))\n"
              "print(demo.__file__); print(demo.EXAMPLE_CSV); print(valid)\n")
     module, csv_path, valid = run([venv / "bin" / "python", "-c", probe], cwd=tmp_path,
                                   env=outside_env()).stdout.split()

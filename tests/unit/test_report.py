@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from workers.jobs.intake import ContactRow, read_csv, validate_contacts
+from tasks.ringostat import CampaignChunkRow
+from workers.jobs.intake import read_csv
+from workers.jobs.kinds.ringostat_campaign import validate_contacts
 from workers.jobs.registry import kind_of
 from workers.jobs.report import escape_cell, write_report
 
@@ -61,7 +63,7 @@ def test_report_to_a_path_has_a_bom_and_loads_back(tmp_path: Path) -> None:
     # Then Excel gets its BOM, and the fixed report reloads as a job file
     assert path.read_bytes().startswith(b"\xef\xbb\xbfline,phone,fio")
     rows = list(validate_contacts(read_csv(path)))
-    assert rows == [ContactRow(2, "380930000000", "Ганна")]
+    assert rows == [CampaignChunkRow(2, "380930000000", "Ганна")]
 
 
 def test_empty_report_still_has_a_header(tmp_path: Path) -> None:

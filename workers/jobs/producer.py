@@ -11,7 +11,6 @@ and `telequeue load ... --resume JOB FILE` goes on after the last counted line.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
@@ -21,38 +20,17 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from workers.limits.deferred import encode_entry
 from workers.jobs.intake import RejectedRow
+from workers.jobs.kind import JobKind, Publish
 from workers.jobs.store import JobNotFound, JobStore
+from workers.limits.deferred import encode_entry
 from workers.redis.connection import get_keys, get_redis
 from workers.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-Publish = Callable[..., None]
 #: the file's first bytes, hashed: enough to tell another file from the one a job was loaded from
 SOURCE_HEAD_BYTES = 64 * 1024
-
-
-@dataclasses.dataclass(frozen=True)
-class JobKind:
-    """A kind of bulk job, as the producer, job control and reports need it. Each kind's
-    module in workers/jobs/kinds/ builds its own; workers.jobs.registry lists them all."""
-
-    name: str
-    vendor: str
-    #: the chunk task, by name
-    task_name: str
-    #: (job_id, job params, wire rows) -> the chunk task's kwargs
-    build_chunk: Callable[[str, dict, list[list]], dict]
-    #: the row fields the report shows between `line` and `status`
-    report_fields: tuple[str, ...] = ()
-    #: a valid row -> its form in a chunk message, line first (the chunk task's row model decodes it)
-    to_wire: Callable[[Any], list] | None = None
-
-    @property
-    def report_columns(self) -> tuple[str, ...]:
-        return ("line", *self.report_fields, "status", "reason")
 
 
 class LoadStopped(RuntimeError):
@@ -116,7 +94,7 @@ def start_job(
             produce(job_id, rows, store=store, producer=producer, chunk_size=chunk_size or get_settings().chunk_size,
                     # Chunk results are never read (the ledger is the record): no result subscription per message.
                     build=lambda chunk: (kind.task_name, kind.build_chunk(job_id, params, chunk), {"ignore_result": True}),
-                    publish=publish, on_progress=on_progress, to_wire=kind.to_wire or fields_wire,
+                    publish=publish, on_progress=on_progress, to_wire=kind.to_wire,
                     skip_through=skip_through, first_batch=batch + 1)
         except LoadStopped as exc:
             if isinstance(exc, RedisLostWrites):
@@ -167,11 +145,6 @@ def _shown(options: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(options.items())) or "no options"
 
 
-def fields_wire(row: Any) -> list:
-    """For a kind that names no encoding (tests): a row dataclass's fields, in order."""
-    return [getattr(row, field.name) for field in dataclasses.fields(row)]
-
-
 #: rejects are written to Redis in batches of this size, whatever the chunk size
 REJECT_BATCH = 1000
 
@@ -185,8 +158,8 @@ def produce(
     chunk_size: int,
     build: Callable[[list[list]], tuple[str, dict, dict]],
     publish: Publish,
+    to_wire: Callable[[Any], list],
     on_progress: Callable[[int], None] = lambda n: None,
-    to_wire: Callable[[object], list] = None,
     skip_through: int = 0,
     first_batch: int = 1,
 ) -> None:
@@ -194,7 +167,6 @@ def produce(
     into its chunk form, line first); the job can finish only after this returns. Rows up to
     line `skip_through` were counted by an earlier producer: read (duplicates are still found
     against them) but not counted again."""
-    to_wire = to_wire or fields_wire
     batch = Batch(job_id, store, producer, build, publish, on_progress, number=first_batch)
     for row in rows:
         if row.line <= skip_through:

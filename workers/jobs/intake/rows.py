@@ -1,8 +1,9 @@
-"""The two shapes a row of a bulk job takes once the intake has looked at it.
+"""A row the operator must fix: what every reader and every kind's checks yield for a
+record they refuse, and what the producer keeps for the report (`as_record`).
 
-Plain frozen slotted dataclasses rather than pydantic models: a million of them
-are built per job, and a dataclass costs a fraction of a model's validation.
-The checks that matter (the phone number) happen in `phones.normalize_phone`.
+A plain frozen slotted dataclass rather than a pydantic model: a file may have a
+million of them, and a dataclass costs a fraction of a model's validation. The valid
+rows are each kind's own (its chunk row in tasks/).
 """
 
 from __future__ import annotations
@@ -12,15 +13,6 @@ from dataclasses import dataclass
 #: Cells copied into a reject are cut to this length, so a runaway cell (a whole
 #: file swallowed by an unclosed quote) cannot bloat the job store or the report.
 MAX_REJECT_CELL_CHARS = 200
-
-
-@dataclass(frozen=True, slots=True)
-class ContactRow:
-    """A row ready to send: `phone` is normalised (country code, digits only)."""
-
-    line: int
-    phone: str
-    fio: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,4 +36,4 @@ class RejectedRow:
         return {"line": self.line, "phone": self.phone, "fio": self.fio, "reason": self.reason}
 
 
-__all__ = ["MAX_REJECT_CELL_CHARS", "ContactRow", "RejectedRow"]
+__all__ = ["MAX_REJECT_CELL_CHARS", "RejectedRow"]

@@ -12,7 +12,8 @@ Rejected, with the line and the reason: a missing external code, no valid phone,
 field the vendor would refuse (too long), and a repeat of an earlier line's external
 code ("duplicate of line N": one contact per code per file, the first line wins).
 
-A chunk row is tasks.obzvonilka.UpsertRow; the report shows REPORT_FIELDS.
+A chunk row is tasks.obzvonilka.UpsertRow, its chunk message UpsertChunkPayload; the report
+shows UpsertRow.REPORT_FIELDS.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from pathlib import Path
 
 import phonenumbers
 import pydantic
+from pydantic import Field
 
-from tasks.obzvonilka import UPSERT_CHUNK, UpsertRow, contact_fields
+from tasks.obzvonilka import UPSERT_CHUNK, UpsertChunkPayload, UpsertRow, contact_fields
 from vendors.obzvonilka import VENDOR
 from vendors.validation import describe
 
@@ -32,7 +34,8 @@ from workers.jobs.intake import (
     InvalidPhone, SeenNumbers, TableRecord, TableRejectedRow, normalize_phone, read_table,
 )
 from workers.jobs.intake.table import rejected
-from workers.jobs.producer import JobKind, Publish, file_source, start_job
+from workers.jobs.kind import FileLoad, JobKind, LoadOptions, OnCreated, Publish
+from workers.jobs.producer import file_source, start_job
 from workers.settings import get_settings, vendor_account
 
 KIND = "obzvonilka-contacts"
@@ -49,7 +52,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 REQUIRED = ("external_code", "phone")
 #: sent when present, after the three every row has
 EXTRA_FIELDS = ("email", "address_string", "description", "www")
-REPORT_FIELDS = ("external_code", "phone", "name")
 
 
 def load_contacts_csv(
@@ -102,10 +104,6 @@ def validate_upserts(records: Iterable[TableRecord | TableRejectedRow], *, regio
         yield rejected(record.line, values, f"duplicate of line {first}") if first else row
 
 
-def chunk_payload(job_id: str, params: dict, rows: list[list]) -> dict:
-    return {"job_id": job_id, "base_id": params["base_id"], "account": params["account"], "rows": rows}
-
-
 def _vendor_problem(row: UpsertRow) -> str | None:
     """What ContactFields (the vendor's limits) refuses, checked now so no chunk meets it."""
     try:
@@ -129,6 +127,20 @@ def _region(region: str) -> str:
     return region.upper()
 
 
-JOB_KIND = JobKind(KIND, VENDOR, UPSERT_CHUNK, chunk_payload, report_fields=REPORT_FIELDS, to_wire=UpsertRow.to_wire)
+# The file load, as `telequeue load obzvonilka-contacts` and Flower's upload start it
 
-__all__ = ["COLUMNS", "KIND", "REQUIRED", "UpsertRow", "load_contacts_csv", "validate_upserts"]
+
+class ObzvonilkaOptions(LoadOptions):
+    base: int = Field(ge=1)
+    region: str | None = None
+
+
+def _load_file(path: str, options: ObzvonilkaOptions, on_created: OnCreated, publish: Publish) -> str:
+    return load_contacts_csv(path, base_id=options.base, publish=publish, account=options.account,
+                             region=options.region, on_created=on_created)
+
+
+JOB_KIND = JobKind(KIND, VENDOR, UPSERT_CHUNK, UpsertChunkPayload.for_job, to_wire=UpsertRow.to_wire,
+                   report_fields=UpsertRow.REPORT_FIELDS, file_load=FileLoad(ObzvonilkaOptions, _load_file))
+
+__all__ = ["COLUMNS", "KIND", "REQUIRED", "ObzvonilkaOptions", "UpsertRow", "load_contacts_csv", "validate_upserts"]

@@ -27,7 +27,8 @@ sent; a contact that fails, or repeats an earlier line's (origin, externalId, le
 is a reject with its line and the reason (pydantic's words). Files are streamed: memory
 stays bounded whatever their size, but for 8 bytes per contact for the repeat check.
 
-A chunk row is tasks.ringostat_minicrm.contact_wire's [line, contact]; the report shows REPORT_FIELDS.
+A chunk row is tasks.ringostat_minicrm.contact_wire's [line, contact], its chunk message
+ContactsChunkPayload; the report shows tasks.ringostat_minicrm.REPORT_FIELDS.
 """
 
 from __future__ import annotations
@@ -43,15 +44,19 @@ from pathlib import Path
 from typing import Any
 
 import pydantic
+from pydantic import Field
 
-from tasks.ringostat_minicrm import MAX_BATCH_SIZE, SYNC_CONTACTS_CHUNK, VENDOR, contact_wire
+from tasks.ringostat_minicrm import (
+    MAX_BATCH_SIZE, REPORT_FIELDS, SYNC_CONTACTS_CHUNK, VENDOR, ContactsChunkPayload, contact_wire,
+)
 from vendors.ringostat import Contact
 from vendors.validation import describe
 
 from workers.jobs.intake.lines import DEFAULT_MAX_LINE_BYTES, BadLine, CsvFormatError, Lines, open_file
 from workers.jobs.intake.table import TableRejectedRow, read_table, rejected
-from workers.jobs.intake.validate import SeenNumbers
-from workers.jobs.producer import JobKind, Publish, file_source, start_job
+from workers.jobs.intake.seen import SeenNumbers
+from workers.jobs.kind import FileLoad, JobKind, LoadOptions, OnCreated, Publish
+from workers.jobs.producer import file_source, start_job
 from workers.settings import ringostat_account
 
 KIND = "ringostat-contacts"
@@ -75,8 +80,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "organization_external_id": ("organization_external_id", "organization_id", "company_id"),
 }
 REQUIRED = ("full_name", "origin", "responsible")
-#: what a reject shows of its contact, as far as it could be read
-REPORT_FIELDS = ("full_name", "external_id", "lead_id")
 _MULTI_SPLIT = re.compile(r"[,;|]")
 
 
@@ -117,10 +120,6 @@ def _load(items, account, batch_size, target, on_created, on_progress, *, publis
 
 def record_wire(item: ContactRecord) -> list:
     return contact_wire(item.line, item.contact)
-
-
-def chunk_payload(job_id: str, params: dict, rows: list[list]) -> dict:
-    return {"job_id": job_id, "account": params["account"], "batch_size": params["batch_size"], "rows": rows}
 
 
 # The reader and its checks
@@ -248,11 +247,14 @@ def _foreign_project(contact: Contact, project_id: int) -> int | None:
     return next((found for found in ids if found != project_id), None)
 
 
+#: each report field -> the keys it may have in a contact as read (the doc's camelCase first, as Contact reads it)
+_SHOWN_KEYS = {field: (Contact.model_fields[field].alias or field, field) for field in REPORT_FIELDS}
+
+
 def _shown(raw: Mapping[str, Any]) -> dict[str, str]:
     """The report's cells of a contact that failed validation, whatever their types."""
-    names = {"full_name": ("fullName", "full_name"), "external_id": ("externalId", "external_id"),
-             "lead_id": ("leadId", "lead_id")}
-    found = {field: next((raw[key] for key in keys if raw.get(key) is not None), "") for field, keys in names.items()}
+    found = {field: next((raw[key] for key in keys if raw.get(key) is not None), "")
+             for field, keys in _SHOWN_KEYS.items()}
     return {field: value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
             for field, value in found.items()}
 
@@ -264,8 +266,20 @@ def _identity(contact: Contact) -> int:
     return value or 1
 
 
-JOB_KIND = JobKind(KIND, VENDOR, SYNC_CONTACTS_CHUNK, chunk_payload, report_fields=REPORT_FIELDS,
-                   to_wire=record_wire)
+# The file load, as `telequeue load ringostat-contacts` and Flower's upload start it
 
-__all__ = ["COLUMNS", "DEFAULT_BATCH_SIZE", "KIND", "REPORT_FIELDS", "REQUIRED", "ContactRecord", "explain", "from_cells",
-           "load_contacts_file", "open_contacts", "validate"]
+
+class RingostatContactsOptions(LoadOptions):
+    batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1, le=MAX_BATCH_SIZE)
+
+
+def _load_file(path: str, options: RingostatContactsOptions, on_created: OnCreated, publish: Publish) -> str:
+    return load_contacts_file(path, publish=publish, account=options.account, batch_size=options.batch_size,
+                              on_created=on_created)
+
+
+JOB_KIND = JobKind(KIND, VENDOR, SYNC_CONTACTS_CHUNK, ContactsChunkPayload.for_job, to_wire=record_wire,
+                   report_fields=REPORT_FIELDS, file_load=FileLoad(RingostatContactsOptions, _load_file))
+
+__all__ = ["COLUMNS", "DEFAULT_BATCH_SIZE", "KIND", "REQUIRED", "ContactRecord", "RingostatContactsOptions", "explain",
+           "from_cells", "load_contacts_file", "open_contacts", "validate"]

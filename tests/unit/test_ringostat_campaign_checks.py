@@ -1,24 +1,16 @@
-"""validate_contacts: rows to send or rows to reject, each number once per job."""
+"""The campaign kind's checks (validate_contacts): rows to send or rows to reject, each number once per job."""
 
 from __future__ import annotations
 
 import dataclasses
-import random
 import runpy
 from pathlib import Path
 
 import pytest
 
-from workers.jobs.intake import (
-    ContactRow,
-    RawRecord,
-    RejectedRow,
-    SeenNumbers,
-    normalize_phone,
-    read_csv,
-    records_from_dicts,
-    validate_contacts,
-)
+from tasks.ringostat import CampaignChunkRow
+from workers.jobs.intake import RawRecord, RejectedRow, normalize_phone, read_csv
+from workers.jobs.kinds.ringostat_campaign import records_from_dicts, validate_contacts
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +20,7 @@ def test_valid_rows_are_normalised_and_names_tidied() -> None:
 
     rows = list(validate_contacts(records))
 
-    assert rows == [ContactRow(2, "380930000000", "Іван Петренко"), ContactRow(3, "48512345678", "")]
+    assert rows == [CampaignChunkRow(2, "380930000000", "Іван Петренко"), CampaignChunkRow(3, "48512345678", "")]
 
 
 def test_a_fio_over_the_vendors_255_characters_is_rejected_at_intake() -> None:
@@ -38,10 +30,10 @@ def test_a_fio_over_the_vendors_255_characters_is_rejected_at_intake() -> None:
     rows = list(validate_contacts(records))
 
     # Then the first goes on, the second is refused before any send could spend a limiter slot on it
-    assert rows[0] == ContactRow(2, "380930000001", "Я" * 255)
+    assert rows[0] == CampaignChunkRow(2, "380930000001", "Я" * 255)
     assert isinstance(rows[1], RejectedRow) and rows[1].reason == "fio longer than 255 characters (256), the vendor's limit"
     # And it does not claim its number: a later valid row with it is not a duplicate
-    assert list(validate_contacts([*records, RawRecord(4, "093 000 00 02", "Ok")]))[2] == ContactRow(4, "380930000002", "Ok")
+    assert list(validate_contacts([*records, RawRecord(4, "093 000 00 02", "Ok")]))[2] == CampaignChunkRow(4, "380930000002", "Ok")
 
 
 def test_invalid_rows_keep_the_cells_as_found_and_a_reason() -> None:
@@ -60,7 +52,7 @@ def test_second_occurrence_of_a_number_is_a_duplicate_of_the_first_line() -> Non
 
     rows = list(validate_contacts(records))
 
-    assert rows[:2] == [ContactRow(2, "380930000000", "A"), ContactRow(3, "380931111111", "B")]
+    assert rows[:2] == [CampaignChunkRow(2, "380930000000", "A"), CampaignChunkRow(3, "380931111111", "B")]
     assert rows[2] == RejectedRow(5, "+380 93 000 00 00", "A again", "duplicate of line 2")
     assert rows[3] == RejectedRow(9, "380930000000", "A thrice", "duplicate of line 2")
 
@@ -69,7 +61,7 @@ def test_an_invalid_row_does_not_claim_a_number() -> None:
     rows = list(validate_contacts([RawRecord(2, "093000000", "bad"), RawRecord(3, "0930000000", "good")]))
 
     assert isinstance(rows[0], RejectedRow)
-    assert rows[1] == ContactRow(3, "380930000000", "good")
+    assert rows[1] == CampaignChunkRow(3, "380930000000", "good")
 
 
 def test_rejects_from_the_reader_pass_through_in_order() -> None:
@@ -84,7 +76,7 @@ def test_rejects_from_the_reader_pass_through_in_order() -> None:
 
 def test_region_applies_and_is_checked_up_front() -> None:
     assert list(validate_contacts([RawRecord(2, "512 345 678", "")], region="pl")) == [
-        ContactRow(2, "48512345678", "")
+        CampaignChunkRow(2, "48512345678", "")
     ]
     with pytest.raises(ValueError, match="unknown region 'XX'"):
         validate_contacts([], region="XX")
@@ -103,35 +95,9 @@ def test_records_from_dicts_keeps_an_explicit_line() -> None:
     assert list(records_from_dicts([{"line": 41, "phone": "0930000000"}], start=0)) == [(41, "0930000000", "")]
 
 
-def test_rejected_cells_are_truncated_to_200_chars() -> None:
-    row = RejectedRow(2, "9" * 1000, "Я" * 1000, "not a phone number (cell too long)")
-
-    assert (len(row.phone), len(row.fio)) == (200, 200)
-
-
 def test_rows_are_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
-        ContactRow(2, "380930000000", "").phone = "x"  # type: ignore[misc]
-
-
-def test_seen_numbers_grows_and_matches_a_dict() -> None:
-    rng = random.Random(3)
-    seen, reference = SeenNumbers(capacity=8), {}
-    for line in range(2, 60_002):
-        number = 380_000_000_000 + rng.randrange(200_000)  # many repeats
-        first = reference.setdefault(number, line)
-
-        assert seen.first_line(number, line) == (0 if first == line else first)
-    assert len(seen) == len(reference)
-
-
-def test_seen_numbers_costs_at_most_32_bytes_per_number() -> None:
-    seen = SeenNumbers()
-    for n in range(100_000):
-        seen.first_line(380_930_000_000 + n * 7919, n + 2)
-
-    size = sum(table.buffer_info()[1] * table.itemsize for table in (seen._numbers, seen._lines))
-    assert size <= 32 * 100_000 * 1.32  # half-full at most, power-of-two sizes
+        CampaignChunkRow(2, "380930000000", "").phone = "x"  # type: ignore[misc]
 
 
 def test_generated_file_end_to_end(tmp_path: Path) -> None:
@@ -156,6 +122,6 @@ def test_generated_file_end_to_end(tmp_path: Path) -> None:
         first = int(row.reason.rsplit(" ", 1)[1])
         first_phone = next(r.phone for r in rows if r.line == first)
         assert row.phone == lines[row.line - 1].split(";")[0]
-        assert isinstance(next(r for r in rows if r.line == first), ContactRow)
+        assert isinstance(next(r for r in rows if r.line == first), CampaignChunkRow)
         assert first < row.line
         assert normalize_phone(row.phone, "UA") == first_phone
