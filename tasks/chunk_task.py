@@ -35,10 +35,12 @@ class ChunkPayload(BaseModel):
 
     @classmethod
     def for_job(cls, job_id: str, params: dict, rows: list[list]) -> dict:
-        """The kwargs of a job's first chunk message: `params` (the account and the kind's
-        target, named as this model's fields) are checked here, so a renamed or missing field
-        fails in the producer, not in a worker. `rows` are already in their wire form (the
-        kind's row codec) and go as they are: checking each again would double a load's cost."""
+        """The kwargs of a chunk message of job `job_id` as the producer and retry-failed send
+        it (no `attempt`: its first round). `params` (the account and the kind's target, named
+        as this model's fields) are checked here, so an unknown or renamed param, or a missing
+        required one, fails in the producer, not in a worker. `rows` are already in their wire
+        form (the kind's row codec) and go as they are: checking each twice would double a
+        load's cost."""
         head = cls.model_validate({"job_id": job_id, **params, "rows": []})
         return {**head.model_dump(exclude={"rows", "attempt"}), "rows": rows}
 
