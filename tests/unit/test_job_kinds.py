@@ -39,17 +39,24 @@ def ringostat_contacts_sample():
     return list(ringostat_contacts.validate(records, project_id=123))
 
 
+# What each chunk task does with its message: parse it with its payload model, decode its rows
+def decode_campaign(message: dict):
+    return [campaign_row(row) for row in CampaignChunkPayload.model_validate(message).rows]
+
+
+def decode_obzvonilka(message: dict):
+    return [upsert_row(row) for row in UpsertChunkPayload.model_validate(message).rows]
+
+
 def decode_minicrm(message: dict):
     return [contact_row(*row) for row in ContactsChunkPayload.model_validate(message).rows]
 
 
 #: kind -> (a valid row and a reject from its own checks, its params, the chunk's decoder, the message's keys)
 SIDES = {
-    "ringostat-campaign": (campaign_sample, {"campaign_id": 456},
-                           lambda message: [campaign_row(row) for row in CampaignChunkPayload.model_validate(message).rows],
+    "ringostat-campaign": (campaign_sample, {"campaign_id": 456}, decode_campaign,
                            {"job_id", "campaign_id", "account", "rows"}),
-    "obzvonilka-contacts": (obzvonilka_sample, {"base_id": 7},
-                            lambda message: [upsert_row(row) for row in UpsertChunkPayload.model_validate(message).rows],
+    "obzvonilka-contacts": (obzvonilka_sample, {"base_id": 7}, decode_obzvonilka,
                             {"job_id", "base_id", "account", "rows"}),
     "ringostat-contacts": (ringostat_contacts_sample, {"batch_size": 100}, decode_minicrm,
                            {"job_id", "account", "batch_size", "rows"}),
