@@ -1,13 +1,14 @@
 """`telequeue`: load bulk jobs and look after them.
 
-Some imports sit in the functions that need them, each marked `# lazy`: Celery and the light
-app that publishes (workers.celeryconf, ~100-130 ms), a job kind with its task module and the
-vendor HTTP stack under it (~70 ms; workers.jobs.registry and job control import every kind),
-the task catalog (~80 ms), rich (~35 ms) and the demo (sandbox, aiohttp: ~500 ms) would
-otherwise slow every `telequeue` command, `--help` and `job status` included (python -X
-importtime and wall time, 2 loaded cores, .pyc present). A load publishes through the light
-app by task name, never workers.app (its worker runtime and every vendor's task modules), and
-`load --detach` prints no rich output at all: the first row of a new job waits for none of it.
+Some imports sit in the functions that need them, each marked `# lazy`: a job kind with its
+task module and Celery under it (~80 ms), the light Celery app that publishes
+(workers.celeryconf: Celery and, at the first publish, kombu's Redis transport), job control
+and the registry (every kind), the task catalog (~80 ms), rich (~35 ms) and the demo (sandbox,
+aiohttp: ~500 ms) would otherwise slow every `telequeue` command, `--help` and `job status`
+included (python -X importtime and wall time, 2 loaded cores, .pyc present). A load publishes
+through the light app by task name, never through workers.app (the worker runtime, metrics and
+every vendor's task modules: ~150 ms more), and `load --detach` prints no rich output: the
+first row of a new job waits for none of them.
 """
 
 from __future__ import annotations
