@@ -69,8 +69,18 @@ def out() -> Console:
     return Console(soft_wrap=True)  # plain lines stay whole when piped (job list | awk)
 
 
-@functools.cache
+#: a load's producer thread and the main thread (warn_if_no_worker) may both ask first
+_celery_app_lock = threading.Lock()
+
+
 def celery_app() -> Celery:
+    """The light client app, one per process."""
+    with _celery_app_lock:
+        return _new_celery_app()
+
+
+@functools.cache
+def _new_celery_app() -> Celery:
     from workers.celeryconf import client_app  # lazy: see the module docstring
 
     return client_app()
