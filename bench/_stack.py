@@ -27,6 +27,7 @@ import redis  # noqa: E402
 # Everything else goes through public interfaces: the CLI, workers.client, Celery by app name,
 # TELEQUEUE_* settings and the sandbox's command line and control API.
 from sandbox import start_sandbox  # noqa: E402
+from workers.cli.sigterm import terminate_like_interrupt  # noqa: E402
 from workers.dev import devstack  # noqa: E402  (workers/dev/devstack.py after the reorganisation)
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -207,7 +208,7 @@ class Procs:
 
 def exit_on_sigterm() -> None:
     """SIGTERM unwinds like Ctrl-C, so finally blocks stop the processes and clean Redis."""
-    devstack.terminate_like_interrupt()
+    terminate_like_interrupt()
 
 
 def wait_workers(broker_prefix: str, names: list[str], timeout_s: float = 30.0, procs: list | None = None,

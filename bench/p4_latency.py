@@ -1,6 +1,6 @@
 """P4: latency of a single operation through an idle worker, and of a new job's first row.
 
-    python bench/p4_latency.py                       # 200 single ops + 10 job starts, ~1.5 min
+    python bench/p4_latency.py                       # 200 single ops + 10 job starts each way, ~2 min
     python bench/p4_latency.py --ops 50 --jobs 3     # smoke run
     python bench/p4_latency.py --env TELEQUEUE_ROWS_IN_FLIGHT=16 --pool prefork --concurrency 2
 
@@ -17,12 +17,23 @@ first row  `python -m workers load ringostat-campaign --detach FILE` (the `teleq
            a --job-rows CSV), the worker idle, the sandbox reset before each: from just before
            the process starts to the job's first arrival at the sandbox; also from the job's
            created_at (when the CLI made the job) to that arrival. Target < 200 ms from start.
+in process `Telequeue().load_campaign(rows, campaign_id=...)` of the same rows, called in this
+           process (another app; its Telequeue made long before): from just before the call to
+           the first arrival, and from the job's created_at. The first call is shown apart (it
+           loads the job kind's module and the region's phone metadata).
+start-up   what a new process pays before it can load: `python -c pass`, the libraries the load
+           path needs (typer, redis, pydantic-settings, phonenumbers, Celery), `python -m workers
+           --help`, and `from workers.client import Telequeue; Telequeue()` (import + construction,
+           timed inside the process). Whether the project's .pyc files exist is recorded: without
+           them (PYTHONDONTWRITEBYTECODE=1 on a source tree) every start compiles the project.
 Results: bench/out/p4_latency.json, keyed by command line.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import importlib.util
 import json
 import os
 import statistics
@@ -105,15 +116,59 @@ def first_rows(client, sandbox, env: dict, runs: int, job_rows: int, settle_s: f
             "load_at_start": load, "load_at_end": load_now()}
 
 
-def cli_floor_ms(env: dict, runs: int = 3) -> dict:
-    """`python -m workers --help`: the interpreter and the CLI's imports, a floor under the first row."""
+def in_process_loads(client, sandbox, runs: int, job_rows: int, settle_s: float) -> dict:
+    """Another app's load through workers.client, in this process: call -> first row at the vendor."""
+    csv_path = ensure_contacts(job_rows, bad_share=0.0, dup_share=0.0, seed=4)
+    with open(csv_path, newline="", encoding="utf-8") as handle:
+        rows = [{"phone": row["phone"], "fio": row["fio"]} for row in csv.DictReader(handle)]
+    load = load_now()
+    from_call, from_created, returned_after = [], [], []
+    for _ in range(runs):
+        sandbox.control.reset()
+        time.sleep(settle_s)  # the worker idle again
+        started = time.time()
+        job = client.load_campaign(rows, campaign_id=CAMPAIGN_ID)
+        returned = time.time()
+        if not poll(lambda: sandbox.control.stats()["accepted"] > 0, 30, 0.02):
+            raise TimeoutError(f"job {job.id}: no row arrived within 30 s")
+        first = min(row["arrived_t"] for row in sandbox.control.rows(project=PROJECT_ID, campaign=CAMPAIGN_ID))
+        from_call.append(1000 * (first - started))
+        from_created.append(1000 * (first - job.status().created_at))
+        returned_after.append(1000 * (returned - started))
+        poll(lambda: job.status().finished, 60, 0.1)
+    later = from_call[1:]
+    return {"job_rows": job_rows, "first_call_ms": round(from_call[0], 1), "from_call": spread(later),
+            "from_job_created": spread(from_created[1:]), "call_returns_after": spread(returned_after[1:]),
+            "runs_ms": [round(x, 1) for x in from_call], "load_at_start": load, "load_at_end": load_now()}
+
+
+def _timed_runs(args: list[str], env: dict, runs: int) -> dict:
     times = []
     for _ in range(runs):
         started = time.time()
-        subprocess.run([PY, "-m", "workers", "--help"], env={**os.environ, **env}, cwd=ROOT, capture_output=True,
-                       timeout=60, check=True)
+        subprocess.run(args, env={**os.environ, **env}, cwd=ROOT, capture_output=True, timeout=60, check=True)
         times.append(1000 * (time.time() - started))
     return spread(times)
+
+
+#: what the load path cannot do without: the CLI's parser, settings, Redis, phone checks, a Celery producer
+LOAD_LIBRARIES = "import typer, redis, pydantic_settings, phonenumbers; from celery import Celery"
+CLIENT_START = ("import time; t = time.time(); from workers.client import Telequeue; Telequeue(); "
+                "print(1000 * (time.time() - t))")
+
+
+def start_up_ms(env: dict, runs: int = 5) -> dict:
+    """Floors under the first row from a new process: the interpreter, the libraries, the CLI, the client."""
+    client = []
+    for _ in range(runs):
+        done = subprocess.run([PY, "-c", CLIENT_START], env={**os.environ, **env}, cwd=ROOT, capture_output=True,
+                              text=True, timeout=60, check=True)
+        client.append(float(done.stdout.strip().splitlines()[-1]))
+    return {"python": _timed_runs([PY, "-c", "pass"], env, runs),
+            "libraries": _timed_runs([PY, "-c", LOAD_LIBRARIES], env, runs),
+            "cli_help": _timed_runs([PY, "-m", "workers", "--help"], env, runs),
+            "client_import_and_init": spread(client),
+            "project_bytecode": Path(importlib.util.cache_from_source(str(ROOT / "workers" / "cli" / "commands.py"))).exists()}
 
 
 def main() -> int:
@@ -127,6 +182,7 @@ def main() -> int:
     parser.add_argument("--env", action="append", metavar="KEY=VALUE", help="a setting for the workers and CLI")
     parser.add_argument("--skip-single", action="store_true")
     parser.add_argument("--skip-first-row", action="store_true")
+    parser.add_argument("--skip-in-process", action="store_true")
     args = parser.parse_args()
     exit_on_sigterm()
     LOGS.mkdir(parents=True, exist_ok=True)
@@ -153,11 +209,23 @@ def main() -> int:
             r = results["first_row"] = first_rows(client, sandbox, env, args.jobs, args.job_rows, 1.0)
             s, c, e = r["from_load_start"], r["from_job_created"], r["cli_exit_after"]
             j = r["job_created_after_start"]
-            h = r["cli_help"] = cli_floor_ms(env)
-            print(f"  first row of a new job: from `load` start p50 {s['p50_ms']:.0f} ms, max {s['max_ms']:.0f} "
-                  f"(< 200); job created after p50 {j['p50_ms']:.0f} ms; from job created p50 {c['p50_ms']:.0f} ms, max {c['max_ms']:.0f}; CLI exits after "
-                  f"p50 {e['p50_ms']:.0f} ms; `python -m workers --help` takes p50 {h['p50_ms']:.0f} ms; n={s['n']}; "
+            print(f"  first row of a new job (`telequeue load --detach`): from process start p50 {s['p50_ms']:.0f} ms, "
+                  f"max {s['max_ms']:.0f} (< 200); job created after p50 {j['p50_ms']:.0f} ms; from job created "
+                  f"p50 {c['p50_ms']:.0f} ms, max {c['max_ms']:.0f}; CLI exits after p50 {e['p50_ms']:.0f} ms; "
+                  f"n={s['n']}; {load_text(r['load_at_start'])}")
+        if not args.skip_in_process:
+            r = results["in_process"] = in_process_loads(client, sandbox, args.jobs + 1, args.job_rows, 1.0)
+            s, c, e = r["from_call"], r["from_job_created"], r["call_returns_after"]
+            print(f"  first row of a new job (Telequeue().load_campaign in this process): from the call p50 "
+                  f"{s['p50_ms']:.0f} ms, max {s['max_ms']:.0f} (first call {r['first_call_ms']:.0f}); from job created "
+                  f"p50 {c['p50_ms']:.0f} ms; the call returns after p50 {e['p50_ms']:.0f} ms; n={s['n']}; "
                   f"{load_text(r['load_at_start'])}")
+        if not args.skip_first_row:
+            h = results["start_up"] = start_up_ms(env)
+            print(f"  start-up, p50: `python -c pass` {h['python']['p50_ms']:.0f} ms; the load path's libraries "
+                  f"{h['libraries']['p50_ms']:.0f} ms; `python -m workers --help` {h['cli_help']['p50_ms']:.0f} ms; "
+                  f"import workers.client + Telequeue() {h['client_import_and_init']['p50_ms']:.0f} ms; "
+                  f"project .pyc present: {h['project_bytecode']}")
         results["shape"] = shape
     finally:
         procs.stop_all()

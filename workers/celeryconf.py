@@ -1,10 +1,22 @@
-"""Celery configuration shared by the worker app and the light client app other programs use."""
+"""Celery configuration shared by the worker app and the light client app of programs that
+only enqueue (workers.client, the `telequeue` command)."""
 
 from __future__ import annotations
 
+from celery import Celery
+
 from workers.redis.connection import celery_publish_retry_policy
 from workers.routing import BULK_QUEUE, route_task
-from workers.settings import Settings
+from workers.runtime.secretrefs import SecretRefAMQP
+from workers.settings import Settings, get_settings
+
+
+def client_app() -> Celery:
+    """A Celery app that sends tasks by name: no task modules, no worker runtime (those are
+    workers.app's), the same configuration and the same secrets-by-reference."""
+    app = Celery("telequeue-client", set_as_current=False, amqp=SecretRefAMQP)
+    app.conf.update(celery_config(get_settings()))
+    return app
 
 
 def celery_config(settings: Settings) -> dict:

@@ -30,12 +30,11 @@ from pydantic import BaseModel
 
 from tasks.catalog import load_all
 from tasks.operations import OPERATIONS, Operation
-from workers.celeryconf import celery_config
+from workers.celeryconf import client_app
 from workers.jobs.report import write_report
 from workers.jobs.store import JobStatus, JobStore
 from workers.redis.connection import get_keys, get_redis
-from workers.runtime.secretrefs import SecretRefAMQP
-from workers.settings import get_settings, vendor_account
+from workers.settings import vendor_account
 
 if TYPE_CHECKING:
     from workers.jobs.control import JobControl
@@ -112,7 +111,7 @@ class Telequeue:
         from workers.jobs.control import JobControl
 
         load_all()
-        self.app = app or _client_app()
+        self.app = app or client_app()
         self._store = JobStore(get_redis(), get_keys())
         self._control = JobControl(get_redis(), get_keys(), self._publish)
 
@@ -162,8 +161,3 @@ class Telequeue:
     def _publish(self, task_name: str, kwargs: dict, **options) -> None:
         self.app.send_task(task_name, kwargs=kwargs, **options)
 
-
-def _client_app() -> Celery:
-    app = Celery("telequeue-client", set_as_current=False, amqp=SecretRefAMQP)
-    app.conf.update(celery_config(get_settings()))
-    return app

@@ -1,32 +1,36 @@
 """`telequeue`: load bulk jobs and look after them.
 
-Some imports sit in the commands that need them, each marked `# lazy`: the Celery app
-(workers.app, ~260 ms), the job kinds with their task modules (workers.jobs.registry and
-what imports it, ~160 ms), the task catalog (~80 ms) and the demo (sandbox, aiohttp: ~500 ms)
-would otherwise slow every `telequeue` command, `--help` and `job status` included
-(measured with python -X importtime on top of this module's own ~430 ms).
+Some imports sit in the functions that need them, each marked `# lazy`: a job kind with its
+task module and Celery under it (~80 ms), the light Celery app that publishes
+(workers.celeryconf: Celery and, at the first publish, kombu's Redis transport), job control
+and the registry (every kind), the task catalog (~80 ms), rich (~35 ms) and the demo (sandbox,
+aiohttp: ~500 ms) would otherwise slow every `telequeue` command, `--help` and `job status`
+included (python -X importtime and wall time, 2 loaded cores, .pyc present). A load publishes
+through the light app by task name, never through workers.app (the worker runtime, metrics and
+every vendor's task modules: ~150 ms more), and `load --detach` prints no rich output: the
+first row of a new job waits for none of them.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import pydantic
 import typer
 
 from vendors.validation import describe
-from rich.console import Console
 
 import kombu.exceptions
 import redis
 
-from workers.cli.progress import follow, summary_table
-from workers.dev import devstack
+from workers.cli import progress
+from workers.cli.sigterm import terminate_like_interrupt
 from workers.jobs.intake import CsvFormatError
 from workers.jobs.producer import LoadStopped
 from workers.jobs.report import write_report
@@ -43,12 +47,52 @@ load_cli = typer.Typer(help="Load a bulk job from a file.", no_args_is_help=True
 job_cli = typer.Typer(help="Look after jobs.", no_args_is_help=True)
 cli.add_typer(load_cli, name="load")
 cli.add_typer(job_cli, name="job")
-console = Console(stderr=True)
-out = Console(soft_wrap=True)  # plain lines stay whole when piped (job list | awk)
+
+if TYPE_CHECKING:
+    from celery import Celery
+    from rich.console import Console
+
+
+@functools.cache
+def console() -> Console:
+    """Messages and the progress bar, on stderr."""
+    from rich.console import Console  # lazy: see the module docstring
+
+    return Console(stderr=True)
+
+
+@functools.cache
+def out() -> Console:
+    """What a command answers, on stdout."""
+    from rich.console import Console  # lazy: see the module docstring
+
+    return Console(soft_wrap=True)  # plain lines stay whole when piped (job list | awk)
+
+
+#: a load's producer thread and the main thread (warn_if_no_worker) may both ask first
+_celery_app_lock = threading.Lock()
+
+
+def celery_app() -> Celery:
+    """The light client app, one per process."""
+    with _celery_app_lock:
+        return _new_celery_app()
+
+
+@functools.cache
+def _new_celery_app() -> Celery:
+    from workers.celeryconf import client_app  # lazy: see the module docstring
+
+    return client_app()
+
+
+def publish(task_name: str, kwargs: dict, **options) -> None:
+    """How the CLI sends a task (a load's chunks, job control's): by name, no task registry needed."""
+    celery_app().send_task(task_name, kwargs=kwargs, **options)
 
 
 def fail(message: str, code: int = 1) -> None:
-    console.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    console().print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -77,7 +121,6 @@ def load_ringostat_campaign(
 
 
 def run_campaign_load(file: Path, *, campaign: int, detach: bool = False, timeout: float | None = None, **options):
-    from workers.app import publish  # lazy
     from workers.jobs.kinds.ringostat_campaign import load_campaign_csv  # lazy
 
     return run_load(lambda on_created: load_campaign_csv(file, campaign_id=campaign, publish=publish,
@@ -103,17 +146,18 @@ def run_load(start, *, detach: bool = False, timeout: float | None = None):
             if producing.done():
                 _raise_load_error(producing)
         if detach:
-            out.print(job["id"])  # at once, so a script can follow the job while the file streams in
+            print(job["id"], flush=True)  # at once, so a script can follow the job while the file streams in
             _raise_load_error(producing, job["id"])  # the process lives until every row is enqueued
             return None
-        console.print(f"job [bold]{job['id']}[/]")
+        console().print(f"job [bold]{job['id']}[/]")
         warn_if_no_worker(job["id"])
         try:
-            status = follow(store(), job["id"], console, producing=lambda: not producing.done(), timeout_s=timeout)
+            status = progress.follow(store(), job["id"], console(), producing=lambda: not producing.done(),
+                                     timeout_s=timeout)
         except KeyboardInterrupt:
             # Ctrl-C stops the progress bar, not the job: say so, and how to reach it again.
             still = "" if producing.done() else " (the rest of the file is enqueued first)"
-            console.print(f"\nstopped following; job {job['id']} goes on{still}: "
+            console().print(f"\nstopped following; job {job['id']} goes on{still}: "
                           f"telequeue job follow {job['id']} | job pause/cancel {job['id']}", soft_wrap=True)
             producing.result()
             raise typer.Exit(130) from None
@@ -136,7 +180,6 @@ def load_ringostat_contacts(
                                          help="go on with JOB, whose load of this same FILE ended early, after its last enqueued line"),
 ) -> None:
     """Sync CRM contacts to the Ringostat Smart Phone contact book (minicrm), a batch per request."""
-    from workers.app import publish  # lazy
     from workers.jobs.kinds.ringostat_contacts import load_contacts_file  # lazy
 
     status = run_load(lambda on_created: load_contacts_file(file, publish=publish, account=account, batch_size=batch_size,
@@ -159,7 +202,6 @@ def load_obzvonilka_contacts(
                                          help="go on with JOB, whose load of this same FILE ended early, after its last enqueued line"),
 ) -> None:
     """Upsert a CSV into an Obzvonilka contact base by external code: update the contact found, else create it."""
-    from workers.app import publish  # lazy
     from workers.jobs.kinds.obzvonilka_contacts import load_contacts_csv  # lazy
 
     status = run_load(lambda on_created: load_contacts_csv(file, base_id=base, publish=publish, account=account,
@@ -187,21 +229,19 @@ def _message(exc: Exception) -> str:
 
 def warn_if_no_worker(job_id: str) -> None:
     """Rows wait silently in a queue no worker reads: say which queue, and how to serve it."""
-    from workers.app import app  # lazy
-
     status = store().status(job_id)
     queue = queue_for(status.vendor, status.account)
-    replies = app.control.inspect(timeout=1.0).active_queues() or {}
+    replies = celery_app().control.inspect(timeout=1.0).active_queues() or {}
     served = {q["name"] for queues in replies.values() for q in queues}
     if queue not in served:
-        console.print(f"[yellow]no worker reads queue {queue!r}: rows wait there until one starts "
+        console().print(f"[yellow]no worker reads queue {queue!r}: rows wait there until one starts "
                       f"(celery -A workers.app worker -Q {queue})[/]", soft_wrap=True)
 
 
 def finish(status) -> None:
-    out.print(summary_table(status))
+    out().print(progress.summary_table(status))
     if status.failed or status.rejected:
-        out.print(f"failed and rejected rows: telequeue job report {status.id} -o failed.csv")
+        out().print(f"failed and rejected rows: telequeue job report {status.id} -o failed.csv")
     if status.state == "paused" and status.pause_reason:
         fail(f"job {status.id} {status.pause_reason}: telequeue job resume {status.id}")
     if not status.finished:
@@ -219,8 +259,8 @@ def send(
     raw: bool = typer.Option(False, "--raw", help="send as given, unchecked (the worker still validates)"),
 ) -> None:
     """Enqueue one vendor operation by task name, validated with its payload model first."""
+    from tasks.catalog import load_all  # lazy
     from tasks.operations import OPERATIONS  # lazy
-    from workers.app import app  # lazy
 
     try:
         kwargs = json.loads(payload)
@@ -228,6 +268,7 @@ def send(
         fail(f"--payload is not JSON: {exc}")
     if not isinstance(kwargs, dict):
         fail("--payload must be a JSON object")
+    load_all()
     operation = OPERATIONS.get(task_name)
     if operation is None:
         fail(f"no operation named {task_name!r}; the README lists them")
@@ -237,15 +278,15 @@ def send(
             vendor_account(operation.vendor, kwargs.get("account", "default"))
         except (pydantic.ValidationError, UnknownAccount) as exc:
             fail(f"{task_name}: {_message(exc) if isinstance(exc, UnknownAccount) else _short(exc)}")
-    result = app.send_task(task_name, kwargs=kwargs)
+    result = celery_app().send_task(task_name, kwargs=kwargs)
     if wait is None:
-        out.print(result.id)
+        out().print(result.id)
         return
     try:
         value = result.get(timeout=wait, propagate=False)
     except Exception as exc:  # celery's TimeoutError and backend errors alike
         fail(f"task {result.id}: no result within {wait} s ({type(exc).__name__})")
-    out.print_json(json.dumps({"id": result.id, "state": result.state, "result": _jsonable(value)}))
+    out().print_json(json.dumps({"id": result.id, "state": result.state, "result": _jsonable(value)}))
     if result.state != "SUCCESS":
         raise typer.Exit(1)
 
@@ -263,9 +304,9 @@ def job_status(job_id: str, as_json: bool = typer.Option(False, "--json", help="
     """Counters and state of a job."""
     status = _status(job_id)
     if as_json:
-        out.print_json(json.dumps(status.as_dict()))
+        out().print_json(json.dumps(status.as_dict()))
     else:
-        out.print(summary_table(status))
+        out().print(progress.summary_table(status))
 
 
 @job_cli.command("report")
@@ -279,19 +320,18 @@ def job_report(job_id: str, output: Path = typer.Option(Path("-"), "-o", "--outp
         write_report(rows, sys.stdout, columns=columns)
     else:
         count = write_report(rows, output, columns=columns)  # UTF-8 with BOM: Excel then shows Cyrillic names right
-        console.print(f"{count} rows written to {output}")
+        console().print(f"{count} rows written to {output}")
 
 
 @job_cli.command("list")
 def job_list(limit: int = typer.Option(20, help="how many, newest first")) -> None:
     """Recent jobs."""
     for status in store().list(limit):
-        out.print(f"{status.id}  {status.state:9} {status.accounted}/{status.total}  {status.kind}  {status.target}",
+        out().print(f"{status.id}  {status.state:9} {status.accounted}/{status.total}  {status.kind}  {status.target}",
                   highlight=False)
 
 
 def _control():
-    from workers.app import publish  # lazy
     from workers.jobs.control import JobControl  # lazy: it imports the job kinds
 
     return JobControl(get_redis(), get_keys(), publish)
@@ -309,7 +349,7 @@ def _controlled(action: str, job_id: str) -> None:
                 "resume": f"resumed ({result} parked chunks sent back to the workers)",
                 "cancel": "cancelled: pending rows end as cancelled",
                 "retry-failed": f"{result} failed rows sent again"}
-    console.print(f"job {job_id} {messages[action]}")
+    console().print(f"job {job_id} {messages[action]}")
 
 
 @job_cli.command("pause")
@@ -340,7 +380,7 @@ def job_retry_failed(job_id: str) -> None:
 def job_follow(job_id: str, timeout: Optional[float] = typer.Option(None)) -> None:
     """Show the progress bar of a running job until it ends."""
     _status(job_id)
-    finish(follow(store(), job_id, console, timeout_s=timeout))
+    finish(progress.follow(store(), job_id, console(), timeout_s=timeout))
 
 
 def _status(job_id: str):
@@ -360,27 +400,27 @@ def demo(
     """Start Redis (if none answers), the sandbox, a worker and Flower, then load the example campaign."""
     from workers.dev import demo as demo_module  # lazy
 
-    raise typer.Exit(demo_module.run(file or demo_module.EXAMPLE_CSV, console, load=run_campaign_load,
+    raise typer.Exit(demo_module.run(file or demo_module.EXAMPLE_CSV, console(), load=run_campaign_load,
                                      keep_running=keep_running, flower_port=flower_port))
 
 
 def main() -> None:
     """Every error a user can cause or meet ends as one line and a non-zero exit."""
     # SIGTERM (a process manager, `kill`) is Ctrl-C: follow stops, the demo stops what it started.
-    devstack.terminate_like_interrupt()
-    redis_connection.set_reporter(lambda line: console.print(f"[yellow]{line}[/]", highlight=False, soft_wrap=True))
+    terminate_like_interrupt()
+    redis_connection.set_reporter(lambda line: console().print(f"[yellow]{line}[/]", highlight=False, soft_wrap=True))
     try:
         cli(standalone_mode=True)
     except (redis.RedisError, kombu.exceptions.OperationalError) as exc:
-        console.print(f"[red]error:[/] cannot reach Redis/the broker at {_safe_url(get_settings().broker)}: {exc}",
+        console().print(f"[red]error:[/] cannot reach Redis/the broker at {_safe_url(get_settings().broker)}: {exc}",
                       highlight=False, soft_wrap=True)
         raise SystemExit(1) from None
     except pydantic.ValidationError as exc:
-        console.print(f"[red]error:[/] invalid settings (TELEQUEUE_* env or settings file): {_short(exc)}",
+        console().print(f"[red]error:[/] invalid settings (TELEQUEUE_* env or settings file): {_short(exc)}",
                       highlight=False, soft_wrap=True)
         raise SystemExit(1) from None
     except OSError as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        console().print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise SystemExit(1) from None
 
 

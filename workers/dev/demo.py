@@ -13,6 +13,7 @@ from rich.console import Console
 
 from sandbox import start_sandbox
 from workers.cli.progress import summary_table
+from workers.cli.sigterm import terminate_like_interrupt
 from workers.dev import devstack
 from workers.jobs.registry import kind_of
 from workers.jobs.report import write_report
@@ -34,7 +35,7 @@ SANDBOX_LIMIT = "123=550/20"
 def run(csv_path: Path, console: Console, *, load: Load, keep_running: bool | None, flower_port: int | None) -> int:
     """The demo; SIGTERM stops it like Ctrl-C, and every process it started stops with it."""
     DEMO_DIR.mkdir(parents=True, exist_ok=True)
-    devstack.terminate_like_interrupt()
+    terminate_like_interrupt()
     procs, sandbox = [], None
     try:
         redis_url, redis_proc = devstack.ensure_redis(os.environ.get("TELEQUEUE_REDIS_URL", "redis://127.0.0.1:6379/0"))

@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -147,22 +146,6 @@ def stop_all(procs: list[subprocess.Popen | None], *, timeout_s: float = 10) -> 
             except ProcessLookupError:
                 pass
             proc.wait(5)
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt."""
-
-
-def terminate_like_interrupt() -> None:
-    """Make SIGTERM (a process manager, `kill`) behave like Ctrl-C: it raises Terminated, a
-    KeyboardInterrupt, in the main thread, so the `finally` blocks that stop child processes run.
-    A second SIGTERM while they run is ignored: it must not cut the clean-up short."""
-    def handler(signum, frame) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise Terminated()
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, handler)
 
 
 def wait_until(predicate, timeout_s: float, what: str, interval_s: float = 0.1) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import redis
 from celery.app.amqp import AMQP
 
-from tasks.catalog import load_all
+from tasks.catalog import load_for
 from tasks.operations import OPERATIONS
 from tasks.secretrefs import REF_PREFIX, is_ref
 from workers.redis.connection import client_for, get_keys, get_redis
@@ -47,7 +47,7 @@ def secret_store() -> SecretStore:
 def by_reference(task_name: str, kwargs: dict[str, Any] | None, store: Callable[[], SecretStore]
                  ) -> dict[str, Any] | None:
     """`kwargs` with the operation's secret fields stored and replaced by references."""
-    load_all()
+    load_for(task_name)  # the operation's own module declares its secret fields
     op = OPERATIONS.get(task_name)
     if not kwargs or op is None or not op.secrets:
         return kwargs

@@ -1,0 +1,22 @@
+"""SIGTERM (a process manager, `kill`) stops a `telequeue` command as Ctrl-C does."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt."""
+
+
+def terminate_like_interrupt() -> None:
+    """Make SIGTERM behave like Ctrl-C: it raises Terminated, a KeyboardInterrupt, in the main
+    thread, so the `finally` blocks that stop child processes run. A second SIGTERM while they
+    run is ignored: it must not cut the clean-up short."""
+    def handler(signum, frame) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
