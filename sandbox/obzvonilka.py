@@ -62,17 +62,18 @@ class _Refused(Exception):
 
 
 def endpoint(handler: Callable[[web.Request, _Caller], Awaitable[web.Response]]):
-    """The shared order: latency -> auth (the key's organization) -> admit -> the handler."""
+    """The shared order: auth (the key's organization) -> admit, decided on arrival -> latency -> the handler."""
 
     async def run(request: web.Request) -> web.Response:
         state = request.app[STATE]
-        await state.faults.delay()
         form = await request.post() if request.method in ("POST", "PATCH") else {}
         key = request.headers.get(API_KEY_HEADER) or request.query.get("api_key") or form.get("api_key")
         found = data_of(state).org_of(str(key)) if key else None
         if found is None:
-            return reply(state, 401, json_bytes({"error": "Invalid API key" if key else "API key is missing"}))
-        refused = admit(state, f"{VENDOR}:{found[0]}")
+            refused = reply(state, 401, json_bytes({"error": "Invalid API key" if key else "API key is missing"}))
+        else:
+            refused = admit(state, f"{VENDOR}:{found[0]}")
+        await state.faults.delay()
         if refused is not None:
             return refused
         try:

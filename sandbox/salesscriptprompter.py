@@ -65,15 +65,14 @@ def operation(route: str, apply):
 
     async def handle(request: web.Request) -> web.Response:
         state = request.app[STATE]
-        await state.faults.delay()
         params = dict(request.query)
         if request.method == "POST":
             params.update(await request.post())
         key = params["key"] = request.headers.get("Key") or params.get("key", "")
         account = keys_of(state).get(key)
-        if account is None:
-            return refused(state, "Invalid API key", status=401)
-        return admit(state, account) or await apply(state, account, params)
+        early = refused(state, "Invalid API key", status=401) if account is None else admit(state, account)
+        await state.faults.delay()
+        return early or await apply(state, account, params)
 
     handle.__name__ = route.replace("/", "_").replace("-", "_")
     return handle

@@ -4,8 +4,12 @@ A vendor module builds a `VendorPlugin` (its routes and how its recorded rows
 are filtered) and its handlers follow one order, so faults mean the same thing
 for every vendor:
 
-    latency -> auth (vendor's own) -> admit (rate limit, 5xx fault)
+    auth (vendor's own) -> admit (rate limit, 5xx fault) -> latency
             -> validation (vendor's own) -> accept (record, then maybe hang)
+
+Auth and admission are decided when a request arrives and answered after the latency: a
+vendor's gateway throttles requests as they reach it. Deciding after the latency would judge
+the order in which the sandbox's timers fire, which bunches under load.
 """
 
 from __future__ import annotations

@@ -48,13 +48,13 @@ def signed(operation: Operation) -> Callable[[web.Request], Any]:
     async def handle(request: web.Request) -> web.Response:
         state: SandboxState = request.app[STATE]
         ps = pozvonim_state(state)
-        await state.faults.delay()
         try:
             params = await read_params(request)
             uid = authenticate(ps, params, request.remote or "")
+            refused = admit(state, uid)
         except ApiError as exc:
-            return error_reply(state, exc)
-        refused = admit(state, uid)
+            refused = error_reply(state, exc)
+        await state.faults.delay()
         if refused is not None:
             return refused
         params = {key: value for key, value in params.items() if key not in ("uid", "sign")}
