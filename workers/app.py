@@ -18,7 +18,7 @@ from workers.jobs.store import JobStore
 from workers.limits.deferred import Mover
 from workers.redis.connection import get_keys, get_redis
 from workers.runtime.worker_runtime import WorkerRuntime
-from workers.runtime.secretrefs import SecretRefAMQP
+from workers.runtime.secret_store import SecretRefAMQP
 from workers.settings import get_settings
 
 settings = get_settings()

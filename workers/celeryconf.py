@@ -42,7 +42,7 @@ def celery_config(settings: Settings) -> dict:
         worker_send_task_events=True,
         task_send_sent_event=True,
         task_track_started=True,
-        # Where workers.runtime.secretrefs.SecretRefAMQP keeps secrets passed by reference (names chosen so that
+        # Where workers.runtime.secret_store.SecretRefAMQP keeps secrets passed by reference (names chosen so that
         # Celery's own config views mask them: *backend* URLs sanitised, *secret* values hidden)
         telequeue_secrets_backend=settings.redis_url,
         telequeue_secrets_prefix=settings.key_prefix,

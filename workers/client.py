@@ -34,7 +34,7 @@ from workers.celeryconf import celery_config
 from workers.jobs.report import write_report
 from workers.jobs.store import JobStatus, JobStore
 from workers.redis.connection import get_keys, get_redis
-from workers.runtime.secretrefs import SecretRefAMQP
+from workers.runtime.secret_store import SecretRefAMQP
 from workers.settings import get_settings, vendor_account
 
 if TYPE_CHECKING:

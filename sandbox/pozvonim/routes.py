@@ -13,7 +13,7 @@ from aiohttp import web
 from ..state import STATE
 from . import account, calls, sites, studio
 from .auth import TOKEN_PATH, issue_token
-from .control import ROUTES as CONTROL_ROUTES
+from .admin import ROUTES as CONTROL_ROUTES
 from .handler import signed
 from .wire import ApiError, error_reply
 

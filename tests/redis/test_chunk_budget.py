@@ -8,6 +8,7 @@ import time
 import pytest
 
 from tasks.chunk_runner import OUT_OF_TIME, Budget, ChunkRunner, JobRow
+from tasks.retry import RetryPolicy
 from tests.support.data import write_contacts
 from tests.support.scripted import ScriptedBatches, ScriptedVendor, job_with_rows
 from tests.support.stack import Stack
@@ -15,11 +16,10 @@ from tests.support.delivery import assert_exactly_once_except_unknown, job_id_of
 from workers.redis.keys import Keys
 from workers.jobs.ledger import Ledger
 from workers.limits.limiter import Reservation
-from workers.settings import RetrySettings
 
 ROWS = [JobRow(line, {"phone": f"38093000000{line}", "fio": ""}, [line, f"38093000000{line}", ""])
         for line in range(2, 8)]
-POLICY = RetrySettings(in_task_attempts=3, in_task_backoff_s=0.001)
+POLICY = RetryPolicy(in_task_attempts=3, in_task_backoff_s=0.001)
 
 
 class Clock:

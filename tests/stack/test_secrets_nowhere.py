@@ -17,7 +17,7 @@ from tests.support.stack import SECRET_KEY, Stack
 from workers.dev import devstack
 from workers.celeryconf import celery_config
 from workers.redis.url import masked
-from workers.runtime.secretrefs import SecretRefAMQP
+from workers.runtime.secret_store import SecretRefAMQP
 from workers.settings import Settings
 
 PASSWORD = f"pw-{uuid.uuid4().hex}"

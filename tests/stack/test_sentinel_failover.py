@@ -23,7 +23,7 @@ from tests.support.data import write_contacts
 from tests.support.stack import Stack
 from tests.support.delivery import status
 from workers.dev import devstack
-from workers.runtime import secretrefs
+from workers.runtime import secret_store
 from workers.recovery.heartbeat import heartbeat_redis
 from workers.redis.keys import Keys
 from workers.settings import get_settings
@@ -144,4 +144,4 @@ def test_the_sentinel_url_is_kombus_form_for_every_client():
     # the worker's heartbeat and the secret store go through the same Sentinels
     settings = Settings(redis_url=url, redis_sentinel_master="prod")
     assert heartbeat_redis(settings).connection_pool.service_name == "prod"
-    assert secretrefs._redis(url).connection_pool.service_name == get_settings().redis_sentinel_master
+    assert secret_store._redis(url).connection_pool.service_name == get_settings().redis_sentinel_master
