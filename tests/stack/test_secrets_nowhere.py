@@ -12,10 +12,10 @@ import pytest
 import requests
 from celery import Celery
 
-from tests.support.flowerjobs import task_state
+from tests.support.flowerjobs import flower_answers, task_state
 from tests.support.stack import SECRET_KEY, Stack
-from workers.dev import devstack
 from workers.celeryconf import celery_config
+from workers.dev import devstack
 from workers.redis.url import masked
 from workers.runtime.secret_store import SecretRefAMQP
 from workers.settings import Settings
@@ -65,7 +65,7 @@ def test_no_secret_anywhere(private_redis, tmp_path):
         url = f"http://127.0.0.1:{port}"
         flower = devstack.start_flower(stack.env, port=port, basic_auth=":".join(AUTH),
                                        logfile=str(stack.log("flower")), db_path=str(tmp_path / "flower.db"))
-        devstack.wait_until(lambda: devstack.flower_answers(url), 30, "flower to answer")
+        devstack.wait_until(lambda: flower_answers(url), 30, "flower to answer")
         settings = Settings(redis_url=private_redis, key_prefix=stack.prefix,
                             broker_key_prefix=stack.env["TELEQUEUE_BROKER_KEY_PREFIX"])
         app = Celery("secrets-test", set_as_current=False, amqp=SecretRefAMQP)
