@@ -39,7 +39,8 @@ class Limiter(Protocol):
 
 class Claim(Protocol):
     """What the ledger answers to a claim on a row: `value` is claimed, reclaimed, busy, done,
-    paused, cancelled or gone."""
+    paused, cancelled, gone, or badline (not a line number of this job, e.g. past its last line:
+    never sent, never recorded, so a chunk skips just that row)."""
 
     @property
     def value(self) -> str: ...
