@@ -40,6 +40,7 @@ from workers.settings import get_settings, vendor_account
 if TYPE_CHECKING:
     from workers.jobs.control import JobControl
 
+
 class UnknownTask(LookupError):
     pass
 

@@ -9,13 +9,10 @@ import pytest
 
 from tasks.chunk_runner import OUT_OF_TIME, Budget, ChunkRunner, JobRow
 from tasks.retry import RetryPolicy
-from tests.support.data import write_contacts
 from tests.support.scripted import ScriptedBatches, ScriptedVendor, job_with_rows
-from tests.support.stack import Stack
-from tests.support.delivery import assert_exactly_once_except_unknown, job_id_of, line_map, status
-from workers.redis.keys import Keys
 from workers.jobs.ledger import Ledger
 from workers.limits.limiter import Reservation
+from workers.redis.keys import Keys
 
 ROWS = [JobRow(line, {"phone": f"38093000000{line}", "fio": ""}, [line, f"38093000000{line}", ""])
         for line in range(2, 8)]

@@ -8,7 +8,7 @@ import time
 import pytest
 
 import tasks.runtime
-from tasks.chunk_runner import ChunkRunner, JobRow
+from tasks.chunk_runner import ChunkRunner
 from tasks.chunk_task import follow_up, run_chunk
 from tasks.obzvonilka import upsert_contact, upsert_row
 from tasks.retry import RetryPolicy
@@ -16,9 +16,9 @@ from tasks.ringostat import ADD_CHUNK, CampaignChunkPayload, add_campaign_chunk,
 from tests.support.scripted import ScriptedVendor, err, job_with_rows
 from vendors import errors
 from workers.jobs.control import JobControl
-from workers.redis.keys import Keys
 from workers.jobs.ledger import Ledger
 from workers.limits.limiter import RateLimiter, Reservation
+from workers.redis.keys import Keys
 from workers.settings import get_settings
 
 ROWS = [campaign_row([line, f"38093000000{line}", f"name {line}"]) for line in range(2, 6)]

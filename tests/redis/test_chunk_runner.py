@@ -11,8 +11,8 @@ from tasks.chunk_runner import ChunkRunner, JobRow
 from tasks.retry import RetryPolicy
 from tests.support.scripted import ScriptedVendor, err, job_with_rows
 from vendors import errors
-from workers.redis.keys import Keys
 from workers.limits.limiter import RateLimiter
+from workers.redis.keys import Keys
 
 ROWS = [JobRow(line, {"phone": f"38093000000{line}", "fio": f"name {line}"}, [line, f"38093000000{line}", ""])
         for line in range(2, 6)]

@@ -63,7 +63,7 @@ def test_a_rerun_sends_only_contacts_without_an_outcome(setup):
     # Each contact of each timed-out request may have been synced
     assert store.status(job_id).unknown_outcome == 3 * 3
     second = ScriptedBatches()
-    outcome = runner(ledger, limiter, second).run(ROWS)
+    runner(ledger, limiter, second).run(ROWS)
     assert second.requests == [[2, 3, 4], [5, 6, 7], [8]]
     third = ScriptedBatches()
     assert runner(ledger, limiter, third).run(ROWS).skipped == 7 and third.requests == []

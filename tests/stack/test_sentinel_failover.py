@@ -20,14 +20,14 @@ import pytest
 import redis
 
 from tests.support.data import write_contacts
-from tests.support.stack import Stack
 from tests.support.delivery import status
+from tests.support.stack import Stack
 from workers.dev import devstack
-from workers.runtime import secret_store
 from workers.recovery.heartbeat import heartbeat_redis
-from workers.redis.keys import Keys
-from workers.settings import get_settings
 from workers.redis.connection import sentinel_client
+from workers.redis.keys import Keys
+from workers.runtime import secret_store
+from workers.settings import get_settings
 
 MASTER = "tqmaster"
 ROWS, OFFSET, CAMPAIGN = 1500, 930_000, 930

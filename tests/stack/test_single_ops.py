@@ -16,8 +16,8 @@ from celery import Celery
 from tasks.catalog import load_all
 from tasks.operations import OPERATIONS
 from tests.support.stack import Stack
-from workers.dev import devstack
 from workers.celeryconf import celery_config
+from workers.dev import devstack
 from workers.runtime.secret_store import SecretRefAMQP
 from workers.settings import Settings
 
