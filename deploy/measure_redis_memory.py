@@ -73,10 +73,10 @@ def record_outcomes(client: redis.Redis, job_id: str, valid: int, failed_every: 
                                  "reason": "ringostat 400: {\"result\": false, \"message\": \"Invalid phone\"}",
                                  "wire": [line, f"38093{line:07d}", f"Контакт Тестовий {line}"]},
                                 ensure_ascii=False)
-            ledger._finish(keys=ledger._job_keys, args=[line, "failed", record], client=pipe)
+            ledger._finish(keys=ledger._job_keys, args=[line, "failed", record, ledger.owner, ledger._ttl_s], client=pipe)
             failures += 1
         else:
-            ledger._finish(keys=ledger._job_keys, args=[line, "delivered", ""], client=pipe)
+            ledger._finish(keys=ledger._job_keys, args=[line, "delivered", "", ledger.owner, ledger._ttl_s], client=pipe)
         if line % 5000 == 0:
             pipe.execute()
     pipe.execute()
