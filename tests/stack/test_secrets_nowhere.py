@@ -4,7 +4,6 @@ events, Flower's API, pages or flower.db, CLI output or any log."""
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import uuid
 
@@ -38,12 +37,10 @@ def test_repr_and_masking_of_both_redis_url_forms():
 def private_redis(tmp_path_factory):
     """A redis-server of its own that wants a password, addressed in the `?password=` form."""
     port = devstack.free_port()
-    proc = subprocess.Popen([devstack.redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
-                             "--requirepass", REDIS_PASSWORD, "--save", "", "--appendonly", "no",
-                             "--dir", str(tmp_path_factory.mktemp("redis"))],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"redis://127.0.0.1:{port}/0?password={REDIS_PASSWORD}"
-    devstack.wait_until(lambda: devstack.redis_answers(url), 10, "redis-server to answer")
+    proc = devstack.run_redis_server(["--port", str(port), "--bind", "127.0.0.1", "--requirepass", REDIS_PASSWORD,
+                                      "--save", "", "--appendonly", "no", "--dir", str(tmp_path_factory.mktemp("redis"))],
+                                     url)
     yield url
     devstack.stop(proc)
 

@@ -36,10 +36,8 @@ ROWS, OFFSET, CAMPAIGN = 1500, 930_000, 930
 def start_redis_node(*extra: str) -> tuple[int, subprocess.Popen]:
     port = devstack.free_port()
     workdir = tempfile.mkdtemp(prefix="telequeue-sentinel-test-")
-    proc = subprocess.Popen([devstack.redis_server_binary(), "--port", str(port), "--bind", devstack.LOOPBACK,
-                             "--save", "", "--appendonly", "no", "--dir", workdir, *extra],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    devstack.wait_until(lambda: devstack.redis_answers(f"redis://127.0.0.1:{port}/0"), 10, "redis-server to answer")
+    proc = devstack.run_redis_server(["--port", str(port), "--bind", devstack.LOOPBACK, "--save", "",
+                                      "--appendonly", "no", "--dir", workdir, *extra], f"redis://127.0.0.1:{port}/0")
     return port, proc
 
 
@@ -51,9 +49,7 @@ def start_sentinel(master_port: int) -> tuple[int, subprocess.Popen]:
                     f"sentinel monitor {MASTER} 127.0.0.1 {master_port} 2\n"
                     f"sentinel down-after-milliseconds {MASTER} 1000\n"
                     f"sentinel failover-timeout {MASTER} 10000\n")
-    proc = subprocess.Popen([devstack.redis_server_binary(), str(conf), "--sentinel"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    devstack.wait_until(lambda: devstack.redis_answers(f"redis://127.0.0.1:{port}/0"), 10, "a Sentinel to answer")
+    proc = devstack.run_redis_server([str(conf), "--sentinel"], f"redis://127.0.0.1:{port}/0")
     return port, proc
 
 
