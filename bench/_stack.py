@@ -28,7 +28,7 @@ import redis  # noqa: E402
 # TELEQUEUE_* settings and the sandbox's command line and control API.
 from sandbox import start_sandbox  # noqa: E402
 from workers.cli.sigterm import terminate_like_interrupt  # noqa: E402
-from workers.dev import devstack  # noqa: E402  (workers/dev/devstack.py after the reorganisation)
+from workers.dev import devstack  # noqa: E402
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 OUT = ROOT / "bench" / "out"
@@ -161,12 +161,8 @@ class Procs:
         self.sandboxes: list[Any] = []
 
     def spawn(self, args: list[str], env: dict[str, str], logfile: Path | None = None) -> subprocess.Popen:
-        """Any other process (a worker of another Celery app, a CLI run to time)."""
-        out = open(logfile, "wb") if logfile else subprocess.DEVNULL  # noqa: SIM115 - a fresh log per run
-        proc = subprocess.Popen(args, env={**os.environ, **env}, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        if logfile:
-            out.close()
+        """Any other process (Flower, a CLI run to time)."""
+        proc = devstack.spawn(args, env, _fresh(logfile), cwd=str(ROOT))
         self._procs.append(proc)
         return proc
 
@@ -174,16 +170,10 @@ class Procs:
                logfile: Path | None = None, loglevel: str = "WARNING",
                extra_args: list[str] | None = None) -> subprocess.Popen:
         """A Celery worker of `app`; extra_args go on its command line (e.g. --prefetch-multiplier=1)."""
-        if app == "workers.app" and not extra_args:  # the shipped worker, started as the dev helper does
-            if logfile:
-                logfile.unlink(missing_ok=True)  # devstack appends; a benchmark wants this run's log only
-            proc = devstack.start_worker(env, queues=queues, pool=pool, concurrency=concurrency, name=name,
-                                         logfile=str(logfile) if logfile else None, loglevel=loglevel)
-            self._procs.append(proc)
-            return proc
-        args = [PY, "-m", "celery", "-A", app, "worker", "-Q", queues, "-P", pool, "-c", str(concurrency),
-                "-n", f"{name}@%h", "-l", loglevel, "--without-gossip", "--without-mingle", *(extra_args or [])]
-        return self.spawn(args, env, logfile)
+        proc = devstack.start_worker(env, app=app, queues=queues, pool=pool, concurrency=concurrency, name=name,
+                                     logfile=_fresh(logfile), loglevel=loglevel, extra_args=extra_args or ())
+        self._procs.append(proc)
+        return proc
 
     def sandbox(self, *args: str):
         box = start_sandbox(*args)
@@ -204,6 +194,14 @@ class Procs:
         for box in self.sandboxes:
             box.stop()
         self.sandboxes.clear()
+
+
+def _fresh(logfile: Path | None) -> str | None:
+    """devstack appends to a log; a benchmark wants this run's output only."""
+    if logfile is None:
+        return None
+    logfile.unlink(missing_ok=True)
+    return str(logfile)
 
 
 def exit_on_sigterm() -> None:

@@ -148,7 +148,7 @@ def main() -> int:
     print(f"  peak RSS        {result['peak_rss_mb']:7.1f} MB  target < {TARGET_RSS_MB:.0f} MB {ok(result['rss_ok'])}")
     print(f"  Redis per row   {result['redis_bytes_per_row_info']:7.1f} B (INFO used_memory delta "
           f"{result['redis_used_memory_delta_mb']} MB)   {result['redis_bytes_per_row_keys']:.1f} B (MEMORY USAGE of keys)")
-    print(f"  keys by kind    " + ", ".join(f"{k} {v / 2**20:.1f} MB" for k, v in sorted(result["redis_key_bytes"].items())))
+    print("  keys by kind    " + ", ".join(f"{k} {v / 2**20:.1f} MB" for k, v in sorted(result["redis_key_bytes"].items())))
     print(f"  -> {path.relative_to(ROOT)}")
     return 0
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python deploy/measure_redis_memory.py [--rows 1000000] [--failed-share 0.01]
 
-Starts a private redis-server (workers.dev.devstack.start_redis, AOF on as in production), loads a
+Starts a private redis-server (tests.support.redis_server.start_redis, AOF on as in production), loads a
 CSV of N rows with workers.jobs.kinds.ringostat_campaign.load_campaign_csv in a subprocess (no worker runs, so every
 chunk stays queued), and reads INFO memory before and after. Then, as if workers had delivered
 the job, it drops the queue and records every row's outcome through the ledger's own Lua
@@ -26,6 +26,7 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.support.redis_server import start_redis  # noqa: E402
 from workers.dev import devstack  # noqa: E402
 
 PREFIX = "tqmeasure:"
@@ -72,10 +73,10 @@ def record_outcomes(client: redis.Redis, job_id: str, valid: int, failed_every: 
                                  "reason": "ringostat 400: {\"result\": false, \"message\": \"Invalid phone\"}",
                                  "wire": [line, f"38093{line:07d}", f"Контакт Тестовий {line}"]},
                                 ensure_ascii=False)
-            ledger._finish(keys=ledger._job_keys, args=[line, "failed", record], client=pipe)
+            ledger._finish(keys=ledger._job_keys, args=[line, "failed", record, ledger.owner, ledger._ttl_s], client=pipe)
             failures += 1
         else:
-            ledger._finish(keys=ledger._job_keys, args=[line, "delivered", ""], client=pipe)
+            ledger._finish(keys=ledger._job_keys, args=[line, "delivered", "", ledger.owner, ledger._ttl_s], client=pipe)
         if line % 5000 == 0:
             pipe.execute()
     pipe.execute()
@@ -90,7 +91,7 @@ def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=100)
     args = parser.parse_args()
 
-    url, proc = devstack.start_redis(appendonly=True)
+    url, proc = start_redis(appendonly=True)
     client = redis.Redis.from_url(url)
     client.config_set("auto-aof-rewrite-percentage", 0)  # the AOF size then is the whole command log
     try:

@@ -6,7 +6,7 @@ from typing import Sequence
 
 from aiohttp import web
 
-from . import control, ringostat
+from . import admin, ringostat
 from . import ringostat_minicrm, salesscriptprompter
 from . import obzvonilka
 from . import pozvonim
@@ -29,7 +29,7 @@ def make_app(
     app[STATE] = SandboxState(config or SandboxConfig())
     for plugin in vendors:
         app.router.add_routes(plugin.routes)
-    app.router.add_routes(control.routes(vendors))
+    app.router.add_routes(admin.routes(vendors))
     return app
 
 

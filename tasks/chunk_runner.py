@@ -335,6 +335,8 @@ class ChunkRunner:
                 outcome.skipped += 1
             elif claim.value == "busy":
                 busy.append(row)
+            elif claim.value == "badline":
+                continue  # as in _launch: not the job's line, so not this batch's to stop for
             else:
                 self._release(claimed, unknown_outcome=False)
                 return [], claim.value

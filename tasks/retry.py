@@ -8,8 +8,8 @@ Two levels of retry:
 - in rounds: a deferred chunk, or a single operation, goes through the deferred set up to
   `max_task_retries` times, `backoff_base_s` apart and doubling up to `backoff_max_s`.
 
-The worker's settings (`TELEQUEUE_RETRY__*`, workers.settings.RetrySettings, which is this
-model) feed it; tasks read it from the runtime (`current().retry`).
+The worker's settings fill this model itself (`TELEQUEUE_RETRY__*`, `Settings.retry` in
+workers/settings.py); tasks read it from the runtime (`current().retry`).
 """
 
 from __future__ import annotations

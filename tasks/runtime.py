@@ -39,7 +39,8 @@ class Limiter(Protocol):
 
 class Claim(Protocol):
     """What the ledger answers to a claim on a row: `value` is claimed, reclaimed, busy, done,
-    paused, cancelled or gone."""
+    paused, cancelled, gone, or badline (not a line number of this job, e.g. past its last line:
+    never sent, never recorded, so a chunk skips just that row)."""
 
     @property
     def value(self) -> str: ...
@@ -86,7 +87,7 @@ class OnceEntry(Protocol):
 
 
 class OnceLedger(Protocol):
-    """Per task id: who may send a non-idempotent operation, and what came of it (workers.runtime.once).
+    """Per task id: who may send a non-idempotent operation, and what came of it (workers.runtime.once_ledger).
     Every write names the run's token: a compare-and-set."""
 
     def enter(self, task_id: str, *, attempt: int, lease_s: float) -> OnceEntry: ...
@@ -100,7 +101,7 @@ class OnceLedger(Protocol):
 
 
 class SecretStore(Protocol):
-    """Secrets passed by reference (workers.runtime.secretrefs): a task reads them, then deletes them."""
+    """Secrets passed by reference (workers.runtime.secret_store): a task reads them, then deletes them."""
 
     def get(self, ref: str) -> str | None: ...
     def delete(self, refs: list[str]) -> None: ...

@@ -1,6 +1,6 @@
 """Secrets a caller supplies (a new contributor's password) travel by reference.
 
-The publishing side (workers/runtime/secretrefs.py) keeps the value in Redis under a random id with a
+The publishing side (workers/runtime/secret_store.py) keeps the value in Redis under a random id with a
 TTL and puts only `tq-secret:<id>` in the message, so the broker, task events, Flower, the
 result backend, the deferred set and logs never see it. Here the worker resolves the reference
 for the vendor request and deletes the value once the operation has succeeded.

@@ -9,16 +9,16 @@ from celery.utils.log import get_logger
 
 import tasks.runtime
 import vendors.surprises
-from tasks.catalog import TASK_MODULES, load_all
-import workers.recovery.heartbeat
 import workers.metrics
+import workers.recovery.heartbeat
+from tasks.catalog import TASK_MODULES, load_all
 from workers.celeryconf import celery_config
 from workers.jobs.producer import LoadReaper
 from workers.jobs.store import JobStore
 from workers.limits.deferred import Mover
 from workers.redis.connection import get_keys, get_redis
+from workers.runtime.secret_store import SecretRefAMQP
 from workers.runtime.worker_runtime import WorkerRuntime
-from workers.runtime.secretrefs import SecretRefAMQP
 from workers.settings import get_settings
 
 settings = get_settings()

@@ -7,7 +7,7 @@ from celery import Celery
 
 from workers.redis.connection import celery_publish_retry_policy
 from workers.routing import BULK_QUEUE, route_task
-from workers.runtime.secretrefs import SecretRefAMQP
+from workers.runtime.secret_store import SecretRefAMQP
 from workers.settings import Settings, get_settings
 
 
@@ -54,7 +54,7 @@ def celery_config(settings: Settings) -> dict:
         worker_send_task_events=True,
         task_send_sent_event=True,
         task_track_started=True,
-        # Where workers.runtime.secretrefs.SecretRefAMQP keeps secrets passed by reference (names chosen so that
+        # Where workers.runtime.secret_store.SecretRefAMQP keeps secrets passed by reference (names chosen so that
         # Celery's own config views mask them: *backend* URLs sanitised, *secret* values hidden)
         telequeue_secrets_backend=settings.redis_url,
         telequeue_secrets_prefix=settings.key_prefix,

@@ -39,6 +39,7 @@ from workers.settings import vendor_account
 if TYPE_CHECKING:
     from workers.jobs.control import JobControl
 
+
 class UnknownTask(LookupError):
     pass
 

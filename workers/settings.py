@@ -85,10 +85,6 @@ class SalesScriptPrompterSettings(VendorSettings):
         default_factory=lambda: {"default": SalesScriptPrompterAccount()})
 
 
-class RetrySettings(RetryPolicy):
-    """`TELEQUEUE_RETRY__*`: the one retry policy (tasks/retry.py) of single operations and chunks."""
-
-
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TELEQUEUE_", env_nested_delimiter="__", extra="ignore")
 
@@ -135,7 +131,8 @@ class Settings(BaseSettings):
     #: with a `sentinel://host:26379;sentinel://host2:26379/0` redis_url or broker_url: the
     #: name the Sentinels monitor the master under
     redis_sentinel_master: str = "mymaster"
-    retry: RetrySettings = Field(default_factory=RetrySettings)
+    #: `TELEQUEUE_RETRY__*`: the one retry policy (tasks/retry.py) of single operations and chunks.
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
     #: how long the record of a non-idempotent single operation (sent, result) is kept
     once_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
     #: how long a secret passed by reference (a contributor's password) waits for its task

@@ -10,11 +10,11 @@ those are this emulator's, and vendors/pozvonim/replies.py reads them.
     handler.py     the shared pipeline for signed operations
     sites.py, siteconfig.py, calls.py, studio.py, account.py   the operations
     store.py       config, tokens and data in memory;  wire.py  answers and errors
-    control.py     /_sandbox/pozvonim/{config,tokens/expire,reset} and PozvonimControl
+    admin.py       /_sandbox/pozvonim/{config,tokens/expire,reset} and PozvonimControl
 """
 
 from ..vendor import VendorPlugin
-from .control import PozvonimControl, configure
+from .admin import PozvonimControl, configure
 from .routes import METHODS, ROUTES
 from .store import DEFAULT_API_KEY, DEFAULT_UID, TOKEN_TTL_S
 

@@ -13,7 +13,7 @@ from aiohttp import web
 from ..state import STATE
 from . import account, calls, sites, studio
 from .auth import TOKEN_PATH, issue_token
-from .control import ROUTES as CONTROL_ROUTES
+from .admin import ROUTES as ADMIN_ROUTES
 from .handler import signed
 from .wire import ApiError, error_reply
 
@@ -63,5 +63,5 @@ ROUTES = [
     *(web.route(verb, BASE + path, signed(operation)) for verb, _, path, operation in METHODS),
     # Last: whatever the table above does not serve still answers in the doc's error format.
     web.route("*", BASE + "/{tail:.*}", no_such_method),
-    *CONTROL_ROUTES,
+    *ADMIN_ROUTES,
 ]

@@ -349,12 +349,8 @@ def test_redis_sentinel_accepts_the_overrides_config(tmp_path):
     port = devstack.free_port()
     rendered = re.sub(r"\$\{REDIS_PASSWORD[^}]*\}", "pw", conf).replace(" redis 6379 ", " 127.0.0.1 6379 ")
     (tmp_path / "sentinel.conf").write_text(rendered.replace("port 26379", f"port {port}\nbind 127.0.0.1"))
-    proc = subprocess.Popen([devstack.redis_server_binary(), str(tmp_path / "sentinel.conf"), "--sentinel"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = devstack.run_redis_server([str(tmp_path / "sentinel.conf"), "--sentinel"], f"redis://127.0.0.1:{port}/0")
     try:
-        devstack.wait_until(lambda: devstack.redis_answers(f"redis://127.0.0.1:{port}/0") or proc.poll() is not None,
-                            10, "the Sentinel to answer")
-        assert proc.poll() is None, proc.stdout.read().decode(errors="replace")[-800:]
         master = re.search(r"^sentinel monitor (\S+)", conf, re.MULTILINE).group(1)
         assert redis_py.Redis(port=port, decode_responses=True).sentinel_get_master_addr_by_name(master) == ("127.0.0.1", 6379)
     finally:

@@ -704,12 +704,10 @@ def test_the_acl_from_redis_secrets_locks_out_strangers_and_keeps_keda_read_only
                    env={"PATH": "/usr/bin:/bin", "REDIS_HOST": "127.0.0.1:PORT"}, timeout=10)
     files = {p.name: p.read_text() for p in (tmp_path / "s").rglob("*") if p.is_file()}
     port = devstack.free_port()
-    proc = subprocess.Popen([devstack.redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--dir", str(tmp_path), "--aclfile", str(tmp_path / "s" / "redis" / "users.acl")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = files["TELEQUEUE_REDIS_URL"].replace("PORT", str(port))
+    proc = devstack.run_redis_server(["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path),
+                                      "--aclfile", str(tmp_path / "s" / "redis" / "users.acl")], url)
     try:
-        url = files["TELEQUEUE_REDIS_URL"].replace("PORT", str(port))
-        devstack.wait_until(lambda: devstack.redis_answers(url), 10, "redis-server to answer")
         # Then telequeue's URL may do anything, a client without the password nothing
         telequeue = redis.Redis.from_url(url)
         telequeue.rpush("ringostat", "chunk")

@@ -8,18 +8,15 @@ import time
 import pytest
 
 from tasks.chunk_runner import OUT_OF_TIME, Budget, ChunkRunner, JobRow
-from tests.support.data import write_contacts
+from tasks.retry import RetryPolicy
 from tests.support.scripted import ScriptedBatches, ScriptedVendor, job_with_rows
-from tests.support.stack import Stack
-from tests.support.delivery import assert_exactly_once_except_unknown, job_id_of, line_map, status
-from workers.redis.keys import Keys
 from workers.jobs.ledger import Ledger
 from workers.limits.limiter import Reservation
-from workers.settings import RetrySettings
+from workers.redis.keys import Keys
 
 ROWS = [JobRow(line, {"phone": f"38093000000{line}", "fio": ""}, [line, f"38093000000{line}", ""])
         for line in range(2, 8)]
-POLICY = RetrySettings(in_task_attempts=3, in_task_backoff_s=0.001)
+POLICY = RetryPolicy(in_task_attempts=3, in_task_backoff_s=0.001)
 
 
 class Clock:

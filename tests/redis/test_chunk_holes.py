@@ -8,17 +8,18 @@ import time
 import pytest
 
 import tasks.runtime
-from tasks.chunk_runner import ChunkRunner, JobRow
+from tasks.chunk_runner import ChunkRunner
 from tasks.chunk_task import follow_up, run_chunk
 from tasks.obzvonilka import upsert_contact, upsert_row
+from tasks.retry import RetryPolicy
 from tasks.ringostat import ADD_CHUNK, CampaignChunkPayload, add_campaign_chunk, campaign_row
 from tests.support.scripted import ScriptedVendor, err, job_with_rows
 from vendors import errors
 from workers.jobs.control import JobControl
-from workers.redis.keys import Keys
 from workers.jobs.ledger import Ledger
 from workers.limits.limiter import RateLimiter, Reservation
-from workers.settings import RetrySettings, get_settings
+from workers.redis.keys import Keys
+from workers.settings import get_settings
 
 ROWS = [campaign_row([line, f"38093000000{line}", f"name {line}"]) for line in range(2, 6)]
 
@@ -49,7 +50,7 @@ def setup(r, key_prefix):
 
 
 def runner(ledger, limiter, vendor, **kwargs):
-    policy = RetrySettings(in_task_attempts=3, in_task_backoff_s=0.001)
+    policy = RetryPolicy(in_task_attempts=3, in_task_backoff_s=0.001)
     return ChunkRunner(ledger=ledger, limiter=limiter, retry=policy, lease_s=0.01, send=vendor,
                        sleep=lambda s: None, **kwargs)
 
@@ -206,7 +207,7 @@ def test_the_upsert_reserves_both_slots_before_its_claim_and_keeps_the_rate(r, k
         "obzvonilka", "t"), rate_per_s=20, burst=1), "reserve")
     ledger = recorder.wrap(Ledger(r, keys, job_id, lease_s=30), "claim_many", "delivered_many")
     client = UpsertClient(recorder)
-    policy = RetrySettings(in_task_attempts=2)
+    policy = RetryPolicy(in_task_attempts=2)
     ChunkRunner(ledger=ledger, limiter=limiter, retry=policy, lease_s=30, slots_per_send=2,
                 send=lambda row: upsert_contact(client, limiter, 7, row)).run(rows)
     names = [name for name, _ in recorder.events]

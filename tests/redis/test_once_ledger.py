@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from workers.redis.keys import Keys
-from workers.runtime.once import OnceLedger
+from workers.runtime.once_ledger import OnceLedger
 
 
 def ledger(r, key_prefix) -> OnceLedger:

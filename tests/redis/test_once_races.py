@@ -16,11 +16,11 @@ from tasks.retry import RetryPolicy
 from vendors import deadline
 from vendors.pozvonim import TokenStoreBusy
 from workers.redis.keys import Keys
-from workers.runtime.once import OnceLedger
-from workers.runtime.worker_runtime import LEASE_MARGIN_S, WorkerRuntime
 from workers.routing import VENDORS
-from workers.settings import Settings
+from workers.runtime.once_ledger import OnceLedger
 from workers.runtime.tokens import LOCK_WAIT_S, RedisTokenStore
+from workers.runtime.worker_runtime import LEASE_MARGIN_S, WorkerRuntime
+from workers.settings import Settings
 
 TASK_ID = "call-1"
 

@@ -4,6 +4,7 @@ reaches chunks, through the worker's runtime."""
 from __future__ import annotations
 
 import json
+import os
 import random
 
 import pytest
@@ -15,7 +16,7 @@ from tasks.retry import IN_TASK_BACKOFF_MAX_S, RetryPolicy, backoff_s
 from vendors.errors import VendorTimeout
 from workers.redis.keys import Keys
 from workers.runtime.worker_runtime import WorkerRuntime
-from workers.settings import RetrySettings, get_settings
+from workers.settings import Settings, get_settings
 
 
 class TimingOut:
@@ -71,14 +72,19 @@ def test_a_single_operation_retries_as_the_settings_say(runtime, r, key_prefix):
     assert runtime.calls == 3 and len(deferred(r, key_prefix)) == 2
 
 
-def test_the_settings_model_is_the_policy_with_its_defaults():
-    # The defaults single operations had as class attributes (8 retries, 2 s doubling to 120 s)
-    # and chunks had in RetrySettings are the one policy's
-    policy = RetrySettings()
-    assert isinstance(policy, RetryPolicy)
+def test_the_settings_model_is_the_policy_with_its_defaults(monkeypatch):
+    # One model: `TELEQUEUE_RETRY__*` fills tasks.retry.RetryPolicy itself, with the defaults single
+    # operations had as class attributes (8 retries, 2 s doubling to 120 s) and chunks had in settings
+    for name in [k for k in os.environ if k.startswith("TELEQUEUE_RETRY__")]:
+        monkeypatch.delenv(name)
+    policy = Settings().retry
+    assert type(policy) is RetryPolicy
     assert (policy.max_task_retries, policy.backoff_base_s, policy.backoff_max_s) == (8, 2.0, 120.0)
     assert (policy.in_task_attempts, policy.in_task_backoff_s) == (3, 0.2)
     assert policy.may_retry(7) and not policy.may_retry(8)
+    monkeypatch.setenv("TELEQUEUE_RETRY__IN_TASK_ATTEMPTS", "5")
+    monkeypatch.setenv("TELEQUEUE_RETRY__IN_TASK_BACKOFF_S", "0.5")
+    assert (Settings().retry.in_task_attempts, Settings().retry.in_task_backoff_s) == (5, 0.5)
 
 
 @pytest.mark.parametrize("attempt", [0, 1, 3, 10])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tasks.chunk_runner import ChunkRunner, JobRow
+from tasks.retry import RetryPolicy
 from tests.support.scripted import ScriptedBatches, another_worker, err, job_with_rows
 from vendors import errors
-from workers.settings import RetrySettings
 
 ROWS = [JobRow(line, {"external_id": str(line)}, [line, {"externalId": str(line)}]) for line in range(2, 9)]
 
@@ -18,7 +18,7 @@ def setup(r, key_prefix):
 
 
 def runner(ledger, limiter, vendor, batch_size=3):
-    policy = RetrySettings(in_task_attempts=3, in_task_backoff_s=0.001)
+    policy = RetryPolicy(in_task_attempts=3, in_task_backoff_s=0.001)
     return ChunkRunner(ledger=ledger, limiter=limiter, retry=policy, lease_s=0.01, batch_size=batch_size,
                        send_batch=vendor, sleep=lambda s: None)
 
@@ -63,7 +63,7 @@ def test_a_rerun_sends_only_contacts_without_an_outcome(setup):
     # Each contact of each timed-out request may have been synced
     assert store.status(job_id).unknown_outcome == 3 * 3
     second = ScriptedBatches()
-    outcome = runner(ledger, limiter, second).run(ROWS)
+    runner(ledger, limiter, second).run(ROWS)
     assert second.requests == [[2, 3, 4], [5, 6, 7], [8]]
     third = ScriptedBatches()
     assert runner(ledger, limiter, third).run(ROWS).skipped == 7 and third.requests == []

@@ -6,7 +6,7 @@ import requests
 import pytest
 
 from tests.support.data import write_contacts
-from tests.support.flowerjobs import task_state
+from tests.support.flowerjobs import flower_answers, task_state
 from tests.support.stack import SECRET_KEY, Stack
 from workers.dev import devstack
 
@@ -24,7 +24,7 @@ def flower(redis_url, tmp_path_factory):
     def start():
         proc = devstack.start_flower(stack.env, port=port, basic_auth=":".join(AUTH), logfile=str(tmp / "flower.log"),
                                      db_path=str(tmp / "flower.db"))
-        devstack.wait_until(lambda: devstack.flower_answers(url), 30, "flower to answer")
+        devstack.wait_until(lambda: flower_answers(url), 30, "flower to answer")
         return proc
 
     holder = {"proc": start(), "start": start}

@@ -38,9 +38,10 @@ import requests
 from sandbox.client import SandboxControl
 from tests.support import debian
 from tests.support.data import write_contacts
-from tests.support.stack import PROJECT_ID, SECRET_KEY, vendor_secret
 from tests.support.delivery import assert_exactly_once_except_unknown, line_map, status
 from tests.support.limits import assert_limit_held_at_vendor
+from tests.support.redis_server import start_redis
+from tests.support.stack import PROJECT_ID, SECRET_KEY, vendor_secret
 from workers.dev import devstack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -292,7 +293,7 @@ def net():
 @pytest.fixture(scope="module")
 def net_redis(net):
     """One Redis for every host, listening on the service address only."""
-    url, proc = devstack.start_redis(host=net.service_address)
+    url, proc = start_redis(host=net.service_address)
     try:
         yield url
     finally:

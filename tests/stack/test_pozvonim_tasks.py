@@ -12,7 +12,7 @@ from celery import Celery
 
 from tests.support.stack import Stack, vendor_secret
 from workers.celeryconf import celery_config
-from workers.runtime.secretrefs import SecretRefAMQP
+from workers.runtime.secret_store import SecretRefAMQP
 from workers.settings import Settings
 
 SITE = {"site": {"url": "https://пример.рф"}, "managers": [{"phone": "+79990001122", "name": "Олена"}]}

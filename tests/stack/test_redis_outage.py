@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.support.data import write_contacts
+from tests.support.redis_server import start_redis
 from tests.support.stack import Stack
 from workers.dev import devstack
 from workers.jobs.store import JobStore
@@ -27,7 +28,7 @@ RATE_PER_S = 150
 @pytest.fixture
 def aof_redis():
     workdir = tempfile.mkdtemp(prefix="telequeue-aof-")
-    url, proc = devstack.start_redis(appendonly=True, appendfsync="everysec", workdir=workdir)
+    url, proc = start_redis(appendonly=True, appendfsync="everysec", workdir=workdir)
     server = {"url": url, "proc": proc, "workdir": workdir}
     yield server
     devstack.stop(server["proc"])
@@ -49,7 +50,7 @@ def test_a_load_rides_out_redis_killed_and_restarted_from_its_aof(aof_redis, tmp
         aof_redis["proc"].wait(10)
         time.sleep(3)
         port = urlsplit(aof_redis["url"]).port
-        _, aof_redis["proc"] = devstack.start_redis(port, appendonly=True, workdir=aof_redis["workdir"])
+        _, aof_redis["proc"] = start_redis(port, appendonly=True, workdir=aof_redis["workdir"])
 
         out, err = load.communicate(timeout=120)
         assert load.returncode == 0, err[-2000:]

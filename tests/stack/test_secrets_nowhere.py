@@ -4,7 +4,6 @@ events, Flower's API, pages or flower.db, CLI output or any log."""
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import uuid
 
@@ -12,12 +11,12 @@ import pytest
 import requests
 from celery import Celery
 
-from tests.support.flowerjobs import task_state
+from tests.support.flowerjobs import flower_answers, task_state
 from tests.support.stack import SECRET_KEY, Stack
-from workers.dev import devstack
 from workers.celeryconf import celery_config
+from workers.dev import devstack
 from workers.redis.url import masked
-from workers.runtime.secretrefs import SecretRefAMQP
+from workers.runtime.secret_store import SecretRefAMQP
 from workers.settings import Settings
 
 PASSWORD = f"pw-{uuid.uuid4().hex}"
@@ -38,12 +37,10 @@ def test_repr_and_masking_of_both_redis_url_forms():
 def private_redis(tmp_path_factory):
     """A redis-server of its own that wants a password, addressed in the `?password=` form."""
     port = devstack.free_port()
-    proc = subprocess.Popen([devstack.redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
-                             "--requirepass", REDIS_PASSWORD, "--save", "", "--appendonly", "no",
-                             "--dir", str(tmp_path_factory.mktemp("redis"))],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"redis://127.0.0.1:{port}/0?password={REDIS_PASSWORD}"
-    devstack.wait_until(lambda: devstack.redis_answers(url), 10, "redis-server to answer")
+    proc = devstack.run_redis_server(["--port", str(port), "--bind", "127.0.0.1", "--requirepass", REDIS_PASSWORD,
+                                      "--save", "", "--appendonly", "no", "--dir", str(tmp_path_factory.mktemp("redis"))],
+                                     url)
     yield url
     devstack.stop(proc)
 
@@ -65,7 +62,7 @@ def test_no_secret_anywhere(private_redis, tmp_path):
         url = f"http://127.0.0.1:{port}"
         flower = devstack.start_flower(stack.env, port=port, basic_auth=":".join(AUTH),
                                        logfile=str(stack.log("flower")), db_path=str(tmp_path / "flower.db"))
-        devstack.wait_until(lambda: devstack.flower_answers(url), 30, "flower to answer")
+        devstack.wait_until(lambda: flower_answers(url), 30, "flower to answer")
         settings = Settings(redis_url=private_redis, key_prefix=stack.prefix,
                             broker_key_prefix=stack.env["TELEQUEUE_BROKER_KEY_PREFIX"])
         app = Celery("secrets-test", set_as_current=False, amqp=SecretRefAMQP)

@@ -20,14 +20,14 @@ import pytest
 import redis
 
 from tests.support.data import write_contacts
-from tests.support.stack import Stack
 from tests.support.delivery import status
+from tests.support.stack import Stack
 from workers.dev import devstack
-from workers.runtime import secretrefs
 from workers.recovery.heartbeat import heartbeat_redis
-from workers.redis.keys import Keys
-from workers.settings import get_settings
 from workers.redis.connection import sentinel_client
+from workers.redis.keys import Keys
+from workers.runtime import secret_store
+from workers.settings import get_settings
 
 MASTER = "tqmaster"
 ROWS, OFFSET, CAMPAIGN = 1500, 930_000, 930
@@ -36,10 +36,8 @@ ROWS, OFFSET, CAMPAIGN = 1500, 930_000, 930
 def start_redis_node(*extra: str) -> tuple[int, subprocess.Popen]:
     port = devstack.free_port()
     workdir = tempfile.mkdtemp(prefix="telequeue-sentinel-test-")
-    proc = subprocess.Popen([devstack.redis_server_binary(), "--port", str(port), "--bind", devstack.LOOPBACK,
-                             "--save", "", "--appendonly", "no", "--dir", workdir, *extra],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    devstack.wait_until(lambda: devstack.redis_answers(f"redis://127.0.0.1:{port}/0"), 10, "redis-server to answer")
+    proc = devstack.run_redis_server(["--port", str(port), "--bind", devstack.LOOPBACK, "--save", "",
+                                      "--appendonly", "no", "--dir", workdir, *extra], f"redis://127.0.0.1:{port}/0")
     return port, proc
 
 
@@ -51,9 +49,7 @@ def start_sentinel(master_port: int) -> tuple[int, subprocess.Popen]:
                     f"sentinel monitor {MASTER} 127.0.0.1 {master_port} 2\n"
                     f"sentinel down-after-milliseconds {MASTER} 1000\n"
                     f"sentinel failover-timeout {MASTER} 10000\n")
-    proc = subprocess.Popen([devstack.redis_server_binary(), str(conf), "--sentinel"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    devstack.wait_until(lambda: devstack.redis_answers(f"redis://127.0.0.1:{port}/0"), 10, "a Sentinel to answer")
+    proc = devstack.run_redis_server([str(conf), "--sentinel"], f"redis://127.0.0.1:{port}/0")
     return port, proc
 
 
@@ -144,4 +140,4 @@ def test_the_sentinel_url_is_kombus_form_for_every_client():
     # the worker's heartbeat and the secret store go through the same Sentinels
     settings = Settings(redis_url=url, redis_sentinel_master="prod")
     assert heartbeat_redis(settings).connection_pool.service_name == "prod"
-    assert secretrefs._redis(url).connection_pool.service_name == get_settings().redis_sentinel_master
+    assert secret_store._redis(url).connection_pool.service_name == get_settings().redis_sentinel_master

@@ -16,9 +16,9 @@ from celery import Celery
 from tasks.catalog import load_all
 from tasks.operations import OPERATIONS
 from tests.support.stack import Stack
-from workers.dev import devstack
 from workers.celeryconf import celery_config
-from workers.runtime.secretrefs import SecretRefAMQP
+from workers.dev import devstack
+from workers.runtime.secret_store import SecretRefAMQP
 from workers.settings import Settings
 
 SITE = {"managers": [{"phone": "+79990001122"}]}

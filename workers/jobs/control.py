@@ -8,16 +8,14 @@ holds a worker, and no row changes hands without the ledger knowing.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 import redis
 
-from workers.limits.deferred import encode_entry
-from workers.jobs.store import JobStore
-from workers.redis.keys import Keys
+from workers.jobs.kind import Publish
 from workers.jobs.registry import kind_of
-
-Publish = Callable[[str, dict], None]
+from workers.jobs.store import JobStore
+from workers.limits.deferred import encode_entry
+from workers.redis.keys import Keys
 
 
 # KEYS  every key of the job (job, delivered, failed, ...), then the deferred sorted set

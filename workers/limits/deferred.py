@@ -14,7 +14,6 @@ import json
 import logging
 import secrets
 import threading
-import time
 from typing import Callable
 
 import redis

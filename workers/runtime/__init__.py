@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str):
     # Lazy on purpose: workers.client (the light API for other apps) imports
-    # workers.runtime.secretrefs, and an eager re-export here would load the whole worker
+    # workers.runtime.secret_store, and an eager re-export here would load the whole worker
     # runtime (vendor clients, limiter, ledger) into every such app: +67 ms to
     # `import workers.client` (python -X importtime); tests/stack/test_client_api.py checks it stays out.
     if name == "WorkerRuntime":

@@ -15,8 +15,7 @@ import requests
 
 from vendors.obzvonilka import ObzvonilkaClient
 from vendors.pozvonim import PozvonimClient, PozvonimCredentials
-from vendors.ringostat import RingostatCredentials
-from vendors.ringostat import RingostatApi  # the Power Dialer client, plus .minicrm
+from vendors.ringostat import RingostatApi, RingostatCredentials  # RingostatApi: the Power Dialer client, plus .minicrm
 from vendors.salesscriptprompter import SalesScriptPrompterClient
 from workers.redis.connection import get_keys
 from workers.runtime.tokens import token_store

@@ -10,18 +10,19 @@ from functools import cached_property
 
 from typing import Any
 
+from tasks.retry import RetryPolicy
 from vendors.http import new_session
 
-from workers.runtime.vendor_clients import build_client
-from workers.limits.deferred import DeferredQueue
 from workers.jobs.ledger import Ledger
+from workers.limits.deferred import DeferredQueue
 from workers.limits.limiter import RateLimiter
-from workers.runtime.once import OnceLedger
 from workers.redis.connection import get_keys, get_redis
 from workers.routing import VENDORS
-from workers.runtime.secretrefs import SecretStore, secret_store
-from workers.settings import RetrySettings, Settings, get_settings, vendor_account
+from workers.runtime.once_ledger import OnceLedger
+from workers.runtime.secret_store import SecretStore, secret_store
 from workers.runtime.tokens import LOCK_WAIT_S
+from workers.runtime.vendor_clients import build_client
+from workers.settings import Settings, get_settings, vendor_account
 
 # KEYS[1] job hash;  KEYS[2] parked list;  ARGV[1] chunk entry
 # Parks the entry only while the job is still paused, atomically with that check, so a
@@ -51,7 +52,7 @@ class WorkerRuntime:
         self._local = threading.local()  # a requests.Session is not safe across threads
 
     @property
-    def retry(self) -> RetrySettings:
+    def retry(self) -> RetryPolicy:
         return self._settings.retry
 
     @property

@@ -8,6 +8,7 @@ import time
 import pytest
 import redis
 
+from tests.support.redis_server import start_redis
 from workers.dev import devstack
 from workers.redis import connection as redis_conn
 
@@ -26,7 +27,7 @@ def client(url: str, budget_s: float) -> redis.Redis:
 
 
 def test_a_call_waits_for_a_restarted_redis_and_goes_on(reports, tmp_path):
-    url, proc = devstack.start_redis(appendonly=True, workdir=str(tmp_path))
+    url, proc = start_redis(appendonly=True, workdir=str(tmp_path))
     try:
         r = client(url, budget_s=20)
         r.set("k", "before")
@@ -36,7 +37,7 @@ def test_a_call_waits_for_a_restarted_redis_and_goes_on(reports, tmp_path):
         def restart():
             time.sleep(2)
             nonlocal proc
-            _, proc = devstack.start_redis(int(url.rsplit(":", 1)[1].split("/")[0]), appendonly=True,
+            _, proc = start_redis(int(url.rsplit(":", 1)[1].split("/")[0]), appendonly=True,
                                            workdir=str(tmp_path))
 
         threading.Thread(target=restart).start()

@@ -1,4 +1,4 @@
-"""Test/ops endpoints under /_sandbox/: health, stats, recorded rows, config, reset.
+"""The sandbox's own admin API under /_sandbox/ (tests, ops): health, stats, recorded rows, config, reset.
 
 They are not vendor traffic, so they bypass latency, faults and the stats.
 """

@@ -8,11 +8,11 @@ import time
 import pytest
 
 from tasks.chunk_runner import ChunkRunner, JobRow
+from tasks.retry import RetryPolicy
 from tests.support.scripted import ScriptedVendor, err, job_with_rows
 from vendors import errors
-from workers.redis.keys import Keys
 from workers.limits.limiter import RateLimiter
-from workers.settings import RetrySettings
+from workers.redis.keys import Keys
 
 ROWS = [JobRow(line, {"phone": f"38093000000{line}", "fio": f"name {line}"}, [line, f"38093000000{line}", ""])
         for line in range(2, 6)]
@@ -24,7 +24,7 @@ def setup(r, key_prefix):
 
 
 def runner(ledger, limiter, vendor, **retry):
-    policy = RetrySettings(in_task_attempts=3, in_task_backoff_s=0.001, **retry)
+    policy = RetryPolicy(in_task_attempts=3, in_task_backoff_s=0.001, **retry)
     return ChunkRunner(ledger=ledger, limiter=limiter, retry=policy, lease_s=0.01, send=vendor, sleep=lambda s: None)
 
 
@@ -141,7 +141,7 @@ class SlowVendor:
 
 
 def in_flight_runner(ledger, limiter, vendor, n=4):
-    return ChunkRunner(ledger=ledger, limiter=limiter, retry=RetrySettings(in_task_attempts=3), lease_s=30,
+    return ChunkRunner(ledger=ledger, limiter=limiter, retry=RetryPolicy(in_task_attempts=3), lease_s=30,
                        send=vendor, in_flight=n)
 
 
