@@ -282,14 +282,15 @@ class ChunkRunner:
 
     def _first_send(self, claimed: list[JobRow], due: tuple[float, ...], outcome: ChunkOutcome, tries: Tries) -> str:
         """Send with the slots and claims _launch got: a 429 (or, after a long wait, a pause)
-        that came while this send waited for its slot gives the rows back instead."""
+        that came while this send waited for its slot, or a slot this sender got to too late
+        (limiter.missed), gives the rows back instead, to go on with a new slot."""
         wait_s = due[0] - time.monotonic()
         if wait_s > 0:
             time.sleep(wait_s)
-            stop = _stop_verdict(self._ledger) if wait_s >= LONG_WAIT_S else ""
-            if stop or self._limiter.quiet():
-                self._release(claimed, unknown_outcome=False)
-                return stop or AGAIN
+        stop = _stop_verdict(self._ledger) if wait_s >= LONG_WAIT_S else ""
+        if stop or self._limiter.missed(due[0]) or (wait_s > 0 and self._limiter.quiet()):
+            self._release(claimed, unknown_outcome=False)
+            return stop or AGAIN
         self._limiter.keep_reserved(due[1:])
         return self._attempt(claimed, outcome, tries)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -199,3 +200,33 @@ def test_sends_waiting_long_for_their_slot_see_a_pause_and_give_their_rows_back(
     assert MANY[3].line not in vendor.sent and MANY[4].line not in vendor.sent
     assert sorted(vendor.sent) + [row.line for row in outcome.stopped] == [row.line for row in MANY[:5]]
     assert not r.hlen(keys.claims(job_id))
+
+
+class StaleSlots:
+    """A limiter whose reserved slots were all due a second before the senders got to them, as
+    when the worker process stalled right after reserving; fresh slots from acquire() are fine."""
+
+    def __init__(self, limiter) -> None:
+        self.limiter, self.acquired = limiter, 0
+
+    def reserve(self, slots=1):
+        reservation = self.limiter.reserve(slots)
+        return dataclasses.replace(reservation, due=tuple(due - 1.0 for due in reservation.due))
+
+    def acquire(self, **kwargs):
+        self.acquired += 1
+        return self.limiter.acquire(**kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.limiter, name)
+
+
+def test_rows_whose_slots_passed_while_the_process_stalled_are_sent_in_new_slots(r, key_prefix):
+    store, job_id, ledger, limiter = job_with_rows(r, key_prefix, MANY, limiter_name="stale")
+    stale = StaleSlots(limiter)
+    vendor = SlowVendor()
+    outcome = in_flight_runner(ledger, stale, vendor).run(MANY)
+    # Then no row went out in a slot that had passed: each took a new one, and each went once
+    assert stale.acquired == len(MANY)
+    assert sorted(vendor.sent) == [row.line for row in MANY]
+    assert outcome.delivered == len(MANY) and store.status(job_id).state == "done"

@@ -120,6 +120,24 @@ def test_slots_reserved_together_are_one_script_call_and_keep_the_schedule(redis
     assert int(stats[b"granted"]) == 4
 
 
+def test_a_slot_its_sender_got_to_too_late_is_given_up_for_a_new_one(redis_url, key_prefix, monkeypatch):
+    # Given an account at 10/s whose next slot is 0.3 s away, and a process that stalls:
+    # every sleep lasts 0.3 s longer than asked
+    limiter = _limiter(redis_url, key_prefix, rate=10)
+    assert limiter.reserve(3).granted
+    real_sleep = time.sleep
+    monkeypatch.setattr(time, "sleep", lambda s: real_sleep(s + 0.3))
+    # When a sender acquires its slot
+    assert limiter.acquire()
+    # Then it woke 0.3 s after its slot, gave that slot up and took a new one instead of sending
+    # bunched with the slots after it: 3 + 2 slots granted, not 3 + 1
+    stats = redis.Redis.from_url(redis_url).hgetall(f"{key_prefix}stats")
+    assert int(stats[b"granted"]) == 5
+    # And a slot kept for take_reserved() that its sender reached too late is not used either
+    assert limiter.acquire(slots=2)
+    assert limiter.take_reserved() is False
+
+
 def _concurrent_sender(url: str, prefix: str, rate: float, burst: int, duration_s: float, out: mp.Queue) -> None:
     """One worker process sending 8 rows at once: one reserve() call, then a thread per slot
     that sleeps until its own slot's due time."""

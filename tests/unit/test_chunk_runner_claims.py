@@ -66,6 +66,9 @@ class Limiter:
     def quiet(self):
         return False
 
+    def missed(self, due):
+        return False
+
 
 class FailsFirst:
     """A vendor that takes a list of rows: its first request meets a 503, the rest go through."""

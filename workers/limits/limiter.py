@@ -59,6 +59,11 @@ return 1
 """
 
 
+#: a slot is given up when its sender gets to it later than max(one emission interval, this):
+#: senders of a process that stalled (GC, a busy CPU) wake together, and what they sent would
+#: reach the vendor bunched above the limit although each held its own slot
+LATE_FLOOR_S = 0.02
+
 #: a Retry-After beyond this is taken as this: a vendor's typo must not stop an account for days
 MAX_PENALTY_S = 3600.0
 
@@ -108,6 +113,7 @@ class RateLimiter:
         self._quiet_key = f"{key}:quiet"
         self._interval_us = int(1_000_000 / rate_per_s)
         self._tolerance_us = (burst - 1) * self._interval_us
+        self._late_s = max(self._interval_us / 1_000_000, LATE_FLOOR_S)
         self._max_wait_us = int(max_wait_s * 1_000_000)
         self._reserve = client.register_script(RESERVE)
         self._penalize = client.register_script(PENALIZE)
@@ -131,6 +137,11 @@ class RateLimiter:
         due = _due(time.monotonic(), last_s, slots, self._interval_us / 1_000_000) if granted else ()
         return Reservation(bool(granted), wait_s, last_s, due)
 
+    def missed(self, due: float) -> bool:
+        """Whether the slot due at `due` (time.monotonic()) passed too long ago to be used: the
+        caller sends nothing in it and asks for a new one (see LATE_FLOOR_S)."""
+        return time.monotonic() - due > self._late_s
+
     def quiet(self) -> bool:
         """Whether a 429 since asks every sender of the account to stay quiet now."""
         return bool(self._quiet_left(keys=[self._quiet_key]))
@@ -145,7 +156,7 @@ class RateLimiter:
                 if reservation.wait_s:
                     time.sleep(max(0.0, reservation.due[0] - time.monotonic()))
                     # A 429 while we slept: a slot booked before it must not be used inside its quiet time.
-                    if self.quiet():
+                    if self.quiet() or self.missed(reservation.due[0]):
                         continue
                 self.keep_reserved(reservation.due[1:])
                 return True
@@ -155,14 +166,15 @@ class RateLimiter:
             time.sleep(min(reservation.wait_s, self._max_wait_us / 1_000_000) * 0.9)
 
     def take_reserved(self) -> bool:
-        """Wait for the next slot acquire(slots=n) reserved; False when none is left, or when a
-        429 since asks for quiet (the caller then sends nothing and gives its row back)."""
+        """Wait for the next slot acquire(slots=n) reserved; False when none is left, when it was
+        missed, or when a 429 since asks for quiet (the caller then sends nothing and gives its
+        row back)."""
         if not self._reserved_at:
             return False
-        due = self._reserved_at.pop(0) - time.monotonic()
-        if due > 0:
-            time.sleep(due)
-        return not self.quiet()
+        due_at = self._reserved_at.pop(0)
+        if due_at > time.monotonic():
+            time.sleep(max(0.0, due_at - time.monotonic()))
+        return not self.missed(due_at) and not self.quiet()
 
     def penalize(self, retry_after_s: float) -> None:
         """Push this account's schedule past the vendor's Retry-After, for every worker at once."""
