@@ -8,7 +8,7 @@ import signal
 from tests.support.data import write_contacts
 from tests.support.stack import PROJECT_ID, Stack
 from tests.support.delivery import assert_exactly_once_except_unknown, delivered, job_id_of, line_map, status
-from tests.support.limits import assert_limit_held_at_vendor
+from tests.support.limits import assert_limit_held_at_vendor, vendor_limit
 from tests.support.liveness import held_of, record_of
 from workers.dev import devstack
 
@@ -39,7 +39,7 @@ def test_the_limit_holds_at_the_vendor_with_rows_in_flight(redis_url, tmp_path):
     # Given a vendor 100 ms away that answers 429 above 60/s, and an account limited to 60/s, burst 2:
     # two workers of two slots could send 40/s one row at a time, so the rate needs rows in flight
     rate, burst = 60, 2
-    stack = Stack(redis_url, tmp_path, "--latency-ms", "100", "--rate", f"{PROJECT_ID}={rate}/{burst + 3}",
+    stack = Stack(redis_url, tmp_path, "--latency-ms", "100", "--rate", vendor_limit(PROJECT_ID, rate, burst),
                   chunk_size="40", rows_in_flight="8", ringostat__accounts__default__rate_per_s=str(rate),
                   ringostat__accounts__default__burst=str(burst))
     try:

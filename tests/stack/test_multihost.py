@@ -39,7 +39,7 @@ from sandbox.client import SandboxControl
 from tests.support import debian
 from tests.support.data import write_contacts
 from tests.support.delivery import assert_exactly_once_except_unknown, line_map, status
-from tests.support.limits import assert_limit_held_at_vendor
+from tests.support.limits import assert_limit_held_at_vendor, vendor_limit
 from tests.support.redis_server import start_redis
 from tests.support.stack import PROJECT_ID, SECRET_KEY, vendor_secret
 from workers.dev import devstack
@@ -337,7 +337,7 @@ RATE, BURST = 30, 2
 
 def test_one_limit_holds_across_three_hosts(multihost, hosts, tmp_path):
     # Given a vendor that answers 429 above RATE/s, and one account limited to RATE/s in Redis
-    stack = multihost("--rate", f"{PROJECT_ID}={RATE}/{BURST + 3}", chunk_size="10",
+    stack = multihost("--rate", vendor_limit(PROJECT_ID, RATE, BURST), chunk_size="10",
                       ringostat__accounts__default__rate_per_s=str(RATE),
                       ringostat__accounts__default__burst=str(BURST))
     # And a worker of four threads on each of three hosts

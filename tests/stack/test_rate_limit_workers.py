@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.support.data import write_contacts
-from tests.support.limits import assert_limit_held_at_vendor
+from tests.support.limits import assert_limit_held_at_vendor, vendor_limit
 from tests.support.stack import PROJECT_ID, Stack
 
 RATE, BURST = 30, 2
@@ -11,7 +11,7 @@ RATE, BURST = 30, 2
 
 def test_three_workers_share_one_limit(redis_url, tmp_path):
     # Given a vendor that answers 429 above RATE/s (with a little slack for network jitter)
-    stack = Stack(redis_url, tmp_path, "--rate", f"{PROJECT_ID}={RATE}/{BURST + 3}", chunk_size="10",
+    stack = Stack(redis_url, tmp_path, "--rate", vendor_limit(PROJECT_ID, RATE, BURST), chunk_size="10",
                   ringostat__accounts__default__rate_per_s=str(RATE),
                   ringostat__accounts__default__burst=str(BURST))
     try:

@@ -3,6 +3,13 @@
 
 from __future__ import annotations
 
+import math
+
+#: how far apart a loaded 2-core machine may stamp requests that left the workers on schedule
+#: (a worker thread woken late, the sandbox's event loop busy): the sandbox's own limit allows
+#: this much on top of the limiter's burst, so its 429s mean bunching beyond scheduling noise
+ARRIVAL_JITTER_S = 0.1
+
 
 def max_in_any_window(times: list[float], window_s: float = 1.0) -> int:
     times = sorted(times)
@@ -12,6 +19,12 @@ def max_in_any_window(times: list[float], window_s: float = 1.0) -> int:
             start += 1
         best = max(best, end - start + 1)
     return best
+
+
+def vendor_limit(account: str, rate: int, burst: int) -> str:
+    """The sandbox's --rate for a vendor that throttles at `rate`, with the limiter's burst plus
+    ARRIVAL_JITTER_S of tolerance (at least 3 requests)."""
+    return f"{account}={rate}/{burst + max(3, math.ceil(ARRIVAL_JITTER_S * rate))}"
 
 
 def assert_limit_held_at_vendor(rows: list[dict], valid: set[str], stats: dict, *, rate: int, burst: int) -> None:
