@@ -199,3 +199,30 @@ def test_sends_waiting_long_for_their_slot_see_a_pause_and_give_their_rows_back(
     assert MANY[3].line not in vendor.sent and MANY[4].line not in vendor.sent
     assert sorted(vendor.sent) + [row.line for row in outcome.stopped] == [row.line for row in MANY[:5]]
     assert not r.hlen(keys.claims(job_id))
+
+
+def test_sends_ending_one_at_a_time_are_launched_in_groups_not_row_by_row(r, key_prefix):
+    # Given 8 rows in flight whose sends end a few ms apart (the vendor answers in 1-8 ms)
+    rows = MANY + [JobRow(line, {"phone": f"3809300{line:05d}", "fio": ""}, [line, f"3809300{line:05d}", ""])
+                   for line in range(22, 62)]
+    store, job_id, ledger, limiter = job_with_rows(r, key_prefix, rows, limiter_name="g")
+    calls = {"claim_many": 0, "delivered_many": 0}
+
+    def counted(name):
+        method = getattr(ledger, name)
+
+        def call(*args, **kwargs):
+            calls[name] += 1
+            return method(*args, **kwargs)
+        return call
+
+    ledger.claim_many, ledger.delivered_many = counted("claim_many"), counted("delivered_many")
+    sent = []
+    outcome = in_flight_runner(ledger, limiter, lambda row: (sent.append(row.line), time.sleep(0.001 * (row.line % 8 + 1))),
+                               n=8).run(rows)
+    # Then every row went once, and the claims and delivered marks came a group of at least
+    # 4 rows at a time (half the places in flight) or after a short linger, not one per row
+    assert sorted(sent) == [row.line for row in rows] and outcome.delivered == len(rows)
+    assert store.status(job_id).state == "done"
+    assert calls["claim_many"] <= 1 + len(rows) / 3
+    assert calls["delivered_many"] <= 1 + len(rows) / 3
