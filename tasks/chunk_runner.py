@@ -144,7 +144,9 @@ class ChunkRunner:
     groups: one limiter call reserves the group's slots, each with its own due time, one
     ledger call claims its rows (their leases cover the wait for the last slot too), and
     each batch waits in its sender for its own slot; the rows the vendor took are marked
-    delivered together as their sends end. A pause, cancel or the budget stops the next
+    delivered together, as the next group goes. A group goes once half the places in flight
+    are free, or GROUP_LINGER_S after the first fell free: sends that end one at a time would
+    otherwise cost those three Redis calls per row. A pause, cancel or the budget stops the next
     group; the sends already in flight end first (none waits longer than the limiter's
     max_wait_s for its slot), and whatever was not sent goes on as before.
     """
