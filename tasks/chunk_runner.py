@@ -38,6 +38,9 @@ SENT = "sent"
 RECHECK_S = 2.0
 #: a send that waited this long for its slot looks at the job first: a pause meanwhile stops it
 LONG_WAIT_S = 1.0
+#: a send that wakes this long after its slot takes a new one instead: the sends a stall held
+#: back would otherwise go out together (at 500/s, 50 ms is 25 slots; P3's tolerance is 0.1 s)
+MAX_LATE_S = 0.05
 #: a free place in flight waits at most this long for more sends to end, so that the next group
 #: (one limiter and one ledger call, whatever its size) is larger; far below a vendor's latency
 GROUP_LINGER_S = 0.005
@@ -299,12 +302,16 @@ class ChunkRunner:
 
     def _first_send(self, claimed: list[JobRow], due: tuple[float, ...], outcome: ChunkOutcome, tries: Tries) -> str:
         """Send with the slots and claims _launch got: a 429 (or, after a long wait, a pause)
-        that came while this send waited for its slot gives the rows back instead."""
+        that came while this send waited for its slot, or waking MAX_LATE_S after it, gives
+        the rows back instead (they go on with a slot of their own)."""
         wait_s = due[0] - time.monotonic()
         if wait_s > 0:
             time.sleep(wait_s)
             stop = _stop_verdict(self._ledger) if wait_s >= LONG_WAIT_S else ""
-            if stop or self._limiter.quiet():
+            # Woken well after its slot (the GIL held by other senders): going now would bunch
+            # this send with the others a stall held back, ahead of the vendor's schedule.
+            late = time.monotonic() - due[0] > MAX_LATE_S
+            if stop or late or self._limiter.quiet():
                 self._release(claimed, unknown_outcome=False)
                 return stop or AGAIN
         self._limiter.keep_reserved(due[1:])

@@ -227,3 +227,31 @@ def test_sends_ending_one_at_a_time_are_launched_in_groups_not_row_by_row(r, key
     assert store.status(job_id).state == "done"
     assert calls["claim_many"] <= 1 + len(rows) / 3
     assert calls["delivered_many"] <= 1 + len(rows) / 3 + 8
+
+
+def test_a_send_waking_well_after_its_slot_takes_a_new_one_and_goes_once(r, key_prefix, monkeypatch):
+    # Given an account at 20/s (slots 50 ms apart) and senders whose sleeps overrun by 60 ms (a stall)
+    import tasks.chunk_runner as chunk_runner
+
+    store, job_id, ledger, _ = job_with_rows(r, key_prefix, MANY[:6], limiter_name="unused")
+    keys = Keys(key_prefix)
+    limiter = RateLimiter(r, key=keys.limiter("ringostat", "late"), stats_key=keys.limiter_stats("ringostat", "late"),
+                          rate_per_s=20)
+    acquired = []
+    acquire = limiter.acquire
+    limiter.acquire = lambda **kw: (acquired.append(1), acquire(**kw))[1]
+
+    class Stalled:
+        monotonic = staticmethod(time.monotonic)
+
+        @staticmethod
+        def sleep(seconds):
+            time.sleep(seconds + 0.06)
+
+    monkeypatch.setattr(chunk_runner, "time", Stalled)
+    sent = []
+    outcome = in_flight_runner(ledger, limiter, lambda row: sent.append(row.line)).run(MANY[:6])
+    # Then the late ones gave their slot back and went with a new one: each row sent once, all delivered
+    assert sorted(sent) == [row.line for row in MANY[:6]] and outcome.delivered == 6
+    assert acquired, "no late send took a new slot"
+    assert store.status(job_id).delivered == 6 and not r.hlen(keys.claims(job_id))
