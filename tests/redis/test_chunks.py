@@ -218,8 +218,12 @@ def test_sends_ending_one_at_a_time_are_launched_in_groups_not_row_by_row(r, key
 
     ledger.claim_many, ledger.delivered_many = counted("claim_many"), counted("delivered_many")
     sent = []
-    outcome = in_flight_runner(ledger, limiter, lambda row: (sent.append(row.line), time.sleep(0.001 * (row.line % 8 + 1))),
-                               n=8).run(rows)
+
+    def vendor(row):
+        sent.append(row.line)
+        time.sleep(0.001 * (row.line % 8 + 1))
+
+    outcome = in_flight_runner(ledger, limiter, vendor, n=8).run(rows)
     # Then every row went once, and the claims and delivered marks came a group of at least
     # 4 rows at a time (half the places in flight) or after a short linger, not one per row
     # (row by row, this made 35 claims); the last group's marks go as its sends end
