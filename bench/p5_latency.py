@@ -209,6 +209,7 @@ def mode_limit(run: Run) -> dict:
         "achieved_share_of_R": round(achieved / rate, 4),
         "max_in_any_1s_sent": peak_sent, "max_in_any_1s_applied": peak_applied,
         "sandbox_429": throttled, "status_counts": stats["status_counts"], "duplicates": stats["duplicates"],
+        "most_ahead_sent": most_ahead(sent, rate), "most_ahead_applied": most_ahead(applied, rate),
         "per_second_sent": [sum(1 for t in sent if t0 + i <= t < t0 + i + 1) for i in range(math.ceil(args.seconds))],
         "worker_cpu_ms_per_row": round(1000 * cpu / max(len(sent), 1), 3),
         "load_at_start": load, "load_at_end": load_end,
@@ -225,7 +226,22 @@ def print_limit(r: dict) -> None:
           f"{r['max_in_any_1s_sent']}, applied {r['max_in_any_1s_applied']} (<= {r['rate'] + r['sandbox_burst']:g}) "
           f"{ok(r['ok_peak'])} | 429s {r['sandbox_429']} {ok(r['ok_429'])} | worker CPU "
           f"{r['worker_cpu_ms_per_row']:.2f} ms/row | {load_text(r['load_at_start'])}")
+    if "most_ahead_sent" in r:
+        print(f"  most requests ahead of R's schedule in any span (the vendor's burst is {r['sandbox_burst']}): "
+              f"sent {r['most_ahead_sent']:.1f}, applied {r['most_ahead_applied']:.1f}")
     print(f"  sent per second of the window: {r['per_second_sent']}")
+
+
+def most_ahead(times: list[float], rate: float) -> float:
+    """The most requests ahead of an even schedule at `rate` in any span of these (sorted)
+    times: (requests in the span) - (its length x rate). The vendor's limiter (GCRA) answers
+    429 once this passes its burst, so comparing the send times (`arrived_t`) with the times
+    it applied them (`t`, after its latency sleep) shows which side bunched them."""
+    best, lowest = 0.0, float("inf")
+    for j, t in enumerate(times):
+        lowest = min(lowest, j - t * rate)  # the span's first request i: i - t_i x rate, lowest
+        best = max(best, (j + 1 - t * rate) - lowest)
+    return best
 
 
 def shape(args) -> str:

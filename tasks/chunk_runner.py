@@ -38,6 +38,9 @@ SENT = "sent"
 RECHECK_S = 2.0
 #: a send that waited this long for its slot looks at the job first: a pause meanwhile stops it
 LONG_WAIT_S = 1.0
+#: a free place in flight waits at most this long for more sends to end, so that the next group
+#: (one limiter and one ledger call, whatever its size) is larger; far below a vendor's latency
+GROUP_LINGER_S = 0.005
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +144,9 @@ class ChunkRunner:
     groups: one limiter call reserves the group's slots, each with its own due time, one
     ledger call claims its rows (their leases cover the wait for the last slot too), and
     each batch waits in its sender for its own slot; the rows the vendor took are marked
-    delivered together as their sends end. A pause, cancel or the budget stops the next
+    delivered together, as the next group goes. A group goes once half the places in flight
+    are free, or GROUP_LINGER_S after the first fell free: sends that end one at a time would
+    otherwise cost those three Redis calls per row. A pause, cancel or the budget stops the next
     group; the sends already in flight end first (none waits longer than the limiter's
     max_wait_s for its slot), and whatever was not sent goes on as before.
     """
@@ -210,17 +215,23 @@ class ChunkRunner:
         # the vendor refuses meets one 401 per chunk (which pauses the job), not in_flight of them.
         width = 1
         stop, error, unsent = "", None, set()
+        sent: list[JobRow] = []  # taken by the vendor, marked delivered with the next group's launch
+        freed_at: float | None = None  # when a place in flight fell free since the last launch
         while (pending and not stop and error is None) or flights.running:
             wait_s = None
             if pending and not stop and error is None and flights.running < width:
+                wait_s = _linger_s(width - flights.running, min(_group_min(width), len(pending)), freed_at)
+            if wait_s == 0:
+                self._mark_delivered(sent, outcome)
                 running = flights.running
                 stop, wait_s = self._launch(pending, width - running, flights, outcome, busy)
+                freed_at = None if flights.running > running else freed_at
                 if not flights.running or (flights.running == running and pending and not stop and wait_s is None):
                     if wait_s:  # the limiter refused and nothing is in flight: wait here
                         self._sleep(wait_s)
                     continue  # or nothing to send in that group (done, or held by another copy): the next
-            sent: list[JobRow] = []
             for future in flights.ended(wait_s):
+                freed_at = time.monotonic() if freed_at is None else freed_at
                 try:
                     flight = future.result()
                 except Exception as exc:  # a bug or a surprise in a send: the others end first
@@ -234,13 +245,19 @@ class ChunkRunner:
                 elif flight.verdict in STOPS:
                     stop = stop or flight.verdict
                     unsent.update(row.line for row in flight.rows)
-            if sent:
-                self._ledger.delivered_many([row.line for row in sent])
-                outcome.delivered += len(sent)
+            if not pending or stop or error is not None:
+                self._mark_delivered(sent, outcome)  # no launch follows to carry them
+        self._mark_delivered(sent, outcome)
         if error is not None:
             raise error
         unsent.update(row.line for batch in pending for row in batch)
         return stop, [row for row in rows if row.line in unsent]
+
+    def _mark_delivered(self, sent: list[JobRow], outcome: ChunkOutcome) -> None:
+        if sent:
+            self._ledger.delivered_many([row.line for row in sent])
+            outcome.delivered += len(sent)
+            sent.clear()
 
     def _launch(self, pending: deque[list[JobRow]], room: int, flights: InFlight, outcome: ChunkOutcome,
                 busy: list[JobRow]) -> tuple[str, float | None]:
@@ -402,6 +419,21 @@ def _merge(outcome: ChunkOutcome, busy: list[JobRow], flight: Flight) -> None:
     outcome.deferred.extend(flight.outcome.deferred)
     outcome.last_error = flight.outcome.last_error or outcome.last_error
     busy.extend(flight.busy)
+
+
+def _group_min(width: int) -> int:
+    """How many free places in flight make a group worth its Redis calls (a limiter reserve
+    and a ledger claim for the group, delivered marks for the sends that ended): half of them.
+    Sends that end one at a time would otherwise cost those calls per row."""
+    return max(1, width // 2)
+
+
+def _linger_s(room: int, wanted: int, freed_at: float | None) -> float:
+    """0 when the next group goes now: `wanted` places are free, or the first of the free ones
+    has waited GROUP_LINGER_S for the others; else how much longer to wait for more sends to end."""
+    if room >= wanted or freed_at is None:
+        return 0.0 if room >= wanted else GROUP_LINGER_S
+    return max(0.0, GROUP_LINGER_S - (time.monotonic() - freed_at))
 
 
 def _reason(exc: VendorError) -> str:

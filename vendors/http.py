@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
 import urllib3
 
 from vendors import deadline, errors
+from vendors.prepared import PreparedCalls
 from vendors.redirects import CredentialSafeSession
 
 #: (connect, read, total) seconds: connect and read bound one wait each (read: the longest
@@ -50,6 +51,13 @@ def send(
     The whole call, answer included, ends within the total timeout (or an earlier deadline
     set with `vendors.deadline.within`) on a session from `new_session`.
     """
+    return within_deadline(vendor, timeout_s, lambda timeout: session.request(method, url, timeout=timeout, **kwargs))
+
+
+def within_deadline(vendor: str, timeout_s: tuple[float, ...],
+                    call: Callable[[tuple[float, float]], requests.Response]) -> requests.Response:
+    """`call(timeout)` (a requests call, given its (connect, read) timeout) within the total
+    timeout, its transport failures mapped onto vendor errors."""
     connect_s, read_s, *rest = timeout_s
     total_s = rest[0] if rest else DEFAULT_TOTAL_S
     with deadline.within(total_s):
@@ -57,7 +65,7 @@ def send(
         if left <= 0:
             raise errors.VendorConnectionError("no time left for this call; nothing was sent", vendor=vendor)
         try:
-            return session.request(method, url, timeout=(min(connect_s, left), read_s), **kwargs)
+            return call((min(connect_s, left), read_s))
         except requests.ConnectTimeout as exc:
             raise errors.VendorConnectionError(f"connect timeout: {exc}", vendor=vendor) from exc
         except requests.RequestException as exc:
@@ -87,11 +95,13 @@ class VendorHttp:
         self.session = session
         self.headers = dict(headers)
         self.timeout_s = timeout_s
+        self._calls = PreparedCalls(session, self.headers)  # a bulk row's call, prepared once per endpoint
 
     def send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """Send to `base_url + path` with the default headers; the answer is not checked."""
-        return send(self.session, self.vendor, method, self.base_url + path,
-                    headers=self.headers, timeout_s=self.timeout_s, **kwargs)
+        url = self.base_url + path
+        return within_deadline(self.vendor, self.timeout_s,
+                               lambda timeout: self._calls.request(method, url, timeout=timeout, **kwargs))
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """`send`, then a non-2xx answer raised as a vendor error."""

@@ -230,3 +230,63 @@ def test_rows_whose_slots_passed_while_the_process_stalled_are_sent_in_new_slots
     assert stale.acquired == len(MANY)
     assert sorted(vendor.sent) == [row.line for row in MANY]
     assert outcome.delivered == len(MANY) and store.status(job_id).state == "done"
+
+
+def test_sends_ending_one_at_a_time_are_launched_in_groups_not_row_by_row(r, key_prefix):
+    # Given 8 rows in flight whose sends end a few ms apart (the vendor answers in 1-8 ms)
+    rows = MANY + [JobRow(line, {"phone": f"3809300{line:05d}", "fio": ""}, [line, f"3809300{line:05d}", ""])
+                   for line in range(22, 62)]
+    store, job_id, ledger, limiter = job_with_rows(r, key_prefix, rows, limiter_name="g")
+    calls = {"claim_many": 0, "delivered_many": 0}
+
+    def counted(name):
+        method = getattr(ledger, name)
+
+        def call(*args, **kwargs):
+            calls[name] += 1
+            return method(*args, **kwargs)
+        return call
+
+    ledger.claim_many, ledger.delivered_many = counted("claim_many"), counted("delivered_many")
+    sent = []
+
+    def vendor(row):
+        sent.append(row.line)
+        time.sleep(0.001 * (row.line % 8 + 1))
+
+    outcome = in_flight_runner(ledger, limiter, vendor, n=8).run(rows)
+    # Then every row went once, and the claims and delivered marks came a group of at least
+    # 4 rows at a time (half the places in flight) or after a short linger, not one per row
+    # (row by row, this made 35 claims); the last group's marks go as its sends end
+    assert sorted(sent) == [row.line for row in rows] and outcome.delivered == len(rows)
+    assert store.status(job_id).state == "done"
+    assert calls["claim_many"] <= 1 + len(rows) / 3
+    assert calls["delivered_many"] <= 1 + len(rows) / 3 + 8
+
+
+def test_a_send_waking_well_after_its_slot_takes_a_new_one_and_goes_once(r, key_prefix, monkeypatch):
+    # Given an account at 20/s (slots 50 ms apart) and senders whose sleeps overrun by 60 ms (a stall)
+    import tasks.chunk_runner as chunk_runner
+
+    store, job_id, ledger, _ = job_with_rows(r, key_prefix, MANY[:6], limiter_name="unused")
+    keys = Keys(key_prefix)
+    limiter = RateLimiter(r, key=keys.limiter("ringostat", "late"), stats_key=keys.limiter_stats("ringostat", "late"),
+                          rate_per_s=20)
+    acquired = []
+    acquire = limiter.acquire
+    limiter.acquire = lambda **kw: (acquired.append(1), acquire(**kw))[1]
+
+    class Stalled:
+        monotonic = staticmethod(time.monotonic)
+
+        @staticmethod
+        def sleep(seconds):
+            time.sleep(seconds + 0.06)
+
+    monkeypatch.setattr(chunk_runner, "time", Stalled)
+    sent = []
+    outcome = in_flight_runner(ledger, limiter, lambda row: sent.append(row.line)).run(MANY[:6])
+    # Then the late ones gave their slot back and went with a new one: each row sent once, all delivered
+    assert sorted(sent) == [row.line for row in MANY[:6]] and outcome.delivered == 6
+    assert acquired, "no late send took a new slot"
+    assert store.status(job_id).delivered == 6 and not r.hlen(keys.claims(job_id))

@@ -212,3 +212,24 @@ def test_slots_kept_for_take_reserved_are_per_thread(redis_url, key_prefix):
     # Then each takes its own slot once, neither takes the other's
     assert taken == {"a": [True, False], "b": [True, False]}
     assert time.monotonic() >= due[3]
+
+
+def test_senders_of_one_limiter_share_a_quiet_answer_briefly_and_see_their_own_429_at_once(redis_url, key_prefix):
+    # Given one limiter whose senders, waking a few ms apart, each ask whether a 429 wants quiet
+    limiter = _limiter(redis_url, key_prefix, rate=500)
+    calls = []
+    script = limiter._quiet_left
+    limiter._quiet_left = lambda **kw: (calls.append(1), script(**kw))[1]
+    # When 20 of them ask within the recheck window
+    answers = [limiter.quiet() for _ in range(20)]
+    # Then Redis was asked once, and nobody was told to stay quiet
+    assert answers == [False] * 20 and len(calls) == 1
+    # And after the window Redis is asked again
+    time.sleep(0.015)
+    assert limiter.quiet() is False and len(calls) == 2
+    # And a 429 met through this limiter is quiet at once, without asking Redis
+    limiter.penalize(0.5)
+    assert limiter.quiet() is True and len(calls) == 2
+    # And the other limiters of the account (other chunks, other workers) see it in Redis
+    fresh = _limiter(redis_url, key_prefix, rate=500)
+    assert fresh.quiet() is True

@@ -66,6 +66,10 @@ LATE_FLOOR_S = 0.02
 
 #: a Retry-After beyond this is taken as this: a vendor's typo must not stop an account for days
 MAX_PENALTY_S = 3600.0
+#: "no 429 asks for quiet" holds this long for a limiter's senders: those of one group, sleeping
+#: until slots an interval apart, ask Redis once per this, not once per row. A 429 met through
+#: this limiter counts at once; one another worker met is seen at most this much later.
+QUIET_RECHECK_S = 0.01
 
 
 # KEYS[1]  the account's quiet-until mark (µs, Redis clock);  returns µs still to stay quiet
@@ -120,6 +124,8 @@ class RateLimiter:
         self._quiet_left = client.register_script(QUIET_LEFT)
         #: per thread: time.monotonic() at which each slot kept for take_reserved() is due
         self._local = threading.local()
+        #: time.monotonic() until which quiet() answers without asking Redis: (quiet, until)
+        self._quiet_known: tuple[bool, float] = (False, 0.0)
 
     @property
     def _reserved_at(self) -> list[float]:
@@ -143,8 +149,14 @@ class RateLimiter:
         return time.monotonic() - due > self._late_s
 
     def quiet(self) -> bool:
-        """Whether a 429 since asks every sender of the account to stay quiet now."""
-        return bool(self._quiet_left(keys=[self._quiet_key]))
+        """Whether a 429 since asks every sender of the account to stay quiet now (a 'no' from
+        Redis is trusted for QUIET_RECHECK_S, a 'yes' until its quiet time ends)."""
+        quiet, until = self._quiet_known
+        if time.monotonic() < until:
+            return quiet
+        left_s = int(self._quiet_left(keys=[self._quiet_key])) / 1_000_000
+        self._quiet_known = (bool(left_s), time.monotonic() + (left_s or QUIET_RECHECK_S))
+        return bool(left_s)
 
     def acquire(self, *, should_stop=lambda: False, slots: int = 1) -> bool:
         """Sleep until our reserved slot; False when should_stop() said so before a slot came.
@@ -180,6 +192,8 @@ class RateLimiter:
         """Push this account's schedule past the vendor's Retry-After, for every worker at once."""
         wait_s = min(max(retry_after_s, 0.0), MAX_PENALTY_S) if retry_after_s == retry_after_s else 1.0  # NaN
         self._penalize(keys=[*self._keys, self._quiet_key], args=[int(wait_s * 1_000_000), self._tolerance_us])
+        # known here at once (a 0 s one: Redis is asked again)
+        self._quiet_known = (wait_s > 0, time.monotonic() + wait_s)
 
 
 def _due(now: float, last_s: float, slots: int, interval_s: float) -> tuple[float, ...]:
