@@ -187,6 +187,8 @@ def mode_limit(run: Run) -> dict:
         t0 = min(row["arrived_t"] for row in run.arrivals())
         time.sleep(max(0.0, t0 + args.seconds + args.limit_latency_ms / 1000 + 0.5 - time.time()))
         stats = run.sandbox.control.stats()
+        limiter_key = f"{run.prefix}limit:ringostat:default:stats"
+        limiter = {k.decode(): v.decode() for k, v in run.redis.hgetall(limiter_key).items()}
         rows_seen = run.arrivals()
         cpu = tree_cpu_s(worker.pid) - cpu_before
         load_end = load_now()
@@ -202,6 +204,10 @@ def mode_limit(run: Run) -> dict:
     peak_sent, _ = max_in_window(sent) if sent else (0, 0.0)
     peak_applied, _ = max_in_window(applied) if applied else (0, 0.0)
     throttled = int(stats["status_counts"].get("429", 0))
+    requests = sum(int(n) for n in stats["status_counts"].values())
+    # Slots the limiter granted that no request used by then: given up late (a sender that
+    # reached its slot too late takes a new one) plus those still booked ahead of now.
+    unused = int(limiter.get("granted", 0)) - requests
     return {
         "rate": rate, "burst": args.burst, "sandbox_burst": args.sandbox_burst, "latency_ms": args.limit_latency_ms,
         "shape": shape(args), "window_s": args.seconds, "rows_in_job": rows,
@@ -210,6 +216,7 @@ def mode_limit(run: Run) -> dict:
         "max_in_any_1s_sent": peak_sent, "max_in_any_1s_applied": peak_applied,
         "sandbox_429": throttled, "status_counts": stats["status_counts"], "duplicates": stats["duplicates"],
         "most_ahead_sent": most_ahead(sent, rate), "most_ahead_applied": most_ahead(applied, rate),
+        "limiter_stats": limiter, "slots_granted_not_sent": unused,
         "per_second_sent": [sum(1 for t in sent if t0 + i <= t < t0 + i + 1) for i in range(math.ceil(args.seconds))],
         "worker_cpu_ms_per_row": round(1000 * cpu / max(len(sent), 1), 3),
         "load_at_start": load, "load_at_end": load_end,
@@ -230,6 +237,8 @@ def print_limit(r: dict) -> None:
         print(f"  most requests ahead of R's schedule in any span (the vendor's burst is {r['sandbox_burst']}): "
               f"sent {r['most_ahead_sent']:.1f}, applied {r['most_ahead_applied']:.1f}")
     print(f"  sent per second of the window: {r['per_second_sent']}")
+    print(f"  limiter stats {r['limiter_stats']}; slots granted but not sent (given up late, or booked "
+          f"ahead when read) {r['slots_granted_not_sent']}")
 
 
 def most_ahead(times: list[float], rate: float) -> float:
