@@ -51,6 +51,8 @@ class TelequeueCollector:
                                      labels=["vendor", "account"])
         throttled = CounterMetricFamily("telequeue_vendor_throttled", "429 answers from the vendor",
                                         labels=["vendor", "account"])
+        missed = CounterMetricFamily("telequeue_limiter_missed", "Slots given up because their sender got to "
+                                     "them too late (a busy worker): sent in a new slot", labels=["vendor", "account"])
         redis, keys, settings = get_redis(), get_keys(), get_settings()
         for vendor in VENDORS:
             for account in settings.vendor(vendor).accounts:
@@ -58,7 +60,8 @@ class TelequeueCollector:
                 granted.add_metric([vendor, account], stats.get("granted", 0))
                 waited.add_metric([vendor, account], stats.get("wait_s", 0))
                 throttled.add_metric([vendor, account], stats.get("throttled", 0))
-        return [granted, waited, throttled]
+                missed.add_metric([vendor, account], stats.get("missed", 0))
+        return [granted, waited, throttled, missed]
 
     def _job_metrics(self):
         rows = GaugeMetricFamily("telequeue_job_rows", "Rows of recent jobs by outcome",

@@ -79,6 +79,7 @@ def test_metrics_include_limiter_and_job_counters(flower):
     # The refused account's job took one limiter slot, met a 401 and paused with its 30 rows pending
     assert samples['telequeue_limiter_granted_total{account="badkey",vendor="ringostat"}'] == 1
     assert samples['telequeue_vendor_throttled_total{account="badkey",vendor="ringostat"}'] == 0
+    assert samples['telequeue_limiter_missed_total{account="badkey",vendor="ringostat"}'] == 0
     pending = [v for k, v in samples.items()
                if k.startswith("telequeue_job_rows{") and 'state="paused"' in k and 'outcome="pending"' in k]
     assert 30.0 in pending

@@ -145,8 +145,12 @@ class RateLimiter:
 
     def missed(self, due: float) -> bool:
         """Whether the slot due at `due` (time.monotonic()) passed too long ago to be used: the
-        caller sends nothing in it and asks for a new one (see LATE_FLOOR_S)."""
-        return time.monotonic() - due > self._late_s
+        caller sends nothing in it and asks for a new one (see LATE_FLOOR_S). Counted in the
+        account's stats as `missed`: many mean a worker too busy for its rows in flight."""
+        if time.monotonic() - due <= self._late_s:
+            return False
+        self._client.hincrby(self._keys[1], "missed", 1)
+        return True
 
     def quiet(self) -> bool:
         """Whether a 429 since asks every sender of the account to stay quiet now (a 'no' from
