@@ -26,17 +26,24 @@ def _sender(url: str, prefix: str, rate: float, burst: int, duration_s: float, o
     out.put(sent)
 
 
-def test_several_processes_never_exceed_the_limit(redis_url, key_prefix):
-    # Given 4 processes hammering one account limited to 40/s with a burst of 2
-    rate, burst, duration_s = 40, 2, 3.0
+def _send_times(sender, processes: int, redis_url: str, key_prefix: str, rate: int, burst: int,
+                duration_s: float) -> tuple[list[float], list[mp.Process]]:
+    """Every send time of `processes` forked runs of `sender` on one account, and the processes."""
     out = mp.get_context("fork").Queue()
-    procs = [mp.get_context("fork").Process(target=_sender, args=(redis_url, key_prefix, rate, burst, duration_s, out))
-             for _ in range(4)]
+    procs = [mp.get_context("fork").Process(target=sender, args=(redis_url, key_prefix, rate, burst, duration_s, out))
+             for _ in range(processes)]
     for p in procs:
         p.start()
     times = [t for _ in procs for t in out.get(timeout=30)]
     for p in procs:
         p.join(10)
+    return times, procs
+
+
+def test_several_processes_never_exceed_the_limit(redis_url, key_prefix):
+    # Given 4 processes hammering one account limited to 40/s with a burst of 2
+    rate, burst, duration_s = 40, 2, 3.0
+    times, procs = _send_times(_sender, 4, redis_url, key_prefix, rate, burst, duration_s)
     # Then no 1 s window holds more than rate + burst sends, and the rate was nearly used
     assert max_in_any_window(times) <= rate + burst
     span = max(times) - min(times)
@@ -164,15 +171,7 @@ def _concurrent_sender(url: str, prefix: str, rate: float, burst: int, duration_
 def test_slots_reserved_for_concurrent_sends_keep_the_limit_across_processes(redis_url, key_prefix):
     # Given 3 processes, each reserving 8 slots per call for 8 concurrent sends, on one account at 40/s, burst 2
     rate, burst, duration_s = 40, 2, 3.0
-    out = mp.get_context("fork").Queue()
-    procs = [mp.get_context("fork").Process(target=_concurrent_sender,
-                                            args=(redis_url, key_prefix, rate, burst, duration_s, out))
-             for _ in range(3)]
-    for p in procs:
-        p.start()
-    times = [t for _ in procs for t in out.get(timeout=30)]
-    for p in procs:
-        p.join(10)
+    times, procs = _send_times(_concurrent_sender, 3, redis_url, key_prefix, rate, burst, duration_s)
     # Then no 1 s window holds more than rate + burst sends, and the rate was nearly used
     assert max_in_any_window(times) <= rate + burst
     assert len(times) / (max(times) - min(times)) >= 0.9 * rate

@@ -7,9 +7,9 @@ import signal
 
 from tests.support.data import write_contacts
 from tests.support.stack import PROJECT_ID, Stack
-from tests.support.delivery import assert_exactly_once_except_unknown, delivered, job_id_of, line_map, status
+from tests.support.delivery import assert_exactly_once_except_unknown, delivered, line_map, status
 from tests.support.limits import assert_limit_held_at_vendor, vendor_limit
-from tests.support.liveness import held_of, record_of
+from tests.support.liveness import load_and_find_holder
 from workers.dev import devstack
 
 
@@ -62,11 +62,7 @@ def test_a_worker_killed_mid_chunk_with_rows_in_flight_sends_no_row_twice_uncoun
     try:
         valid = write_contacts(tmp_path / "c.csv", 100, offset=720_000)
         workers = [stack.start_worker(f"w{i}", concurrency=1) for i in range(2)]
-        devstack.wait_until(lambda: all(record_of(stack, w) for w in workers), 60, "the workers' liveness records")
-        job_id = job_id_of(stack.cli("load", "ringostat-campaign", "--campaign", "932", "--detach",
-                                     str(tmp_path / "c.csv")))
-        devstack.wait_until(lambda: any(held_of(stack, w, job_id) for w in workers), 30, "a worker to take the chunk")
-        [doomed] = [w for w in workers if held_of(stack, w, job_id)]
+        job_id, doomed = load_and_find_holder(stack, workers, tmp_path / "c.csv", 932)
         devstack.wait_until(lambda: delivered(stack, job_id) >= 20, 30, "the chunk to be under way")
         # When the worker holding it is killed with -9 while 8 of its rows are at the vendor
         devstack.stop(doomed, sig=signal.SIGKILL)

@@ -12,6 +12,7 @@ import requests
 from pydantic import SecretStr
 
 from sandbox.obzvonilka_data import DEFAULT_API_KEY
+from tests.support import delivery
 from tests.support.stack import Stack
 from vendors.http import new_session
 from vendors.obzvonilka import ContactFields, ObzvonilkaClient
@@ -101,10 +102,6 @@ def job_id_of(result) -> str:
     return result.stderr.split("job ", 1)[1].split()[0]
 
 
-def status_of(stack, job_id: str) -> dict:
-    return json.loads(stack.cli("job", "status", job_id, "--json").stdout)
-
-
 def test_load_upserts_by_external_code_and_reports_rejects(stack, tmp_path):
     # Given a base where U-1, U-2 and U-3 already exist
     client = sandbox_client(stack)
@@ -138,7 +135,7 @@ def test_load_upserts_by_external_code_and_reports_rejects(stack, tmp_path):
     # And each row cost two requests: the find, then the write
     assert stack.sandbox.control.stats()["requests"] - requests_before == 2 * 5
     # And the counters add up
-    status = status_of(stack, job_id_of(load))
+    status = delivery.status(stack, job_id_of(load))
     assert (status["total"], status["delivered"], status["rejected"], status["failed"]) == (8, 5, 3, 0)
     assert status["state"] == "done" and status["pending"] == 0
     # And the report lists the rejects with their lines, codes and reasons
@@ -160,7 +157,7 @@ def test_lost_answers_never_make_a_second_contact(stack, tmp_path):
         stack.sandbox.control.configure(hang_rate=0)
     # Then every row was delivered once retried, and a retry found what the lost create made
     assert load.returncode == 0, load.stderr
-    assert status_of(stack, job_id_of(load))["delivered"] == 12
+    assert delivery.status(stack, job_id_of(load))["delivered"] == 12
     codes = Counter(c["external_code"] for c in stored(stack, 1) if c["external_code"].startswith("H-"))
     assert codes == Counter({f"H-{i}": 1 for i in range(12)})
     # And each answer lost (the only hangs of this sandbox) was followed by an update, not a create

@@ -21,7 +21,7 @@ import pytest
 from tests.support.data import write_contacts
 from tests.support.stack import Stack
 from tests.support.delivery import assert_exactly_once_except_unknown, delivered, job_id_of, line_map, status
-from tests.support.liveness import held_of, record_of
+from tests.support.liveness import held_of, load_and_find_holder, record_of
 from workers.dev import devstack
 from workers.settings import Settings
 
@@ -65,11 +65,7 @@ def test_a_killed_workers_rows_send_again_within_30_s_with_default_settings(redi
     try:
         valid = write_contacts(tmp_path / "c.csv", 100, offset=600_000)
         workers = [stack.start_worker(f"w{i}", concurrency=2) for i in range(3)]
-        devstack.wait_until(lambda: all(record_of(stack, w) for w in workers), 60, "the workers' liveness records")
-        job_id = job_id_of(stack.cli("load", "ringostat-campaign", "--campaign", "920", "--detach",
-                                     str(tmp_path / "c.csv")))
-        devstack.wait_until(lambda: any(held_of(stack, w, job_id) for w in workers), 30, "a worker to take the chunk")
-        [doomed] = [w for w in workers if held_of(stack, w, job_id)]
+        job_id, doomed = load_and_find_holder(stack, workers, tmp_path / "c.csv", 920)
         assert [entry["rows"] for entry in held_of(stack, doomed, job_id)] == [100]
         devstack.wait_until(lambda: delivered(stack, job_id) >= 20, 30, "the chunk to be under way")
         # When the worker holding it is killed with -9 (main process and pool at once), mid-chunk
