@@ -33,7 +33,7 @@ from aiohttp import web
 
 from .obzvonilka_data import CONTACT_ATTRIBUTES, DEFAULT_ORG, PHONE_SLOTS, Organization, data_of
 from .state import STATE, SandboxState
-from .vendor import JSON_TYPE, VendorPlugin, accept, admit, json_bytes, reply
+from .vendor import JSON_TYPE, VendorPlugin, accept, arrive, json_bytes, reply
 
 VENDOR = "obzvonilka"
 API = f"/{VENDOR}/api"
@@ -62,7 +62,7 @@ class _Refused(Exception):
 
 
 def endpoint(handler: Callable[[web.Request, _Caller], Awaitable[web.Response]]):
-    """The shared order: auth (the key's organization) -> admit, decided on arrival -> latency -> the handler."""
+    """The shared order: auth (the key's organization) -> `arrive` (admit on arrival, latency) -> the handler."""
 
     async def run(request: web.Request) -> web.Response:
         state = request.app[STATE]
@@ -70,10 +70,10 @@ def endpoint(handler: Callable[[web.Request, _Caller], Awaitable[web.Response]])
         key = request.headers.get(API_KEY_HEADER) or request.query.get("api_key") or form.get("api_key")
         found = data_of(state).org_of(str(key)) if key else None
         if found is None:
-            refused = reply(state, 401, json_bytes({"error": "Invalid API key" if key else "API key is missing"}))
+            caller = reply(state, 401, json_bytes({"error": "Invalid API key" if key else "API key is missing"}))
         else:
-            refused = admit(state, f"{VENDOR}:{found[0]}")
-        await state.faults.delay()
+            caller = f"{VENDOR}:{found[0]}"
+        refused = await arrive(state, caller)
         if refused is not None:
             return refused
         try:

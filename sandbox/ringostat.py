@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from .state import STATE, SandboxState
-from .vendor import VendorPlugin, accept, admit, error_body, json_bytes, reply
+from .vendor import VendorPlugin, accept, arrive, error_body, json_bytes, reply
 
 VENDOR = "ringostat"
 ROWS_PATH = "/ringostat/power-dialer/campaigns/campaign-rows"
@@ -102,7 +102,7 @@ def _fio(body: dict[str, Any]) -> str:
 
 def project_route(apply: Callable[[SandboxState, str, web.Request], Awaitable[web.Response]]):
     """A handler running the Ringostat pipeline around `apply(state, project, request)`:
-    latency, auth (401), then `admit` (429, 5xx) for the project of x-project-id.
+    auth (401), then `arrive` (429, 5xx, latency) for the project of x-project-id.
 
     Shared by the Power Dialer and the minicrm: one Ringostat project is one account.
     """
@@ -114,9 +114,8 @@ def project_route(apply: Callable[[SandboxState, str, web.Request], Awaitable[we
         request[ARRIVED_T] = time.time()
         denied = auth_error(state, request.headers)
         project = request.headers.get("x-project-id", "")
-        refused = reply(state, 401, error_body(denied)) if denied is not None else admit(state, project)
-        await state.faults.delay()
-        return refused or await apply(state, project, request)
+        caller = reply(state, 401, error_body(denied)) if denied is not None else project
+        return await arrive(state, caller) or await apply(state, project, request)
 
     handle.__name__ = apply.__name__
     return handle

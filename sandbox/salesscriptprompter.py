@@ -25,7 +25,7 @@ import requests
 from aiohttp import web
 
 from .state import STATE, SandboxState
-from .vendor import VendorPlugin, accept, admit, json_bytes, reply
+from .vendor import VendorPlugin, accept, arrive, json_bytes, reply
 
 VENDOR = "salesscriptprompter"
 PREFIX = "/salesscriptprompter/integration/apiv2"
@@ -70,9 +70,8 @@ def operation(route: str, apply):
             params.update(await request.post())
         key = params["key"] = request.headers.get("Key") or params.get("key", "")
         account = keys_of(state).get(key)
-        early = refused(state, "Invalid API key", status=401) if account is None else admit(state, account)
-        await state.faults.delay()
-        return early or await apply(state, account, params)
+        caller = refused(state, "Invalid API key", status=401) if account is None else account
+        return await arrive(state, caller) or await apply(state, account, params)
 
     handle.__name__ = route.replace("/", "_").replace("-", "_")
     return handle

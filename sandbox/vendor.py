@@ -4,7 +4,7 @@ A vendor module builds a `VendorPlugin` (its routes and how its recorded rows
 are filtered) and its handlers follow one order, so faults mean the same thing
 for every vendor:
 
-    auth (vendor's own) -> admit (rate limit, 5xx fault) -> latency
+    auth (vendor's own) -> `arrive`: admit (rate limit, 5xx fault), then latency
             -> validation (vendor's own) -> accept (record, then maybe hang)
 
 Auth and admission are decided when a request arrives and answered after the latency: a
@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Mapping, Sequence
+from typing import Any, Callable, Hashable, Mapping, Sequence
 
 from aiohttp import web
 
@@ -66,6 +66,21 @@ def admit(state: SandboxState, account: str) -> web.Response | None:
     if status is not None:
         return reply(state, status, SERVER_ERROR_BODIES[status])
     return None
+
+
+Admission = Callable[[SandboxState, str], "web.Response | None"]
+
+
+async def arrive(state: SandboxState, caller: str | web.Response, admission: Admission = admit) -> web.Response | None:
+    """The start every vendor handler shares: decide on arrival, sleep the latency, then answer.
+
+    `caller` is what the vendor's own auth made of the request: its rate-limit account, or the
+    refusal to answer. An account goes through `admission` (429, 5xx) now, as the request
+    arrives; then the configured latency passes. Returns the refusal, or None: go on.
+    """
+    refused = caller if isinstance(caller, web.Response) else admission(state, caller)
+    await state.faults.delay()
+    return refused
 
 
 async def accept(

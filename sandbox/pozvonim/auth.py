@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from aiohttp import web
 
 from ..state import STATE
-from ..vendor import json_bytes
+from ..vendor import arrive, json_bytes
 from .query import Nested, expected_sign, pairs_of, parse_php
 from .store import IssuedToken, PozvonimState, pozvonim_state
 from .wire import ApiError, admit, error_reply, new_row, render_time, reply
@@ -37,8 +37,8 @@ def _expired(code: str, message: str) -> ApiError:
     return ApiError(401, code, message)
 
 
-def _refusal(state, ps, request: web.Request) -> web.Response | None:
-    """Decided on arrival, answered after the latency (see sandbox/vendor.py)."""
+def _caller(state, ps, request: web.Request) -> str | web.Response:
+    """The uid asking for a token, or the refusal (for `arrive`: see sandbox/vendor.py)."""
     uid, sign = request.query.get("uid", ""), request.query.get("sign", "")
     key = ps.config.accounts.get(uid)
     expected = hashlib.md5(f"{key}{uid}".encode()).hexdigest() if key else ""
@@ -46,14 +46,13 @@ def _refusal(state, ps, request: web.Request) -> web.Response | None:
         return error_reply(state, _refused("AUTH-KEY-INVALID", "uid or sign is wrong"))
     if not ps.account(uid).api_enable:
         return error_reply(state, _refused("AUTH-API-DISABLED", "API is disabled in the profile"))
-    return admit(state, uid)
+    return uid
 
 
 async def issue_token(request: web.Request) -> web.Response:
     state = request.app[STATE]
     ps = pozvonim_state(state)
-    refused = _refusal(state, ps, request)
-    await state.faults.delay()
+    refused = await arrive(state, _caller(state, ps, request), admit)
     if refused is not None:
         return refused
     uid = request.query["uid"]

@@ -1,6 +1,6 @@
 """One pipeline for every signed operation, in the order sandbox/vendor.py sets for all vendors:
 
-    latency -> auth (token, IP, sign) -> admit (rate limit, 5xx) -> the operation -> respond
+    auth (token, IP, sign) -> `arrive`: admit (rate limit, 5xx), then latency -> the operation -> respond
 
 An operation is a plain function of a `Ctx` returning an `Answer`, or raising ApiError.
 """
@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from ..state import STATE, SandboxState
+from ..vendor import arrive
 from .auth import authenticate, read_params
 from .query import Nested
 from .store import Account, PozvonimState, pozvonim_state
@@ -50,16 +51,15 @@ def signed(operation: Operation) -> Callable[[web.Request], Any]:
         ps = pozvonim_state(state)
         try:
             params = await read_params(request)
-            uid = authenticate(ps, params, request.remote or "")
-            refused = admit(state, uid)
+            caller: str | web.Response = authenticate(ps, params, request.remote or "")  # the uid
         except ApiError as exc:
-            refused = error_reply(state, exc)
-        await state.faults.delay()
+            caller = error_reply(state, exc)
+        refused = await arrive(state, caller, admit)
         if refused is not None:
             return refused
         params = {key: value for key, value in params.items() if key not in ("uid", "sign")}
         try:
-            answer = operation(Ctx(request, ps, ps.account(uid), params))
+            answer = operation(Ctx(request, ps, ps.account(caller), params))
         except ApiError as exc:
             return error_reply(state, exc)
         return await respond(state, answer)
