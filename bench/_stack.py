@@ -175,6 +175,17 @@ class Procs:
         self._procs.append(proc)
         return proc
 
+    def ready_worker(self, app: str, env: dict[str, str], *, queues: str, pool: str, concurrency: int, name: str,
+                     broker_prefix: str, log: str, extra_args: list[str] | None = None) -> subprocess.Popen:
+        """worker(), then wait (up to 60 s) until it answers a ping on `broker_prefix`; its output
+        goes to bench/out/logs/<log>.log, whose end is shown if it exits first."""
+        LOGS.mkdir(parents=True, exist_ok=True)
+        logfile = LOGS / f"{log}.log"
+        proc = self.worker(app, env, queues=queues, pool=pool, concurrency=concurrency, name=name, logfile=logfile,
+                           extra_args=extra_args)
+        wait_workers(broker_prefix, [name], timeout_s=60, procs=[proc], logs=[logfile])
+        return proc
+
     def sandbox(self, *args: str):
         box = start_sandbox(*args)
         self.sandboxes.append(box)

@@ -45,9 +45,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _stack import (  # noqa: E402
-    CAMPAIGN_ID, LOGS, OUT, PROJECT_ID, PY, ROOT, Procs, cli_load, delete_prefix, ensure_contacts, exit_on_sigterm,
+    CAMPAIGN_ID, OUT, PROJECT_ID, PY, ROOT, Procs, cli_load, delete_prefix, ensure_contacts, exit_on_sigterm,
     git_state, load_now, load_text, machine, parse_env, poll, redis_client, telequeue_client, telequeue_env,
-    unique_prefix, wait_workers, write_result,
+    unique_prefix, write_result,
 )
 
 RESULT = "p4_latency"
@@ -185,7 +185,6 @@ def main() -> int:
     parser.add_argument("--skip-in-process", action="store_true")
     args = parser.parse_args()
     exit_on_sigterm()
-    LOGS.mkdir(parents=True, exist_ok=True)
     extra = parse_env(args.env)
     procs = Procs()
     prefix = unique_prefix("p4")
@@ -194,10 +193,8 @@ def main() -> int:
         sandbox = procs.sandbox()
         env = telequeue_env(prefix, sandbox.url, rate_per_s=100000, burst=100, **extra)
         client = telequeue_client(env)
-        log = LOGS / "p4-worker.log"
-        worker = procs.worker("workers.app", env, queues="ringostat,bulk", pool=args.pool,
-                              concurrency=args.concurrency, name="p4tq", logfile=log)
-        wait_workers(prefix + "broker:", ["p4tq"], timeout_s=60, procs=[worker], logs=[log])
+        procs.ready_worker("workers.app", env, queues="ringostat,bulk", pool=args.pool, concurrency=args.concurrency,
+                           name="p4tq", broker_prefix=prefix + "broker:", log="p4-worker")
         shape = f"1 process -P {args.pool} -c {args.concurrency}"
         print(f"P4 latency, {shape}, env {extra or '{}'}")
         if not args.skip_single:

@@ -42,9 +42,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _stack import (  # noqa: E402
-    CAMPAIGN_ID, LOGS, OUT, PROJECT_ID, ROOT, Procs, cli_cancel, cli_load, delete_prefix, ensure_contacts,
+    CAMPAIGN_ID, OUT, PROJECT_ID, ROOT, Procs, cli_cancel, cli_load, delete_prefix, ensure_contacts,
     exit_on_sigterm, git_state, load_now, load_text, machine, max_in_window, naive_env, parse_env, poll,
-    redis_client, telequeue_client, telequeue_env, tree_cpu_s, unique_prefix, wait_workers, write_result,
+    redis_client, telequeue_client, telequeue_env, tree_cpu_s, unique_prefix, write_result,
 )
 
 RESULT = "p5_latency"
@@ -69,11 +69,9 @@ class Run:
         os.environ.update(naive_env(self.naive_prefix, self.sandbox.url))  # naive_app reads it at import
 
     def worker(self, app: str, env: dict, queues: str, tag: str, broker_prefix: str) -> object:
-        log = LOGS / f"p5-{tag}.log"
-        proc = self.procs.worker(app, env, queues=queues, pool=self.args.pool, concurrency=self.args.concurrency,
-                                 name=tag, logfile=log, extra_args=self.args.worker_arg)
-        wait_workers(broker_prefix, [tag], timeout_s=60, procs=[proc], logs=[log])
-        return proc
+        return self.procs.ready_worker(app, env, queues=queues, pool=self.args.pool, concurrency=self.args.concurrency,
+                                       name=tag, broker_prefix=broker_prefix, log=f"p5-{tag}",
+                                       extra_args=self.args.worker_arg)
 
     def arrivals(self) -> list[dict]:
         return self.sandbox.control.rows(project=PROJECT_ID, campaign=CAMPAIGN_ID)
@@ -283,7 +281,6 @@ def main() -> int:
     if args.sandbox_burst is None:
         args.sandbox_burst = max(1, round(args.rate / 10))
     exit_on_sigterm()
-    LOGS.mkdir(parents=True, exist_ok=True)
     run = Run(args)
     results: dict = {}
     print(f"P5 latency-bound, {shape(args)}, env {run.extra_env or '{}'}")

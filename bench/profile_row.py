@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _flame import read  # noqa: E402
 from _stack import (  # noqa: E402
-    LOGS, OUT, PY, ROOT, Procs, cli_load, delete_prefix, ensure_contacts, exit_on_sigterm, load_now, load_text,
-    parse_env, poll, redis_client, telequeue_client, telequeue_env, tree_cpu_s, unique_prefix, wait_workers,
+    OUT, PY, ROOT, Procs, cli_load, delete_prefix, ensure_contacts, exit_on_sigterm, load_now, load_text,
+    parse_env, poll, redis_client, telequeue_client, telequeue_env, tree_cpu_s, unique_prefix,
 )
 
 PROJECT_DIRS = ("tasks", "workers", "vendors")
@@ -72,16 +72,14 @@ def record(args) -> tuple[Path, float, int, dict]:
     prefix = unique_prefix("prof")
     raw = OUT / "profiles" / f"row-{args.pool}-{args.concurrency}-{int(args.latency_ms)}ms.raw"
     raw.parent.mkdir(parents=True, exist_ok=True)
-    LOGS.mkdir(parents=True, exist_ok=True)
     spy = None
     try:
         sandbox = procs.sandbox("--latency-ms", str(args.latency_ms))
         env = telequeue_env(prefix, sandbox.url, rate_per_s=100000, burst=100, **extra)
         client = telequeue_client(env)
-        log = LOGS / "profile-worker.log"
-        worker = procs.worker("workers.app", env, queues="ringostat,bulk", pool=args.pool,
-                              concurrency=args.concurrency, name="proftq", logfile=log)
-        wait_workers(prefix + "broker:", ["proftq"], timeout_s=60, procs=[worker], logs=[log])
+        worker = procs.ready_worker("workers.app", env, queues="ringostat,bulk", pool=args.pool,
+                                    concurrency=args.concurrency, name="proftq", broker_prefix=prefix + "broker:",
+                                    log="profile-worker")
         csv_path = ensure_contacts(args.rows, bad_share=0.0, dup_share=0.0, seed=7)
         spy = subprocess.Popen([find_py_spy(args.py_spy), "record", "-r", str(args.rate), "-f", "raw", "--gil",
                                 "--subprocesses", "-o", str(raw), "--pid", str(worker.pid)],
