@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable, Mapping, Sequence
+from typing import Any, Hashable, Mapping, Sequence
 
 from aiohttp import web
 
@@ -44,9 +44,17 @@ def error_body(message: str) -> bytes:
     return json_bytes({"result": False, "error": message})
 
 
-# Built once: these are the hot answers under load.
-TOO_MANY_BODY = error_body("Too many requests")
-SERVER_ERROR_BODIES = {status: error_body(msg) for status, msg in ERROR_MESSAGES.items()}
+@dataclass(frozen=True)
+class ErrorBodies:
+    """A vendor's wording of the refusals every vendor shares: over its rate limit, and the 5xx faults."""
+
+    too_many: bytes
+    server_errors: Mapping[int, bytes]  # by status
+
+
+# Built once: these are the hot answers under load. The default, in the Ringostat shape.
+ERROR_BODIES = ErrorBodies(error_body("Too many requests"),
+                           {status: error_body(msg) for status, msg in ERROR_MESSAGES.items()})
 
 
 def reply(
@@ -57,28 +65,27 @@ def reply(
     return web.Response(body=body, status=status, content_type=JSON_TYPE, headers=headers)
 
 
-def admit(state: SandboxState, account: str) -> web.Response | None:
+def admit(state: SandboxState, account: str, bodies: ErrorBodies = ERROR_BODIES) -> web.Response | None:
     """Vendor-side throttling and 5xx faults; an answer here means nothing was applied."""
     wait_s = state.limiter.check(account)
     if wait_s is not None:
-        return reply(state, 429, TOO_MANY_BODY, {"Retry-After": retry_after_header(wait_s)})
+        return reply(state, 429, bodies.too_many, {"Retry-After": retry_after_header(wait_s)})
     status = state.faults.error_status()
     if status is not None:
-        return reply(state, status, SERVER_ERROR_BODIES[status])
+        return reply(state, status, bodies.server_errors[status])
     return None
 
 
-Admission = Callable[[SandboxState, str], "web.Response | None"]
-
-
-async def arrive(state: SandboxState, caller: str | web.Response, admission: Admission = admit) -> web.Response | None:
+async def arrive(
+    state: SandboxState, caller: str | web.Response, bodies: ErrorBodies = ERROR_BODIES
+) -> web.Response | None:
     """The start every vendor handler shares: decide on arrival, sleep the latency, then answer.
 
     `caller` is what the vendor's own auth made of the request: its rate-limit account, or the
-    refusal to answer. An account goes through `admission` (429, 5xx) now, as the request
+    refusal to answer. An account is admitted (429, 5xx, worded as `bodies`) now, as the request
     arrives; then the configured latency passes. Returns the refusal, or None: go on.
     """
-    refused = caller if isinstance(caller, web.Response) else admission(state, caller)
+    refused = caller if isinstance(caller, web.Response) else admit(state, caller, bodies)
     await state.faults.delay()
     return refused
 
@@ -90,7 +97,7 @@ async def accept(
     state.record(vendor, identity, row)
     fault = state.faults.after_apply()
     if fault == "502":
-        return reply(state, 502, SERVER_ERROR_BODIES[502])
+        return reply(state, 502, ERROR_BODIES.server_errors[502])
     hang_s = state.config.hang_s if fault == "hang" else state.faults.hang_s()
     response = reply(state, 200, body)
     if hang_s > 0:

@@ -24,7 +24,7 @@ from ..state import STATE
 from ..vendor import arrive, json_bytes
 from .query import Nested, expected_sign, pairs_of, parse_php
 from .store import IssuedToken, PozvonimState, pozvonim_state
-from .wire import ApiError, admit, error_reply, new_row, render_time, reply
+from .wire import ERROR_BODIES, ApiError, error_reply, new_row, render_time, reply
 
 TOKEN_PATH = "/auth/token"
 
@@ -52,7 +52,7 @@ def _caller(state, ps, request: web.Request) -> str | web.Response:
 async def issue_token(request: web.Request) -> web.Response:
     state = request.app[STATE]
     ps = pozvonim_state(state)
-    refused = await arrive(state, _caller(state, ps, request), admit)
+    refused = await arrive(state, _caller(state, ps, request), ERROR_BODIES)
     if refused is not None:
         return refused
     uid = request.query["uid"]

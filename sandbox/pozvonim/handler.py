@@ -18,7 +18,7 @@ from ..vendor import arrive
 from .auth import authenticate, read_params
 from .query import Nested
 from .store import Account, PozvonimState, pozvonim_state
-from .wire import Answer, ApiError, admit, error_reply, invalid, new_row, respond
+from .wire import ERROR_BODIES, Answer, ApiError, error_reply, invalid, new_row, respond
 
 Operation = Callable[["Ctx"], Answer]
 
@@ -54,7 +54,7 @@ def signed(operation: Operation) -> Callable[[web.Request], Any]:
             caller: str | web.Response = authenticate(ps, params, request.remote or "")  # the uid
         except ApiError as exc:
             caller = error_reply(state, exc)
-        refused = await arrive(state, caller, admit)
+        refused = await arrive(state, caller, ERROR_BODIES)
         if refused is not None:
             return refused
         params = {key: value for key, value in params.items() if key not in ("uid", "sign")}

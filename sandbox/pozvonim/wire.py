@@ -2,8 +2,8 @@
 
 Errors always look like the doc's example:
     {"error": {"code": "GEN-SERVER-ERROR", "http_code": 502, "message": "Oops something wrong!"}}
-so the shared `admit` (whose bodies are Ringostat-shaped) is mirrored here with the same
-limiter and fault draws, and `accept` with the status an operation answers (201, 202, 204).
+so the shared `arrive` answers its refusals with Pozvonim's ERROR_BODIES, and `accept` is
+mirrored here with the status an operation answers (201, 202, 204).
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from ..faults import ERROR_MESSAGES
-from ..ratelimit import retry_after_header
 from ..state import Row, SandboxState
-from ..vendor import JSON_TYPE, json_bytes
+from ..vendor import JSON_TYPE, ErrorBodies, json_bytes
 
 VENDOR = "pozvonim"
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -73,19 +72,11 @@ def error_reply(state: SandboxState, exc: ApiError) -> web.Response:
     return reply(state, exc.http_code, error_body(exc.http_code, exc.code, exc.message))
 
 
-_TOO_MANY = error_body(429, "GEN-TOO-MANY-REQUESTS", "Too many requests")
-_SERVER_ERRORS = {status: error_body(status, "GEN-SERVER-ERROR", text) for status, text in ERROR_MESSAGES.items()}
-
-
-def admit(state: SandboxState, uid: str) -> web.Response | None:
-    """The shared limiter and 5xx faults, answered in Pozvonim's format; nothing applied."""
-    wait_s = state.limiter.check(uid)
-    if wait_s is not None:
-        return reply(state, 429, _TOO_MANY, {"Retry-After": retry_after_header(wait_s)})
-    status = state.faults.error_status()
-    if status is not None:
-        return reply(state, status, _SERVER_ERRORS[status])
-    return None
+#: the shared limiter's and faults' refusals (vendor.arrive) in Pozvonim's format
+ERROR_BODIES = ErrorBodies(
+    error_body(429, "GEN-TOO-MANY-REQUESTS", "Too many requests"),
+    {status: error_body(status, "GEN-SERVER-ERROR", text) for status, text in ERROR_MESSAGES.items()},
+)
 
 
 async def respond(state: SandboxState, answer: Answer) -> web.Response:
@@ -96,7 +87,7 @@ async def respond(state: SandboxState, answer: Answer) -> web.Response:
     state.record(VENDOR, answer.identity, answer.row)
     fault = state.faults.after_apply()
     if fault == "502":
-        return reply(state, 502, _SERVER_ERRORS[502])
+        return reply(state, 502, ERROR_BODIES.server_errors[502])
     hang_s = state.config.hang_s if fault == "hang" else state.faults.hang_s()
     response = reply(state, answer.status, body)
     if hang_s > 0:
