@@ -58,10 +58,12 @@ ERROR_BODIES = ErrorBodies(error_body("Too many requests"),
 
 
 def reply(
-    state: SandboxState, status: int, body: bytes, headers: Mapping[str, str] | None = None
+    state: SandboxState, status: int, body: bytes | None, headers: Mapping[str, str] | None = None
 ) -> web.Response:
-    """Every vendor answer goes through here, so the stats see each one."""
+    """Every vendor answer goes through here, so the stats see each one. No body: no content type."""
     state.count(status)
+    if body is None:
+        return web.Response(status=status, headers=headers)
     return web.Response(body=body, status=status, content_type=JSON_TYPE, headers=headers)
 
 
@@ -91,15 +93,16 @@ async def arrive(
 
 
 async def accept(
-    state: SandboxState, vendor: str, identity: Hashable, row: Row, body: bytes
+    state: SandboxState, vendor: str, identity: Hashable, row: Row, body: bytes | None, *, status: int = 200,
+    bodies: ErrorBodies = ERROR_BODIES,
 ) -> web.Response:
-    """Record the row as applied, then answer, late if a hang was drawn."""
+    """Record the row as applied, then answer `status`, late if a hang was drawn (or 502, worded as `bodies`)."""
     state.record(vendor, identity, row)
     fault = state.faults.after_apply()
     if fault == "502":
-        return reply(state, 502, ERROR_BODIES.server_errors[502])
+        return reply(state, 502, bodies.server_errors[502])
     hang_s = state.config.hang_s if fault == "hang" else state.faults.hang_s()
-    response = reply(state, 200, body)
+    response = reply(state, status, body)
     if hang_s > 0:
         # Counted before sleeping so stats are right while the client is still waiting.
         state.stats.hangs += 1

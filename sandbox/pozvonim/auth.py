@@ -21,10 +21,10 @@ from datetime import datetime, timezone
 from aiohttp import web
 
 from ..state import STATE
-from ..vendor import arrive, json_bytes
+from ..vendor import arrive, json_bytes, reply
 from .query import Nested, expected_sign, pairs_of, parse_php
 from .store import IssuedToken, PozvonimState, pozvonim_state
-from .wire import ERROR_BODIES, ApiError, error_reply, new_row, render_time, reply
+from .wire import ERROR_BODIES, ApiError, error_reply, new_row, render_time
 
 TOKEN_PATH = "/auth/token"
 

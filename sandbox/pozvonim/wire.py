@@ -2,13 +2,12 @@
 
 Errors always look like the doc's example:
     {"error": {"code": "GEN-SERVER-ERROR", "http_code": 502, "message": "Oops something wrong!"}}
-so the shared `arrive` answers its refusals with Pozvonim's ERROR_BODIES, and `accept` is
-mirrored here with the status an operation answers (201, 202, 204).
+so the shared `arrive` and `accept` answer their refusals with Pozvonim's ERROR_BODIES, and
+`accept` with the status an operation answers (201, 202, 204).
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,7 +18,7 @@ from aiohttp import web
 
 from ..faults import ERROR_MESSAGES
 from ..state import Row, SandboxState
-from ..vendor import JSON_TYPE, ErrorBodies, json_bytes
+from ..vendor import ErrorBodies, accept, json_bytes, reply
 
 VENDOR = "pozvonim"
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -60,14 +59,6 @@ def error_body(http_code: int, code: str, message: str) -> bytes:
     return json_bytes({"error": {"code": code, "http_code": http_code, "message": message}})
 
 
-def reply(state: SandboxState, status: int, body: bytes | None, headers: dict[str, str] | None = None
-          ) -> web.Response:
-    state.count(status)
-    if body is None:
-        return web.Response(status=status, headers=headers)
-    return web.Response(body=body, status=status, content_type=JSON_TYPE, headers=headers)
-
-
 def error_reply(state: SandboxState, exc: ApiError) -> web.Response:
     return reply(state, exc.http_code, error_body(exc.http_code, exc.code, exc.message))
 
@@ -80,20 +71,11 @@ ERROR_BODIES = ErrorBodies(
 
 
 async def respond(state: SandboxState, answer: Answer) -> web.Response:
-    """Record an applied change first, then answer, late if a hang was drawn (like vendor.accept)."""
+    """An applied change goes through vendor.accept (recorded first, the answer maybe late or a 502)."""
     body = None if answer.body is None else json_bytes(answer.body)
     if answer.row is None:
         return reply(state, answer.status, body)
-    state.record(VENDOR, answer.identity, answer.row)
-    fault = state.faults.after_apply()
-    if fault == "502":
-        return reply(state, 502, ERROR_BODIES.server_errors[502])
-    hang_s = state.config.hang_s if fault == "hang" else state.faults.hang_s()
-    response = reply(state, answer.status, body)
-    if hang_s > 0:
-        state.stats.hangs += 1
-        await asyncio.sleep(hang_s)
-    return response
+    return await accept(state, VENDOR, answer.identity, answer.row, body, status=answer.status, bodies=ERROR_BODIES)
 
 
 def utcnow() -> datetime:
