@@ -35,8 +35,10 @@ import json
 import math
 import os
 import re
+import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -51,6 +53,21 @@ RESULT = "p5_latency"
 TARGET_CALLS_S = 200.0
 TARGET_RATIO = 5.0
 TARGET_SHARE_OF_R = 0.98
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A telequeue job just loaded onto one ready worker, and what was read just before the load."""
+
+    env: dict
+    worker: subprocess.Popen
+    job_id: str
+    load: dict
+    cpu_before: float
+
+    def worker_cpu_s(self) -> float:
+        """The worker's CPU seconds since just before the load."""
+        return tree_cpu_s(self.worker.pid) - self.cpu_before
 
 
 class Run:
@@ -73,6 +90,16 @@ class Run:
                                        name=tag, broker_prefix=broker_prefix, log=f"p5-{tag}",
                                        extra_args=self.args.worker_arg)
 
+    def load_job(self, tag: str, csv_path: Path, *, rate_per_s: float, burst: int) -> Loaded:
+        """Worker `tag` of telequeue at this limit, ready; the sandbox reset; `telequeue load --detach`."""
+        env = telequeue_env(self.prefix, self.sandbox.url, rate_per_s=rate_per_s, burst=burst, **self.extra_env)
+        worker = self.worker("workers.app", env, "ringostat,bulk", tag, self.prefix + "broker:")
+        self.sandbox.control.reset()
+        load = load_now()
+        cpu_before = tree_cpu_s(worker.pid)
+        job_id, _, _ = cli_load(env, csv_path)
+        return Loaded(env, worker, job_id, load, cpu_before)
+
     def arrivals(self) -> list[dict]:
         return self.sandbox.control.rows(project=PROJECT_ID, campaign=CAMPAIGN_ID)
 
@@ -83,21 +110,16 @@ class Run:
 
 
 def throughput_telequeue(run: Run, csv_path: Path) -> dict:
-    env = telequeue_env(run.prefix, run.sandbox.url, rate_per_s=100000, burst=100, **run.extra_env)
     try:
-        worker = run.worker("workers.app", env, "ringostat,bulk", "p5tq", run.prefix + "broker:")
-        run.sandbox.control.reset()
-        load = load_now()
-        cpu_before = tree_cpu_s(worker.pid)
-        job_id, _, _ = cli_load(env, csv_path)
-        job = run.client.job(job_id)
+        loaded = run.load_job("p5tq", csv_path, rate_per_s=100000, burst=100)
+        job = run.client.job(loaded.job_id)
         finished = poll(lambda: job.status().finished, run.args.timeout, 0.05)
         status = job.status()
-        cpu = tree_cpu_s(worker.pid) - cpu_before
+        cpu = loaded.worker_cpu_s()
     finally:
         run.procs.stop_workers()
     end = status.finished_at if finished and status.finished_at else time.time()
-    return summarize("telequeue", run, status.created_at, end, finished, cpu, load,
+    return summarize("telequeue", run, status.created_at, end, finished, cpu, loaded.load,
                      {"delivered": status.delivered, "failed": status.failed, "job_state": status.state})
 
 
@@ -173,13 +195,8 @@ def mode_limit(run: Run) -> dict:
     csv_path = ensure_contacts(rows, bad_share=0.0, dup_share=0.0, seed=6)
     run.sandbox.control.configure(latency_ms=args.limit_latency_ms,
                                   rate_limits={PROJECT_ID: {"rate_per_s": rate, "burst": args.sandbox_burst}})
-    env = telequeue_env(run.prefix, run.sandbox.url, rate_per_s=rate, burst=args.burst, **run.extra_env)
     try:
-        worker = run.worker("workers.app", env, "ringostat,bulk", "p5lim", run.prefix + "broker:")
-        run.sandbox.control.reset()
-        load = load_now()
-        cpu_before = tree_cpu_s(worker.pid)
-        job_id, _, _ = cli_load(env, csv_path)
+        loaded = run.load_job("p5lim", csv_path, rate_per_s=rate, burst=args.burst)
         if not poll(lambda: run.sandbox.control.stats()["accepted"] > 0, 30, 0.05):
             raise TimeoutError("no row accepted within 30 s")
         t0 = min(row["arrived_t"] for row in run.arrivals())
@@ -188,9 +205,9 @@ def mode_limit(run: Run) -> dict:
         limiter_key = f"{run.prefix}limit:ringostat:default:stats"
         limiter = {k.decode(): v.decode() for k, v in run.redis.hgetall(limiter_key).items()}
         rows_seen = run.arrivals()
-        cpu = tree_cpu_s(worker.pid) - cpu_before
+        cpu = loaded.worker_cpu_s()
         load_end = load_now()
-        cli_cancel(env, job_id)
+        cli_cancel(loaded.env, loaded.job_id)
     finally:
         run.procs.stop_workers()
         delete_prefix(run.redis, run.prefix)
@@ -217,7 +234,7 @@ def mode_limit(run: Run) -> dict:
         "limiter_stats": limiter, "slots_granted_not_sent": unused,
         "per_second_sent": [sum(1 for t in sent if t0 + i <= t < t0 + i + 1) for i in range(math.ceil(args.seconds))],
         "worker_cpu_ms_per_row": round(1000 * cpu / max(len(sent), 1), 3),
-        "load_at_start": load, "load_at_end": load_end,
+        "load_at_start": loaded.load, "load_at_end": load_end,
         "ok_rate": achieved >= TARGET_SHARE_OF_R * rate,
         "ok_peak": max(peak_sent, peak_applied) <= rate + args.sandbox_burst,
         "ok_429": throttled == 0,
