@@ -22,6 +22,7 @@ from vendors.errors import (AuthError, OutcomeUnknown, PermanentVendorError, Rat
 from vendors.validation import describe
 
 from tasks.inflight import InFlight
+from tasks.key_trust import KeyTrust
 from tasks.retry import MAX_THROTTLES_PER_ROW, RetryPolicy
 from tasks.runtime import Ledger, Limiter
 
@@ -140,7 +141,8 @@ class ChunkRunner:
     limits requests, not rows); every send ends within `send_budget_s`.
 
     Up to `in_flight` batches are sent at once (tasks.inflight), once the chunk's first send
-    ended without a stop (a refused key pauses the job after one 401). The runner takes them in
+    ended without a stop (a refused key pauses the job after one 401), or from the start when
+    the vendor took the account's `key` lately (tasks.key_trust). The runner takes them in
     groups: one limiter call reserves the group's slots, each with its own due time, one
     ledger call claims its rows (their leases cover the wait for the last slot too), and
     each batch waits in its sender for its own slot; the rows the vendor took are marked
@@ -155,7 +157,8 @@ class ChunkRunner:
                  send: Callable[[JobRow], object] | None = None,
                  send_batch: Callable[[list[JobRow]], object] | None = None, batch_size: int = 1,
                  slots_per_send: int = 1, sleep: Callable[[float], None] = time.sleep,
-                 send_budget_s: float | None = None, budget: Budget | None = None, in_flight: int = 1) -> None:
+                 send_budget_s: float | None = None, budget: Budget | None = None, in_flight: int = 1,
+                 key: KeyTrust | None = None) -> None:
         if (send is None) == (send_batch is None):
             raise ValueError("give either send (one row) or send_batch (a list of rows)")
         if batch_size < 1 or (send is not None and batch_size != 1):
@@ -171,6 +174,7 @@ class ChunkRunner:
         self._send_budget_s = send_budget_s
         self._budget = budget or Budget()
         self._in_flight = in_flight
+        self._key = key or KeyTrust()  # never trusted: every chunk's first send goes alone
 
     def run(self, rows: list[JobRow]) -> ChunkOutcome:
         outcome = ChunkOutcome()
@@ -209,49 +213,62 @@ class ChunkRunner:
     def _send_all(self, rows: list[JobRow], outcome: ChunkOutcome, busy: list[JobRow]) -> tuple[str, list[JobRow]]:
         """Send the rows' batches, up to `in_flight` at once, until done or a stop; the stop
         verdict ('' when none) and the rows not sent because of it, in their order."""
-        pending = deque(rows[start:start + self._batch_size] for start in range(0, len(rows), self._batch_size))
-        flights = InFlight(self._in_flight)
-        # The first send goes alone, the rest once it ended without a stop: an account whose key
-        # the vendor refuses meets one 401 per chunk (which pauses the job), not in_flight of them.
-        width = 1
-        stop, error, unsent = "", None, set()
-        sent: list[JobRow] = []  # taken by the vendor, marked delivered with the next group's launch
-        freed_at: float | None = None  # when a place in flight fell free since the last launch
-        while (pending and not stop and error is None) or flights.running:
-            wait_s = None
-            if pending and not stop and error is None and flights.running < width:
-                wait_s = _linger_s(width - flights.running, min(_group_min(width), len(pending)), freed_at)
+        batches = deque(rows[start:start + self._batch_size] for start in range(0, len(rows), self._batch_size))
+        # The first send goes alone unless the vendor took this account's key lately (tasks.key_trust):
+        # a key the vendor refuses then meets one 401 per chunk (which pauses the job), not in_flight of them.
+        sends = _Sends(batches, InFlight(self._in_flight), width=self._in_flight if self._key.trusted() else 1)
+        while sends.going():
+            wait_s = sends.linger_s()
             if wait_s == 0:
-                self._mark_delivered(sent, outcome)
-                running = flights.running
-                stop, wait_s = self._launch(pending, width - running, flights, outcome, busy)
-                freed_at = None if flights.running > running else freed_at
-                if not flights.running or (flights.running == running and pending and not stop and wait_s is None):
-                    if wait_s:  # the limiter refused and nothing is in flight: wait here
-                        self._sleep(wait_s)
-                    continue  # or nothing to send in that group (done, or held by another copy): the next
-            for future in flights.ended(wait_s):
-                freed_at = time.monotonic() if freed_at is None else freed_at
-                try:
-                    flight = future.result()
-                except Exception as exc:  # a bug or a surprise in a send: the others end first
-                    error = error or exc
+                wait_s = self._launch_next(sends, outcome, busy)
+                if wait_s == 0:
                     continue
-                _merge(outcome, busy, flight)
-                if flight.verdict not in STOPS:
-                    width = self._in_flight
-                if flight.verdict == SENT:
-                    sent.extend(flight.rows)
-                elif flight.verdict in STOPS:
-                    stop = stop or flight.verdict
-                    unsent.update(row.line for row in flight.rows)
-            if not pending or stop or error is not None:
-                self._mark_delivered(sent, outcome)  # no launch follows to carry them
-        self._mark_delivered(sent, outcome)
-        if error is not None:
-            raise error
-        unsent.update(row.line for batch in pending for row in batch)
-        return stop, [row for row in rows if row.line in unsent]
+            self._collect(sends, wait_s, outcome, busy)
+        self._mark_delivered(sends.sent, outcome)
+        if sends.error is not None:
+            raise sends.error
+        sends.unsent.update(row.line for batch in sends.pending for row in batch)
+        return sends.stop, [row for row in rows if row.line in sends.unsent]
+
+    def _launch_next(self, sends: _Sends, outcome: ChunkOutcome, busy: list[JobRow]) -> float | None:
+        """Launch the next group, carrying the delivered marks of the sends that ended. 0 to go
+        round at once (nothing is in flight to wait for, or that group had nothing to send);
+        else how long to wait for sends in flight to end (None: until one does)."""
+        self._mark_delivered(sends.sent, outcome)
+        running = sends.flights.running
+        sends.stop, refused_s = self._launch(sends.pending, sends.width - running, sends.flights, outcome, busy)
+        launched = sends.flights.running > running
+        if launched:
+            sends.freed_at = None
+        if not sends.flights.running:
+            if refused_s:  # the limiter refused and nothing is in flight: wait here
+                self._sleep(refused_s)
+            return 0
+        if not launched and sends.may_launch() and refused_s is None:
+            return 0  # every row of that group was done or held by another copy: the next group
+        return refused_s
+
+    def _collect(self, sends: _Sends, wait_s: float | None, outcome: ChunkOutcome, busy: list[JobRow]) -> None:
+        """Take in the sends that end within wait_s (None: until one does)."""
+        for future in sends.flights.ended(wait_s):
+            if sends.freed_at is None:
+                sends.freed_at = time.monotonic()
+            try:
+                flight = future.result()
+            except Exception as exc:  # a bug or a surprise in a send: the others end first
+                sends.error = sends.error or exc
+                continue
+            _merge(outcome, busy, flight)
+            if flight.verdict not in STOPS:
+                sends.width = self._in_flight
+            if flight.verdict == SENT:
+                sends.sent.extend(flight.rows)
+                self._key.accepted()
+            elif flight.verdict in STOPS:
+                sends.stop = sends.stop or flight.verdict
+                sends.unsent.update(row.line for row in flight.rows)
+        if not sends.may_launch():
+            self._mark_delivered(sends.sent, outcome)  # no launch follows to carry them
 
     def _mark_delivered(self, sent: list[JobRow], outcome: ChunkOutcome) -> None:
         if sent:
@@ -369,6 +386,7 @@ class ChunkRunner:
                 self._send_batch(claimed)
         except AuthError as exc:
             # The account's key is wrong for every row: pause the job, not fail row after row.
+            self._key.refused()
             self._release(claimed, unknown_outcome=False)
             return _pause_for(self._ledger, exc) or self._fail(claimed, _reason(exc), outcome)
         except RateLimited as exc:
@@ -412,6 +430,45 @@ class ChunkRunner:
         return "deferred"
 
 
+@dataclass
+class _Sends:
+    """Where one _send_all stands: the batches still to launch, the sends in flight, how many
+    may fly at once, and what the ended ones came to."""
+
+    pending: deque[list[JobRow]]
+    flights: InFlight
+    width: int
+    stop: str = ""
+    error: Exception | None = None
+    #: lines not sent because of the stop
+    unsent: set[int] = field(default_factory=set)
+    #: taken by the vendor, marked delivered with the next group's launch
+    sent: list[JobRow] = field(default_factory=list)
+    #: when a place in flight fell free since the last launch
+    freed_at: float | None = None
+
+    def may_launch(self) -> bool:
+        return bool(self.pending) and not self.stop and self.error is None
+
+    def going(self) -> bool:
+        return self.may_launch() or self.flights.running > 0
+
+    def linger_s(self) -> float | None:
+        """0 when the next group goes now: half the places in flight are free (a group is worth
+        its Redis calls: a limiter reserve and a ledger claim for the group, delivered marks for
+        the sends that ended; sends that end one at a time would otherwise cost them per row), or
+        the first of the free ones has waited GROUP_LINGER_S for the others. Else how much longer
+        to wait for sends to end; None when no group may go (none left, a stop, no room)."""
+        room = self.width - self.flights.running
+        if room <= 0 or not self.may_launch():
+            return None
+        if room >= min(max(1, self.width // 2), len(self.pending)):
+            return 0.0
+        if self.freed_at is None:
+            return GROUP_LINGER_S
+        return max(0.0, GROUP_LINGER_S - (time.monotonic() - self.freed_at))
+
+
 def _merge(outcome: ChunkOutcome, busy: list[JobRow], flight: Flight) -> None:
     """Add what one batch in flight met to the chunk's outcome."""
     outcome.failed += flight.outcome.failed
@@ -419,21 +476,6 @@ def _merge(outcome: ChunkOutcome, busy: list[JobRow], flight: Flight) -> None:
     outcome.deferred.extend(flight.outcome.deferred)
     outcome.last_error = flight.outcome.last_error or outcome.last_error
     busy.extend(flight.busy)
-
-
-def _group_min(width: int) -> int:
-    """How many free places in flight make a group worth its Redis calls (a limiter reserve
-    and a ledger claim for the group, delivered marks for the sends that ended): half of them.
-    Sends that end one at a time would otherwise cost those calls per row."""
-    return max(1, width // 2)
-
-
-def _linger_s(room: int, wanted: int, freed_at: float | None) -> float:
-    """0 when the next group goes now: `wanted` places are free, or the first of the free ones
-    has waited GROUP_LINGER_S for the others; else how much longer to wait for more sends to end."""
-    if room >= wanted or freed_at is None:
-        return 0.0 if room >= wanted else GROUP_LINGER_S
-    return max(0.0, GROUP_LINGER_S - (time.monotonic() - freed_at))
 
 
 def _reason(exc: VendorError) -> str:
