@@ -42,6 +42,8 @@ LONG_WAIT_S = 1.0
 #: a free place in flight waits at most this long for more sends to end, so that the next group
 #: (one limiter and one ledger call, whatever its size) is larger; far below a vendor's latency
 GROUP_LINGER_S = 0.005
+#: a group whose first slot is booked further ahead than this waits for the account's limit
+BOOKED_AHEAD_S = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +238,7 @@ class ChunkRunner:
         else how long to wait for sends in flight to end (None: until one does)."""
         self._mark_delivered(sends.sent, outcome)
         running = sends.flights.running
-        sends.stop, refused_s = self._launch(sends.pending, sends.width - running, sends.flights, outcome, busy)
+        sends.stop, refused_s = self._launch(sends, outcome, busy)
         launched = sends.flights.running > running
         if launched:
             sends.freed_at = None
@@ -276,14 +278,14 @@ class ChunkRunner:
             outcome.delivered += len(sent)
             sent.clear()
 
-    def _launch(self, pending: deque[list[JobRow]], room: int, flights: InFlight, outcome: ChunkOutcome,
-                busy: list[JobRow]) -> tuple[str, float | None]:
-        """Reserve the slots of the next `room` batches and claim their rows, one call each, and send
-        them in flight. (stop, None) when the chunk must stop; ('', seconds) when the limiter
-        refused, to ask again after that; ('', None) once sent (or nothing was left to send)."""
+    def _launch(self, sends: _Sends, outcome: ChunkOutcome, busy: list[JobRow]) -> tuple[str, float | None]:
+        """Reserve the slots of the batches that fit in flight and claim their rows, one call each,
+        and send them in flight. (stop, None) when the chunk must stop; ('', seconds) when the
+        limiter refused, to ask again after that; ('', None) once sent (or nothing was left to send)."""
         if self._budget.spent():
             return OUT_OF_TIME, None
-        group = [pending.popleft() for _ in range(min(room, len(pending)))]
+        pending, flights = sends.pending, sends.flights
+        group = [pending.popleft() for _ in range(min(sends.room(), len(pending)))]
         reservation = self._limiter.reserve(len(group) * self._slots_per_send)
         if not reservation.granted:
             pending.extendleft(reversed(group))
@@ -291,6 +293,7 @@ class ChunkRunner:
                 return OUT_OF_TIME, None
             stop = _stop_verdict(self._ledger)
             return stop, None if stop else min(reservation.wait_s * 0.9, RECHECK_S)
+        sends.booked_ahead = reservation.wait_s > BOOKED_AHEAD_S
         claims = self._ledger.claim_many([row.line for batch in group for row in batch],
                                          extra_lease_s=reservation.last_s)
         if claims.stop is not None:
@@ -437,6 +440,7 @@ class _Sends:
 
     pending: deque[list[JobRow]]
     flights: InFlight
+    #: sends at once: 1 for a first send alone, then the runner's in_flight
     width: int
     stop: str = ""
     error: Exception | None = None
@@ -446,6 +450,24 @@ class _Sends:
     sent: list[JobRow] = field(default_factory=list)
     #: when a place in flight fell free since the last launch
     freed_at: float | None = None
+    #: the last group's first slot was booked further ahead than BOOKED_AHEAD_S: the account's
+    #: limit, not the sends in flight, sets the pace (see room())
+    booked_ahead: bool = False
+
+    def __post_init__(self) -> None:
+        self.batches = len(self.pending)
+
+    def room(self) -> int:
+        """Free places in flight. While the account's limit sets the pace, a chunk keeps half its
+        places at its start and all of them at its end: every chunk then still gets the same
+        slots as the others from the limiter's queue, but one further on sends a little more,
+        so chunks that started together end apart, and one chunk's last round trip (its sends
+        draining) is covered by the others' sends. Chunks ending together left the account's
+        limit unused for a round trip each time (BENCHMARKS.md, issue 11 third session)."""
+        width = self.width
+        if self.booked_ahead and self.batches:
+            width = max(1, math.ceil(width * (2 - len(self.pending) / self.batches) / 2))
+        return width - self.flights.running
 
     def may_launch(self) -> bool:
         return bool(self.pending) and not self.stop and self.error is None
@@ -459,10 +481,10 @@ class _Sends:
         the sends that ended; sends that end one at a time would otherwise cost them per row), or
         the first of the free ones has waited GROUP_LINGER_S for the others. Else how much longer
         to wait for sends to end; None when no group may go (none left, a stop, no room)."""
-        room = self.width - self.flights.running
+        room = self.room()
         if room <= 0 or not self.may_launch():
             return None
-        if room >= min(max(1, self.width // 2), len(self.pending)):
+        if room >= min(max(1, (room + self.flights.running) // 2), len(self.pending)):
             return 0.0
         if self.freed_at is None:
             return GROUP_LINGER_S
