@@ -140,7 +140,9 @@ class ChunkRunner:
     retried whole, leaving out rows that meanwhile finished or are held by another worker.
     A send takes `slots_per_send` limiter slots (a row's send that makes several requests
     reserves them all before its rows are claimed; a batch is one request, since the vendor
-    limits requests, not rows); every send ends within `send_budget_s`.
+    limits requests, not rows); every send ends within `send_budget_s`. `warm()` readies a
+    sender thread for its sends (the vendor client a new thread builds) before its slot comes:
+    a sender that gets to its slot late gives it up, so its slot's time is for sending.
 
     Up to `in_flight` batches are sent at once (tasks.inflight), once the chunk's first send
     ended without a stop (a refused key pauses the job after one 401), or from the start when
@@ -160,7 +162,7 @@ class ChunkRunner:
                  send_batch: Callable[[list[JobRow]], object] | None = None, batch_size: int = 1,
                  slots_per_send: int = 1, sleep: Callable[[float], None] = time.sleep,
                  send_budget_s: float | None = None, budget: Budget | None = None, in_flight: int = 1,
-                 key: KeyTrust | None = None) -> None:
+                 key: KeyTrust | None = None, warm: Callable[[], object] | None = None) -> None:
         if (send is None) == (send_batch is None):
             raise ValueError("give either send (one row) or send_batch (a list of rows)")
         if batch_size < 1 or (send is not None and batch_size != 1):
@@ -177,6 +179,7 @@ class ChunkRunner:
         self._budget = budget or Budget()
         self._in_flight = in_flight
         self._key = key or KeyTrust()  # never trusted: every chunk's first send goes alone
+        self._warm = warm
 
     def run(self, rows: list[JobRow]) -> ChunkOutcome:
         outcome = ChunkOutcome()
@@ -312,6 +315,8 @@ class ChunkRunner:
         """One batch in flight, in its sender: wait for its slot, send, and on AGAIN go on with
         retries (each of them takes its own slot and claims, as a row always did)."""
         outcome, busy, tries = ChunkOutcome(), [], Tries()
+        if self._warm is not None:
+            self._warm()  # a new sender thread sets up its client now, not in its slot's time
         verdict, rows = self._first_send(claimed, due, outcome, tries), claimed
         if verdict == AGAIN:
             verdict, rows = self._send_with_retries(claimed, outcome, busy, tries)

@@ -61,7 +61,7 @@ def run_chunk(task_name: str, vendor: str, payload: ChunkPayload, *, to_row: Cal
         retry=runtime.retry, lease_s=runtime.row_lease_s, send=send, send_batch=send_batch, batch_size=batch_size,
         slots_per_send=slots_per_send, send_budget_s=runtime.send_budget_s,
         budget=Budget(runtime.chunk_time_budget_s), in_flight=max(1, runtime.rows_in_flight // batch_size),
-        key=key_trust(vendor, payload.account),
+        key=key_trust(vendor, payload.account), warm=lambda: runtime.client(vendor, payload.account),
     )
     return guarded(task_name, payload, runner.run, to_row)
 

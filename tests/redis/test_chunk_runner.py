@@ -323,3 +323,22 @@ def test_a_send_waking_well_after_its_slot_takes_a_new_one_and_goes_once(r, key_
     assert sorted(sent) == [row.line for row in MANY[:6]] and outcome.delivered == 6
     assert acquired, "no late send took a new slot"
     assert store.status(job_id).delivered == 6 and not r.hlen(keys.claims(job_id))
+
+
+def test_a_sender_is_readied_before_it_waits_for_its_slot(r, key_prefix):
+    # Given an account at 20/s and a send whose set-up (a new thread's client) is recorded
+    store, job_id, ledger, _ = job_with_rows(r, key_prefix, MANY[:4], limiter_name="unused")
+    keys = Keys(key_prefix)
+    limiter = RateLimiter(r, key=keys.limiter("ringostat", "warm"), stats_key=keys.limiter_stats("ringostat", "warm"),
+                          rate_per_s=20)
+    events = []
+    runner = ChunkRunner(ledger=ledger, limiter=limiter, retry=RetryPolicy(in_task_attempts=3), lease_s=30,
+                         send=lambda row: events.append(("send", time.monotonic())), in_flight=4,
+                         warm=lambda: events.append(("warm", time.monotonic())))
+    outcome = runner.run(MANY[:4])
+    # Then every send was readied first, before its slot came (slots 50 ms apart: the last ones waited)
+    assert outcome.delivered == 4
+    assert [name for name, _ in events].count("warm") == 4
+    warms = [at for name, at in events if name == "warm"]
+    sends = [at for name, at in events if name == "send"]
+    assert sorted(warms)[-1] < sorted(sends)[-1] - 0.03
