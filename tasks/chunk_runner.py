@@ -22,6 +22,7 @@ from vendors.errors import (AuthError, OutcomeUnknown, PermanentVendorError, Rat
 from vendors.validation import describe
 
 from tasks.inflight import InFlight
+from tasks.key_trust import KeyTrust
 from tasks.retry import MAX_THROTTLES_PER_ROW, RetryPolicy
 from tasks.runtime import Ledger, Limiter
 
@@ -41,6 +42,8 @@ LONG_WAIT_S = 1.0
 #: a free place in flight waits at most this long for more sends to end, so that the next group
 #: (one limiter and one ledger call, whatever its size) is larger; far below a vendor's latency
 GROUP_LINGER_S = 0.005
+#: a group whose first slot is booked further ahead than this waits for the account's limit
+BOOKED_AHEAD_S = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,10 +140,13 @@ class ChunkRunner:
     retried whole, leaving out rows that meanwhile finished or are held by another worker.
     A send takes `slots_per_send` limiter slots (a row's send that makes several requests
     reserves them all before its rows are claimed; a batch is one request, since the vendor
-    limits requests, not rows); every send ends within `send_budget_s`.
+    limits requests, not rows); every send ends within `send_budget_s`. `warm()` readies a
+    sender thread for its sends (the vendor client a new thread builds) before its slot comes:
+    a sender that gets to its slot late gives it up, so its slot's time is for sending.
 
     Up to `in_flight` batches are sent at once (tasks.inflight), once the chunk's first send
-    ended without a stop (a refused key pauses the job after one 401). The runner takes them in
+    ended without a stop (a refused key pauses the job after one 401), or from the start when
+    the vendor took the account's `key` lately (tasks.key_trust). The runner takes them in
     groups: one limiter call reserves the group's slots, each with its own due time, one
     ledger call claims its rows (their leases cover the wait for the last slot too), and
     each batch waits in its sender for its own slot; the rows the vendor took are marked
@@ -155,7 +161,8 @@ class ChunkRunner:
                  send: Callable[[JobRow], object] | None = None,
                  send_batch: Callable[[list[JobRow]], object] | None = None, batch_size: int = 1,
                  slots_per_send: int = 1, sleep: Callable[[float], None] = time.sleep,
-                 send_budget_s: float | None = None, budget: Budget | None = None, in_flight: int = 1) -> None:
+                 send_budget_s: float | None = None, budget: Budget | None = None, in_flight: int = 1,
+                 key: KeyTrust | None = None, warm: Callable[[], object] | None = None) -> None:
         if (send is None) == (send_batch is None):
             raise ValueError("give either send (one row) or send_batch (a list of rows)")
         if batch_size < 1 or (send is not None and batch_size != 1):
@@ -171,6 +178,8 @@ class ChunkRunner:
         self._send_budget_s = send_budget_s
         self._budget = budget or Budget()
         self._in_flight = in_flight
+        self._key = key or KeyTrust()  # never trusted: every chunk's first send goes alone
+        self._warm = warm
 
     def run(self, rows: list[JobRow]) -> ChunkOutcome:
         outcome = ChunkOutcome()
@@ -209,49 +218,62 @@ class ChunkRunner:
     def _send_all(self, rows: list[JobRow], outcome: ChunkOutcome, busy: list[JobRow]) -> tuple[str, list[JobRow]]:
         """Send the rows' batches, up to `in_flight` at once, until done or a stop; the stop
         verdict ('' when none) and the rows not sent because of it, in their order."""
-        pending = deque(rows[start:start + self._batch_size] for start in range(0, len(rows), self._batch_size))
-        flights = InFlight(self._in_flight)
-        # The first send goes alone, the rest once it ended without a stop: an account whose key
-        # the vendor refuses meets one 401 per chunk (which pauses the job), not in_flight of them.
-        width = 1
-        stop, error, unsent = "", None, set()
-        sent: list[JobRow] = []  # taken by the vendor, marked delivered with the next group's launch
-        freed_at: float | None = None  # when a place in flight fell free since the last launch
-        while (pending and not stop and error is None) or flights.running:
-            wait_s = None
-            if pending and not stop and error is None and flights.running < width:
-                wait_s = _linger_s(width - flights.running, min(_group_min(width), len(pending)), freed_at)
+        batches = deque(rows[start:start + self._batch_size] for start in range(0, len(rows), self._batch_size))
+        # The first send goes alone unless the vendor took this account's key lately (tasks.key_trust):
+        # a key the vendor refuses then meets one 401 per chunk (which pauses the job), not in_flight of them.
+        sends = _Sends(batches, InFlight(self._in_flight), width=self._in_flight if self._key.trusted() else 1)
+        while sends.going():
+            wait_s = sends.linger_s()
             if wait_s == 0:
-                self._mark_delivered(sent, outcome)
-                running = flights.running
-                stop, wait_s = self._launch(pending, width - running, flights, outcome, busy)
-                freed_at = None if flights.running > running else freed_at
-                if not flights.running or (flights.running == running and pending and not stop and wait_s is None):
-                    if wait_s:  # the limiter refused and nothing is in flight: wait here
-                        self._sleep(wait_s)
-                    continue  # or nothing to send in that group (done, or held by another copy): the next
-            for future in flights.ended(wait_s):
-                freed_at = time.monotonic() if freed_at is None else freed_at
-                try:
-                    flight = future.result()
-                except Exception as exc:  # a bug or a surprise in a send: the others end first
-                    error = error or exc
+                wait_s = self._launch_next(sends, outcome, busy)
+                if wait_s == 0:
                     continue
-                _merge(outcome, busy, flight)
-                if flight.verdict not in STOPS:
-                    width = self._in_flight
-                if flight.verdict == SENT:
-                    sent.extend(flight.rows)
-                elif flight.verdict in STOPS:
-                    stop = stop or flight.verdict
-                    unsent.update(row.line for row in flight.rows)
-            if not pending or stop or error is not None:
-                self._mark_delivered(sent, outcome)  # no launch follows to carry them
-        self._mark_delivered(sent, outcome)
-        if error is not None:
-            raise error
-        unsent.update(row.line for batch in pending for row in batch)
-        return stop, [row for row in rows if row.line in unsent]
+            self._collect(sends, wait_s, outcome, busy)
+        self._mark_delivered(sends.sent, outcome)
+        if sends.error is not None:
+            raise sends.error
+        sends.unsent.update(row.line for batch in sends.pending for row in batch)
+        return sends.stop, [row for row in rows if row.line in sends.unsent]
+
+    def _launch_next(self, sends: _Sends, outcome: ChunkOutcome, busy: list[JobRow]) -> float | None:
+        """Launch the next group, carrying the delivered marks of the sends that ended. 0 to go
+        round at once (nothing is in flight to wait for, or that group had nothing to send);
+        else how long to wait for sends in flight to end (None: until one does)."""
+        self._mark_delivered(sends.sent, outcome)
+        running = sends.flights.running
+        sends.stop, refused_s = self._launch(sends, outcome, busy)
+        launched = sends.flights.running > running
+        if launched:
+            sends.freed_at = None
+        if not sends.flights.running:
+            if refused_s:  # the limiter refused and nothing is in flight: wait here
+                self._sleep(refused_s)
+            return 0
+        if not launched and sends.may_launch() and refused_s is None:
+            return 0  # every row of that group was done or held by another copy: the next group
+        return refused_s
+
+    def _collect(self, sends: _Sends, wait_s: float | None, outcome: ChunkOutcome, busy: list[JobRow]) -> None:
+        """Take in the sends that end within wait_s (None: until one does)."""
+        for future in sends.flights.ended(wait_s):
+            if sends.freed_at is None:
+                sends.freed_at = time.monotonic()
+            try:
+                flight = future.result()
+            except Exception as exc:  # a bug or a surprise in a send: the others end first
+                sends.error = sends.error or exc
+                continue
+            _merge(outcome, busy, flight)
+            if flight.verdict not in STOPS:
+                sends.width = self._in_flight
+            if flight.verdict == SENT:
+                sends.sent.extend(flight.rows)
+                self._key.accepted()
+            elif flight.verdict in STOPS:
+                sends.stop = sends.stop or flight.verdict
+                sends.unsent.update(row.line for row in flight.rows)
+        if not sends.may_launch():
+            self._mark_delivered(sends.sent, outcome)  # no launch follows to carry them
 
     def _mark_delivered(self, sent: list[JobRow], outcome: ChunkOutcome) -> None:
         if sent:
@@ -259,14 +281,14 @@ class ChunkRunner:
             outcome.delivered += len(sent)
             sent.clear()
 
-    def _launch(self, pending: deque[list[JobRow]], room: int, flights: InFlight, outcome: ChunkOutcome,
-                busy: list[JobRow]) -> tuple[str, float | None]:
-        """Reserve the slots of the next `room` batches and claim their rows, one call each, and send
-        them in flight. (stop, None) when the chunk must stop; ('', seconds) when the limiter
-        refused, to ask again after that; ('', None) once sent (or nothing was left to send)."""
+    def _launch(self, sends: _Sends, outcome: ChunkOutcome, busy: list[JobRow]) -> tuple[str, float | None]:
+        """Reserve the slots of the batches that fit in flight and claim their rows, one call each,
+        and send them in flight. (stop, None) when the chunk must stop; ('', seconds) when the
+        limiter refused, to ask again after that; ('', None) once sent (or nothing was left to send)."""
         if self._budget.spent():
             return OUT_OF_TIME, None
-        group = [pending.popleft() for _ in range(min(room, len(pending)))]
+        pending, flights = sends.pending, sends.flights
+        group = [pending.popleft() for _ in range(min(sends.room(), len(pending)))]
         reservation = self._limiter.reserve(len(group) * self._slots_per_send)
         if not reservation.granted:
             pending.extendleft(reversed(group))
@@ -274,6 +296,7 @@ class ChunkRunner:
                 return OUT_OF_TIME, None
             stop = _stop_verdict(self._ledger)
             return stop, None if stop else min(reservation.wait_s * 0.9, RECHECK_S)
+        sends.booked_ahead = reservation.wait_s > BOOKED_AHEAD_S
         claims = self._ledger.claim_many([row.line for batch in group for row in batch],
                                          extra_lease_s=reservation.last_s)
         if claims.stop is not None:
@@ -292,6 +315,8 @@ class ChunkRunner:
         """One batch in flight, in its sender: wait for its slot, send, and on AGAIN go on with
         retries (each of them takes its own slot and claims, as a row always did)."""
         outcome, busy, tries = ChunkOutcome(), [], Tries()
+        if self._warm is not None:
+            self._warm()  # a new sender thread sets up its client now, not in its slot's time
         verdict, rows = self._first_send(claimed, due, outcome, tries), claimed
         if verdict == AGAIN:
             verdict, rows = self._send_with_retries(claimed, outcome, busy, tries)
@@ -369,6 +394,7 @@ class ChunkRunner:
                 self._send_batch(claimed)
         except AuthError as exc:
             # The account's key is wrong for every row: pause the job, not fail row after row.
+            self._key.refused()
             self._release(claimed, unknown_outcome=False)
             return _pause_for(self._ledger, exc) or self._fail(claimed, _reason(exc), outcome)
         except RateLimited as exc:
@@ -412,6 +438,64 @@ class ChunkRunner:
         return "deferred"
 
 
+@dataclass
+class _Sends:
+    """Where one _send_all stands: the batches still to launch, the sends in flight, how many
+    may fly at once, and what the ended ones came to."""
+
+    pending: deque[list[JobRow]]
+    flights: InFlight
+    #: sends at once: 1 for a first send alone, then the runner's in_flight
+    width: int
+    stop: str = ""
+    error: Exception | None = None
+    #: lines not sent because of the stop
+    unsent: set[int] = field(default_factory=set)
+    #: taken by the vendor, marked delivered with the next group's launch
+    sent: list[JobRow] = field(default_factory=list)
+    #: when a place in flight fell free since the last launch
+    freed_at: float | None = None
+    #: the last group's first slot was booked further ahead than BOOKED_AHEAD_S: the account's
+    #: limit, not the sends in flight, sets the pace (see room())
+    booked_ahead: bool = False
+
+    def __post_init__(self) -> None:
+        self.batches = len(self.pending)
+
+    def room(self) -> int:
+        """Free places in flight. While the account's limit sets the pace, a chunk keeps half its
+        places at its start and all of them at its end: every chunk then still gets the same
+        slots as the others from the limiter's queue, but one further on sends a little more,
+        so chunks that started together end apart, and one chunk's last round trip (its sends
+        draining) is covered by the others' sends. Chunks ending together left the account's
+        limit unused for a round trip each time (BENCHMARKS.md, issue 11 third session)."""
+        width = self.width
+        if self.booked_ahead and self.batches:
+            width = max(1, math.ceil(width * (2 - len(self.pending) / self.batches) / 2))
+        return width - self.flights.running
+
+    def may_launch(self) -> bool:
+        return bool(self.pending) and not self.stop and self.error is None
+
+    def going(self) -> bool:
+        return self.may_launch() or self.flights.running > 0
+
+    def linger_s(self) -> float | None:
+        """0 when the next group goes now: half the places in flight are free (a group is worth
+        its Redis calls: a limiter reserve and a ledger claim for the group, delivered marks for
+        the sends that ended; sends that end one at a time would otherwise cost them per row), or
+        the first of the free ones has waited GROUP_LINGER_S for the others. Else how much longer
+        to wait for sends to end; None when no group may go (none left, a stop, no room)."""
+        room = self.room()
+        if room <= 0 or not self.may_launch():
+            return None
+        if room >= min(max(1, (room + self.flights.running) // 2), len(self.pending)):
+            return 0.0
+        if self.freed_at is None:
+            return GROUP_LINGER_S
+        return max(0.0, GROUP_LINGER_S - (time.monotonic() - self.freed_at))
+
+
 def _merge(outcome: ChunkOutcome, busy: list[JobRow], flight: Flight) -> None:
     """Add what one batch in flight met to the chunk's outcome."""
     outcome.failed += flight.outcome.failed
@@ -419,21 +503,6 @@ def _merge(outcome: ChunkOutcome, busy: list[JobRow], flight: Flight) -> None:
     outcome.deferred.extend(flight.outcome.deferred)
     outcome.last_error = flight.outcome.last_error or outcome.last_error
     busy.extend(flight.busy)
-
-
-def _group_min(width: int) -> int:
-    """How many free places in flight make a group worth its Redis calls (a limiter reserve
-    and a ledger claim for the group, delivered marks for the sends that ended): half of them.
-    Sends that end one at a time would otherwise cost those calls per row."""
-    return max(1, width // 2)
-
-
-def _linger_s(room: int, wanted: int, freed_at: float | None) -> float:
-    """0 when the next group goes now: `wanted` places are free, or the first of the free ones
-    has waited GROUP_LINGER_S for the others; else how much longer to wait for more sends to end."""
-    if room >= wanted or freed_at is None:
-        return 0.0 if room >= wanted else GROUP_LINGER_S
-    return max(0.0, GROUP_LINGER_S - (time.monotonic() - freed_at))
 
 
 def _reason(exc: VendorError) -> str:

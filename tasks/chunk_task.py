@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tasks.base import VendorTask
 from tasks.chunk_runner import OUT_OF_TIME, Budget, ChunkOutcome, ChunkRunner, JobRow
+from tasks.key_trust import key_trust
 from tasks.runtime import Ledger, Limiter, current
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ def run_chunk(task_name: str, vendor: str, payload: ChunkPayload, *, to_row: Cal
         retry=runtime.retry, lease_s=runtime.row_lease_s, send=send, send_batch=send_batch, batch_size=batch_size,
         slots_per_send=slots_per_send, send_budget_s=runtime.send_budget_s,
         budget=Budget(runtime.chunk_time_budget_s), in_flight=max(1, runtime.rows_in_flight // batch_size),
+        key=key_trust(vendor, payload.account), warm=lambda: runtime.client(vendor, payload.account),
     )
     return guarded(task_name, payload, runner.run, to_row)
 

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from tasks.chunk_runner import ChunkRunner, JobRow
+from tasks.key_trust import KeyTrust
 from tasks.retry import RetryPolicy
 from tests.support.scripted import ScriptedVendor, err, job_with_rows
 from vendors import errors
@@ -124,6 +125,8 @@ class SlowVendor:
 
     def __init__(self, on_send=lambda row: None) -> None:
         self.sent: list[int] = []
+        #: how many sends the vendor had, this one included, as each send came
+        self.at_once: list[int] = []
         self.now = self.most = 0
         self._lock = threading.Lock()
         self._on_send = on_send
@@ -133,6 +136,7 @@ class SlowVendor:
             self.now += 1
             self.most = max(self.most, self.now)
             self.sent.append(row.line)
+            self.at_once.append(self.now)
         try:
             self._on_send(row)
             time.sleep(0.02)
@@ -141,9 +145,38 @@ class SlowVendor:
                 self.now -= 1
 
 
-def in_flight_runner(ledger, limiter, vendor, n=4):
+def in_flight_runner(ledger, limiter, vendor, n=4, key=None):
     return ChunkRunner(ledger=ledger, limiter=limiter, retry=RetryPolicy(in_task_attempts=3), lease_s=30,
-                       send=vendor, in_flight=n)
+                       send=vendor, in_flight=n, key=key)
+
+
+def test_a_chunk_sends_its_first_row_alone_until_the_vendor_took_the_accounts_key(r, key_prefix):
+    store, job_id, ledger, limiter = job_with_rows(r, key_prefix, MANY, limiter_name="trust")
+    key = KeyTrust()
+    first, second = SlowVendor(), SlowVendor()
+    in_flight_runner(ledger, limiter, first, key=key).run(MANY[:10])
+    # Then the first chunk's first row went alone, and the next one only after it was answered
+    assert first.at_once[:2] == [1, 1]
+    # When the next chunk of the account runs, the vendor having taken the first one's rows
+    in_flight_runner(ledger, limiter, second, key=key).run(MANY[10:])
+    # Then it starts with all its rows in flight
+    assert max(second.at_once[:4]) == 4
+    assert store.status(job_id).delivered == len(MANY)
+
+
+def test_a_key_the_vendor_refuses_is_trusted_no_longer(r, key_prefix):
+    store, job_id, ledger, limiter = job_with_rows(r, key_prefix, MANY, limiter_name="untrust")
+    key = KeyTrust()
+    key.accepted()
+
+    def refuse(row):
+        raise errors.AuthError("bad key", status=401, vendor="ringostat")
+
+    # When a chunk of a trusted account meets a 401
+    outcome = in_flight_runner(ledger, limiter, refuse, key=key).run(MANY[:8])
+    # Then the job is paused and the account's next chunk sends its first row alone again
+    assert outcome.stop_reason == "paused" and store.status(job_id).state == "paused"
+    assert not key.trusted()
 
 
 def test_rows_in_flight_are_bounded_and_each_row_is_sent_once(r, key_prefix):
@@ -290,3 +323,22 @@ def test_a_send_waking_well_after_its_slot_takes_a_new_one_and_goes_once(r, key_
     assert sorted(sent) == [row.line for row in MANY[:6]] and outcome.delivered == 6
     assert acquired, "no late send took a new slot"
     assert store.status(job_id).delivered == 6 and not r.hlen(keys.claims(job_id))
+
+
+def test_a_sender_is_readied_before_it_waits_for_its_slot(r, key_prefix):
+    # Given an account at 20/s and a send whose set-up (a new thread's client) is recorded
+    store, job_id, ledger, _ = job_with_rows(r, key_prefix, MANY[:4], limiter_name="unused")
+    keys = Keys(key_prefix)
+    limiter = RateLimiter(r, key=keys.limiter("ringostat", "warm"), stats_key=keys.limiter_stats("ringostat", "warm"),
+                          rate_per_s=20)
+    events = []
+    runner = ChunkRunner(ledger=ledger, limiter=limiter, retry=RetryPolicy(in_task_attempts=3), lease_s=30,
+                         send=lambda row: events.append(("send", time.monotonic())), in_flight=4,
+                         warm=lambda: events.append(("warm", time.monotonic())))
+    outcome = runner.run(MANY[:4])
+    # Then every send was readied first, before its slot came (slots 50 ms apart: the last ones waited)
+    assert outcome.delivered == 4
+    assert [name for name, _ in events].count("warm") == 4
+    warms = [at for name, at in events if name == "warm"]
+    sends = [at for name, at in events if name == "send"]
+    assert sorted(warms)[-1] < sorted(sends)[-1] - 0.03
