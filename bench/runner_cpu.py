@@ -23,11 +23,11 @@ from pydantic import SecretStr  # noqa: E402
 
 from _stack import AUTH_KEY, PROJECT_ID, Procs, delete_prefix, redis_client, unique_prefix  # noqa: E402
 from tasks.chunk_runner import ChunkRunner, JobRow  # noqa: E402
+from tasks.retry import RetryPolicy  # noqa: E402
 from tests.support.scripted import job_with_rows  # noqa: E402
 from vendors.http import new_session  # noqa: E402
 from vendors.ringostat import RingostatClient, RingostatCredentials  # noqa: E402
 from workers.limits.limiter import RateLimiter  # noqa: E402
-from workers.settings import RetrySettings  # noqa: E402
 
 
 def counted(obj, name: str, counts: Counter) -> None:
@@ -62,7 +62,7 @@ def main() -> None:
         counted(ledger, "claim_many", counts)
         counted(ledger, "delivered_many", counts)
         counted(limiter, "reserve", counts)
-        runner = ChunkRunner(ledger=ledger, limiter=limiter, retry=RetrySettings(in_task_attempts=3), lease_s=30,
+        runner = ChunkRunner(ledger=ledger, limiter=limiter, retry=RetryPolicy(in_task_attempts=3), lease_s=30,
                              send=lambda row: client().add_campaign_row(456, row.fields["phone"], ""),
                              in_flight=in_flight)
         runner.run(rows[:100])  # warm-up: connections, scripts loaded
