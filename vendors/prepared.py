@@ -10,8 +10,9 @@ each call sends a copy with its own body.
 
 `Session.send` then picks the adapter, runs the response hooks, copies the answer's cookies
 into the session's jar and runs the redirect generator: for an answer that is no redirect and
-sets no cookie, on a session with no hooks, none of that does anything but cost CPU (~50 µs a
-call). So a call goes to the adapter `Session.send` would pick (vendors.deadline's total
+sets no cookie, on a session with no hooks, none of that does anything but cost CPU (3.5 % of
+a call's instructions against the sandbox, 1.50 M -> 1.44 M under callgrind; requests' own
+frames in a worker's profile: -45 %). So a call goes to the adapter `Session.send` would pick (vendors.deadline's total
 deadline, the same Response), and only an answer that is a redirect or sets a cookie goes on
 through requests' own code for the rest of `Session.send` (`finish_like_send`: the cookies
 into the jar, `Session.resolve_redirects`, which runs the session's `rebuild_auth`, so
