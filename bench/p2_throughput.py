@@ -178,6 +178,8 @@ def run_telequeue(procs: Procs, sandbox, shape, rows: int, csv_path: Path, timeo
         finished = poll(lambda: job.status().finished_at is not None, timeout_s, 0.05)
         status = job.status()
         window = measured.stop(rows)
+        # missed: slots a sender reached too late (a busy worker): each costs the row a new slot and claim
+        limiter = {k.decode(): float(v) for k, v in client.hgetall(f"{prefix}limit:ringostat:default:stats").items()}
     finally:
         procs.stop_workers()
         delete_prefix(client, prefix)
@@ -185,7 +187,8 @@ def run_telequeue(procs: Procs, sandbox, shape, rows: int, csv_path: Path, timeo
     end = status.finished_at if finished else time.time()
     return summarize("telequeue", rows, start, end, finished, window, measured.worker_cpu, measured.sandbox_cpu,
                      extra={**measured.load.result, "busy_share_before": round(measured.idle_before, 3), "cli_wall_s": round(cli_s, 2), "delivered": status.delivered,
-                            "failed": status.failed, "job_state": status.state})
+                            "failed": status.failed, "job_state": status.state,
+                            "limiter_stats": limiter})
 
 
 def run_naive(procs: Procs, sandbox, shape, rows: int, csv_path: Path, timeout_s: float, naive_prefix: str) -> dict:
@@ -206,6 +209,8 @@ def run_naive(procs: Procs, sandbox, shape, rows: int, csv_path: Path, timeout_s
         enqueue_s = time.time() - start
         finished = poll(lambda: sandbox.control.stats()["accepted"] >= len(records), timeout_s, 0.05)
         window = measured.stop(rows)
+        # missed: slots a sender reached too late (a busy worker): each costs the row a new slot and claim
+        limiter = {k.decode(): float(v) for k, v in client.hgetall(f"{prefix}limit:ringostat:default:stats").items()}
     finally:
         procs.stop_workers()
         delete_prefix(client, naive_prefix + "naive:")
@@ -300,6 +305,7 @@ def print_run(shape: str, r: dict) -> None:
           f"{cpu_mark}; cpu workers {r['worker_cpu_s']:.0f} s, sandbox "
           f"{r['sandbox_cpu_s']:.0f} s, redis {r['redis_cpu_s']:.0f} s, others {r['other_processes_cpu_s']:.0f} s; "
           f"statuses {r['status_counts']}; {load_text(r['load_at_end'])} at the end)"
+          f"{'; limiter ' + str(r['limiter_stats']) if r.get('limiter_stats') else ''}"
           f"{'' if r['kind'] == 'naive' else ' ' + mark}{note}")
 
 

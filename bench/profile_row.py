@@ -95,6 +95,9 @@ def record(args) -> tuple[Path, float, int, dict]:
             print(f"  job not finished within {args.timeout:g} s; profiling what ran")
         cpu = tree_cpu_s(worker.pid) - cpu_before
         accepted = sandbox.control.stats()["accepted"]
+        stats = redis_client().hgetall(f"{prefix}limit:ringostat:default:stats")
+        # missed: slots a sender reached too late (a busy worker), each resent through a new slot
+        print("  limiter stats " + ", ".join(f"{k.decode()} {float(v):g}" for k, v in sorted(stats.items())))
     finally:
         if spy is not None and spy.poll() is None:
             spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT

@@ -3,6 +3,15 @@ and RingostatClient against a loopback sandbox.
 
     python bench/runner_cpu.py 8        # rows in flight; 30 chunks of 100 rows (the first a warm-up)
     python bench/runner_cpu.py 1 20
+    python bench/runner_cpu.py 8 16 1000   # a third number: the limiter's LATE_FLOOR_S (see below)
+
+Instructions per row, which the shared machine's load does not move (CPU time here varies by
+±30 % between runs at a load of 3-4): two runs under callgrind, where every sender wakes late,
+so late slots are never given up (LATE_FLOOR_S 1000), and the difference of their totals:
+
+    valgrind --tool=callgrind --callgrind-out-file=/tmp/cg16 python bench/runner_cpu.py 8 16 1000
+    valgrind --tool=callgrind --callgrind-out-file=/tmp/cg6 python bench/runner_cpu.py 8 6 1000
+    # (I refs of the first - I refs of the second) / 1,000 rows
 
 Prints CPU (time.process_time of this process; the sandbox and Redis excluded) per row, rows/s,
 and the ledger and limiter calls per row (claim_many, delivered_many, reserve).
@@ -23,11 +32,12 @@ from pydantic import SecretStr  # noqa: E402
 
 from _stack import AUTH_KEY, PROJECT_ID, Procs, delete_prefix, redis_client, unique_prefix  # noqa: E402
 from tasks.chunk_runner import ChunkRunner, JobRow  # noqa: E402
+from tasks.retry import RetryPolicy  # noqa: E402
 from tests.support.scripted import job_with_rows  # noqa: E402
 from vendors.http import new_session  # noqa: E402
 from vendors.ringostat import RingostatClient, RingostatCredentials  # noqa: E402
+from workers.limits import limiter as limiter_module  # noqa: E402
 from workers.limits.limiter import RateLimiter  # noqa: E402
-from workers.settings import RetrySettings  # noqa: E402
 
 
 def counted(obj, name: str, counts: Counter) -> None:
@@ -42,6 +52,8 @@ def counted(obj, name: str, counts: Counter) -> None:
 def main() -> None:
     in_flight = int(sys.argv[1])
     chunks = int(sys.argv[2]) if len(sys.argv) > 2 else 30
+    if len(sys.argv) > 3:
+        limiter_module.LATE_FLOOR_S = float(sys.argv[3])
     procs, r, prefix = Procs(), redis_client(), unique_prefix("runnercpu")
     try:
         box = procs.sandbox()
@@ -62,7 +74,7 @@ def main() -> None:
         counted(ledger, "claim_many", counts)
         counted(ledger, "delivered_many", counts)
         counted(limiter, "reserve", counts)
-        runner = ChunkRunner(ledger=ledger, limiter=limiter, retry=RetrySettings(in_task_attempts=3), lease_s=30,
+        runner = ChunkRunner(ledger=ledger, limiter=limiter, retry=RetryPolicy(in_task_attempts=3), lease_s=30,
                              send=lambda row: client().add_campaign_row(456, row.fields["phone"], ""),
                              in_flight=in_flight)
         runner.run(rows[:100])  # warm-up: connections, scripts loaded

@@ -324,17 +324,41 @@ class ChunkRunner:
 
     def _first_send(self, claimed: list[JobRow], due: tuple[float, ...], outcome: ChunkOutcome, tries: Tries) -> str:
         """Send with the slots and claims _launch got: a 429 (or, after a long wait, a pause)
-        that came while this send waited for its slot, or a slot this sender got to too late
-        (limiter.missed), gives the rows back instead, to go on with a new slot."""
-        wait_s = due[0] - time.monotonic()
-        if wait_s > 0:
-            time.sleep(wait_s)
-        stop = _stop_verdict(self._ledger) if wait_s >= LONG_WAIT_S else ""
-        if stop or self._limiter.missed(due[0]) or (wait_s > 0 and self._limiter.quiet()):
-            self._release(claimed, unknown_outcome=False)
-            return stop or AGAIN
-        self._limiter.keep_reserved(due[1:])
-        return self._attempt(claimed, outcome, tries)
+        that came while this send waited for its slot gives the rows back instead, to go on with
+        a new slot; so does a slot this sender got to too late (limiter.missed), unless a new
+        one comes while the rows' leases still cover it and the send (_late_slot)."""
+        first_due, retaken = due[0], False
+        while True:
+            wait_s = due[0] - time.monotonic()
+            if wait_s > 0:
+                time.sleep(wait_s)
+            stop = _stop_verdict(self._ledger) if wait_s >= LONG_WAIT_S else ""
+            if not stop and self._limiter.missed(due[0]):
+                # once: a sender late for the new slot too goes on as before, rows given back
+                due, retaken = (() if retaken else self._late_slot(time.monotonic() - first_due)), True
+                if due:
+                    continue  # the new slot, with the claims kept: wait for it as for the first
+            if stop or not due or (wait_s > 0 and self._limiter.quiet()):
+                self._release(claimed, unknown_outcome=False)
+                return stop or AGAIN
+            self._limiter.keep_reserved(due[1:])
+            return self._attempt(claimed, outcome, tries)
+
+    def _late_slot(self, late_s: float) -> tuple[float, ...]:
+        """A new slot for a send `late_s` past its first slot, when the rows' claims still
+        cover the wait for it and the send: their leases run lease_s past that first slot
+        (_launch's extra_lease_s), so at least lease_s - late_s is left. The rows then keep
+        their claims: no release, and no claim again in _send_with_retries, two Redis calls
+        fewer per row in a worker too busy to wake its senders on time. () when there is none
+        (the schedule is full for max_wait_s: _send_with_retries waits for one) or the wait
+        would outlast the leases."""
+        reservation = self._limiter.reserve(self._slots_per_send)
+        if not reservation.granted:
+            return ()
+        send_s = self._send_budget_s if self._send_budget_s is not None else self._lease_s / 2
+        if late_s + reservation.wait_s + send_s >= self._lease_s:
+            return ()  # that slot goes unused: a rare stall, not worth a way to hand it back
+        return reservation.due
 
     def _send_with_retries(self, rows: list[JobRow], outcome: ChunkOutcome, busy: list[JobRow],
                            tries: Tries) -> tuple[str, list[JobRow]]:

@@ -78,6 +78,7 @@ def test_finished_lines_in_one_round_trip(r, job):
     ledger.delivered(2)
     ledger.failed(3, {"phone": "p", "fio": ""}, reason="x")
     assert ledger.finished_lines([2, 3, 4]) == {2, 3}
+    assert ledger.finished_lines([]) == set()
 
 
 def test_paused_and_cancelled_jobs_hand_out_no_claims(r, job):

@@ -74,6 +74,21 @@ local function line_ok(job, line)
 end
 """.replace("DEFAULT_MAX_LINE", str(DEFAULT_MAX_LINE))
 
+# KEYS  delivered, failed
+# ARGV  line...
+# returns the lines among ARGV that have an outcome (delivered or failed). One script instead
+# of a pipeline of GETBIT + HEXISTS per line: redis-py spends ~5 µs of Python on each command
+# of a pipeline, ~1 ms for a chunk of 100 rows; the script costs ~75 µs.
+FINISHED = """
+local out = {}
+for i = 1, #ARGV do
+  if redis.call('GETBIT', KEYS[1], ARGV[i]) == 1 or redis.call('HEXISTS', KEYS[2], ARGV[i]) == 1 then
+    out[#out + 1] = ARGV[i]
+  end
+end
+return out
+"""
+
 # KEYS  job, delivered, failed, claims, unknown
 # ARGV  line, lease_ms, owner
 # returns 'claimed' | 'reclaimed' | 'busy' | 'done' | 'paused' | 'cancelled' | 'gone' | 'badline'
@@ -251,6 +266,7 @@ class Ledger:
         self._ttl_s = ttl_s if ttl_s is not None else get_settings().job_ttl_s
         self._unknown = keys.unknown(job_id)
         self._lease_ms = int(lease_s * 1000)
+        self._finished = client.register_script(FINISHED)
         self._claim = client.register_script(CLAIM)
         self._claim_many = client.register_script(CLAIM_MANY)
         self._delivered_many = client.register_script(DELIVERED_MANY)
@@ -261,13 +277,10 @@ class Ledger:
 
     def finished_lines(self, lines: list[int]) -> set[int]:
         """The lines among these that already have an outcome (one round trip)."""
+        if not lines:
+            return set()
         _, delivered, failed, _ = self._job_keys
-        pipe = self._client.pipeline(transaction=False)
-        for line in lines:
-            pipe.getbit(delivered, line)
-            pipe.hexists(failed, line)
-        flags = pipe.execute()
-        return {line for i, line in enumerate(lines) if flags[2 * i] or flags[2 * i + 1]}
+        return {int(line) for line in self._finished(keys=[delivered, failed], args=lines)}
 
     def claim(self, line: int) -> Claim:
         result = self._claim(keys=[*self._job_keys, self._unknown], args=[line, self._lease_ms, self.owner])

@@ -1,0 +1,69 @@
+"""A send that reached its limiter slot too late (limiter.missed) takes a new slot; without
+Redis: when the new slot comes while the rows' leases cover it, the rows keep their claims."""
+
+from __future__ import annotations
+
+import time
+
+from tasks.chunk_runner import ChunkRunner
+from tasks.retry import RetryPolicy
+from tests.unit.test_chunk_runner_claims import ROWS, Ledger, Limiter
+from workers.limits.limiter import Reservation
+
+
+class LateOnce(Limiter):
+    """Every slot free at once, but the first slot a sender reaches is missed; a new slot
+    comes `new_wait_s` from now."""
+
+    def __init__(self, new_wait_s: float = 0.0) -> None:
+        self.new_wait_s = new_wait_s
+        self.reserves: list[int] = []
+        self.misses = 0
+
+    def reserve(self, slots=1):
+        self.reserves.append(slots)
+        wait_s = self.new_wait_s if len(self.reserves) > 1 else 0.0
+        return Reservation(granted=True, wait_s=wait_s, last_s=wait_s, due=(time.monotonic() + wait_s,) * slots)
+
+    def missed(self, due):
+        self.misses += 1
+        return self.misses == 1
+
+
+class Counted(Ledger):
+    def __init__(self) -> None:
+        super().__init__({})
+        self.claims: list[int] = []
+
+    def claim(self, line):
+        self.claims.append(line)
+        return super().claim(line)
+
+
+def run(limiter: LateOnce, lease_s: float = 30, send_budget_s: float | None = 10):
+    ledger, sent = Counted(), []
+    runner = ChunkRunner(ledger=ledger, limiter=limiter, retry=RetryPolicy(in_task_attempts=3), lease_s=lease_s,
+                         send=lambda row: sent.append(row.line), in_flight=1, send_budget_s=send_budget_s,
+                         sleep=lambda s: None)
+    return runner.run(ROWS[:1]), ledger, sent
+
+
+def test_a_late_send_whose_new_slot_comes_at_once_keeps_its_claims():
+    # Given a sender that got to its slot too late, and a limiter with a slot free now
+    limiter = LateOnce(new_wait_s=0.0)
+    # When the row is sent
+    outcome, ledger, sent = run(limiter)
+    # Then it went once, through a second slot, and its claim was neither given back nor made again
+    assert sent == [2] and outcome.delivered == 1 and ledger.delivered == [2]
+    assert len(limiter.reserves) == 2
+    assert ledger.released == [] and ledger.claims == []
+
+
+def test_a_late_send_whose_new_slot_the_lease_would_not_cover_gives_its_rows_back():
+    # Given a sender late for its slot, and the next slot 0.2 s away, with a lease of 10.1 s
+    # that the 10 s send budget and the wait would outlast
+    limiter = LateOnce(new_wait_s=0.2)
+    outcome, ledger, sent = run(limiter, lease_s=10.1, send_budget_s=10)
+    # Then the row was given back and claimed again before it went (as a late send always did)
+    assert sent == [2] and outcome.delivered == 1
+    assert ledger.released == [2] and ledger.claims == [2]
