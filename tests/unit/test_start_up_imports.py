@@ -58,7 +58,7 @@ def test_a_name_of_no_vendor_loads_no_task_module():
     assert loaded(modules, TASK_MODULES) == []
 
 
-def test_a_campaign_loads_checks_and_the_deadline_load_no_http_stack():
+def test_the_campaign_kind_and_the_ringostat_task_modules_load_no_http_stack():
     # vendors.ringostat loads its clients (requests) at their first use; vendors.deadline's
     # within() is requests-free, its adapter lives in vendors.deadline_adapter
     modules = modules_after("import workers.jobs.kinds.ringostat_campaign, tasks.ringostat, tasks.ringostat_minicrm")
