@@ -348,12 +348,14 @@ def load_text(load: dict[str, Any]) -> str:
     return "load {} on {} cores".format("/".join(f"{x:.2f}" for x in load["loadavg"]), load["nproc"])
 
 
-def cli_load(env: dict[str, str], csv_path: Path, *, timeout_s: float = 60.0) -> tuple[str, float, float]:
-    """`python -m workers load ringostat-campaign --detach FILE` (the `telequeue` command);
-    returns the job id and the wall-clock times just before the process started and at its exit."""
+def cli_load(env: dict[str, str], csv_path: Path, *, timeout_s: float = 60.0,
+             tree: Path = ROOT) -> tuple[str, float, float]:
+    """`python -m workers load ringostat-campaign --detach FILE` (the `telequeue` command), with
+    the code of source tree `tree` (this one by default); returns the job id and the wall-clock
+    times just before the process started and at its exit."""
     started = time.time()
     done = subprocess.run([PY, "-m", "workers", "load", "ringostat-campaign", "--campaign", str(CAMPAIGN_ID),
-                           "--detach", str(csv_path)], env={**os.environ, **env}, cwd=ROOT,
+                           "--detach", str(csv_path)], env={**os.environ, **env}, cwd=tree,
                           capture_output=True, text=True, timeout=timeout_s)
     ended = time.time()
     if done.returncode != 0:

@@ -3,6 +3,7 @@
     python bench/p4_latency.py                       # 200 single ops + 10 job starts each way, ~2 min
     python bench/p4_latency.py --ops 50 --jobs 3     # smoke run
     python bench/p4_latency.py --env TELEQUEUE_ROWS_IN_FLIGHT=16 --pool prefork --concurrency 2
+    python bench/p4_latency.py --skip-single --skip-in-process --cli-tree /tmp/main --cli-tree .   # two CLIs alternated
 
 The sandbox answers at once (no latency, no limit). One worker process
 (`celery -A workers.app worker -Q ringostat,bulk -P POOL -c C`, threads:4 by default), settings
@@ -93,27 +94,33 @@ def single_ops(client, sandbox, count: int, spacing_s: float) -> dict:
             "not_idle": overlapping, "load_at_start": load, "load_at_end": load_now()}
 
 
-def first_rows(client, sandbox, env: dict, runs: int, job_rows: int, settle_s: float) -> dict:
+def first_rows(client, sandbox, env: dict, runs: int, job_rows: int, settle_s: float,
+               trees: list[Path] | None = None) -> dict[Path, dict]:
+    """Per source tree of the CLI (the trees alternated job by job, one worker of this tree)."""
+    trees = trees or [ROOT]
     csv_path = ensure_contacts(job_rows, bad_share=0.0, dup_share=0.0, seed=4)
     load = load_now()
-    from_start, from_created, created_after, cli_exit = [], [], [], []
+    seen = {tree: {"from_start": [], "from_created": [], "created_after": [], "cli_exit": []} for tree in trees}
     for _ in range(runs):
-        sandbox.control.reset()
-        time.sleep(settle_s)  # the worker idle again
-        job_id, started, ended = cli_load(env, csv_path)
-        job = client.job(job_id)
-        if not poll(lambda: sandbox.control.stats()["accepted"] > 0, 30, 0.02):
-            raise TimeoutError(f"job {job_id}: no row arrived within 30 s")
-        first = min(row["arrived_t"] for row in sandbox.control.rows(project=PROJECT_ID, campaign=CAMPAIGN_ID))
-        created = job.status().created_at
-        from_start.append(1000 * (first - started))
-        from_created.append(1000 * (first - created))
-        created_after.append(1000 * (created - started))
-        cli_exit.append(1000 * (ended - started))
-        poll(lambda: job.status().finished, 60, 0.1)
-    return {"job_rows": job_rows, "from_load_start": spread(from_start), "from_job_created": spread(from_created),
-            "job_created_after_start": spread(created_after), "cli_exit_after": spread(cli_exit), "runs_ms": [round(x, 1) for x in from_start],
-            "load_at_start": load, "load_at_end": load_now()}
+        for tree in trees:
+            sandbox.control.reset()
+            time.sleep(settle_s)  # the worker idle again
+            job_id, started, ended = cli_load(env, csv_path, tree=tree)
+            job = client.job(job_id)
+            if not poll(lambda: sandbox.control.stats()["accepted"] > 0, 30, 0.02):
+                raise TimeoutError(f"job {job_id}: no row arrived within 30 s")
+            first = min(row["arrived_t"] for row in sandbox.control.rows(project=PROJECT_ID, campaign=CAMPAIGN_ID))
+            created = job.status().created_at
+            seen[tree]["from_start"].append(1000 * (first - started))
+            seen[tree]["from_created"].append(1000 * (first - created))
+            seen[tree]["created_after"].append(1000 * (created - started))
+            seen[tree]["cli_exit"].append(1000 * (ended - started))
+            poll(lambda: job.status().finished, 60, 0.1)
+    end = load_now()
+    return {tree: {"job_rows": job_rows, "from_load_start": spread(s["from_start"]),
+                   "from_job_created": spread(s["from_created"]), "job_created_after_start": spread(s["created_after"]),
+                   "cli_exit_after": spread(s["cli_exit"]), "runs_ms": [round(x, 1) for x in s["from_start"]],
+                   "load_at_start": load, "load_at_end": end} for tree, s in seen.items()}
 
 
 def in_process_loads(client, sandbox, runs: int, job_rows: int, settle_s: float) -> dict:
@@ -180,6 +187,9 @@ def main() -> int:
     parser.add_argument("--pool", default="threads")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--env", action="append", metavar="KEY=VALUE", help="a setting for the workers and CLI")
+    parser.add_argument("--cli-tree", action="append", type=Path, metavar="PATH",
+                        help="run the CLI of this source tree (repeatable: the trees alternate job by job; "
+                             "the worker stays this tree's), e.g. `git archive main | tar -x -C /tmp/main`")
     parser.add_argument("--skip-single", action="store_true")
     parser.add_argument("--skip-first-row", action="store_true")
     parser.add_argument("--skip-in-process", action="store_true")
@@ -203,13 +213,20 @@ def main() -> int:
                   f"p99 {r['p99_ms']:.1f} ms (< 100), max {r['max_ms']:.1f}; n={r['n']}, missing {r['missing']}, "
                   f"not idle {r['not_idle']}; {load_text(r['load_at_start'])}")
         if not args.skip_first_row:
-            r = results["first_row"] = first_rows(client, sandbox, env, args.jobs, args.job_rows, 1.0)
-            s, c, e = r["from_load_start"], r["from_job_created"], r["cli_exit_after"]
-            j = r["job_created_after_start"]
-            print(f"  first row of a new job (`telequeue load --detach`): from process start p50 {s['p50_ms']:.0f} ms, "
-                  f"max {s['max_ms']:.0f} (< 200); job created after p50 {j['p50_ms']:.0f} ms; from job created "
-                  f"p50 {c['p50_ms']:.0f} ms, max {c['max_ms']:.0f}; CLI exits after p50 {e['p50_ms']:.0f} ms; "
-                  f"n={s['n']}; {load_text(r['load_at_start'])}")
+            trees = [tree.resolve() for tree in args.cli_tree or [ROOT]]
+            by_tree = first_rows(client, sandbox, env, args.jobs, args.job_rows, 1.0, trees)
+            if args.cli_tree:
+                results["first_row_by_cli_tree"] = {str(tree): r for tree, r in by_tree.items()}
+            else:
+                results["first_row"] = by_tree[ROOT]
+            for tree, r in by_tree.items():
+                s, c, e = r["from_load_start"], r["from_job_created"], r["cli_exit_after"]
+                j = r["job_created_after_start"]
+                print(f"  first row of a new job (`telequeue load --detach`{f', CLI from {tree}' if args.cli_tree else ''}): "
+                      f"from process start p50 {s['p50_ms']:.0f} ms, "
+                      f"max {s['max_ms']:.0f} (< 200); job created after p50 {j['p50_ms']:.0f} ms; from job created "
+                      f"p50 {c['p50_ms']:.0f} ms, max {c['max_ms']:.0f}; CLI exits after p50 {e['p50_ms']:.0f} ms; "
+                      f"n={s['n']}; {load_text(r['load_at_start'])} -> {load_text(r['load_at_end'])}")
         if not args.skip_in_process:
             r = results["in_process"] = in_process_loads(client, sandbox, args.jobs + 1, args.job_rows, 1.0)
             s, c, e = r["from_call"], r["from_job_created"], r["call_returns_after"]

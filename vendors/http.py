@@ -9,7 +9,7 @@ from typing import Any
 import requests
 import urllib3
 
-from vendors import deadline, errors
+from vendors import deadline, deadline_adapter, errors
 from vendors.prepared import PreparedCalls
 from vendors.redirects import CredentialSafeSession
 
@@ -31,7 +31,7 @@ def new_session(pool_size: int = 16, *, base_url: str | None = None) -> requests
         session.proxies = requests.utils.get_environ_proxies(base_url)
         session.trust_env = False
     # Its connections keep every call within its total deadline (vendors.deadline).
-    adapter = deadline.DeadlineAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+    adapter = deadline_adapter.DeadlineAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session

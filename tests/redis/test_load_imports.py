@@ -1,5 +1,5 @@
 """`telequeue load --detach` gets its chunks onto the broker without the worker's Celery app,
-the other vendors' task modules, rich, Flower or metrics: what the first row of a new job waits
+the other vendors' task modules, rich, Flower, metrics or the HTTP stack (requests): what the first row of a new job waits
 for is the load path's own needs (bench/p4_latency.py times it; BENCHMARKS.md, P4)."""
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ LOAD = textwrap.dedent('''
 
 NOT_LOADED = ("workers.app", "workers.runtime.worker_runtime", "workers.metrics", "prometheus_client",
               "workers.flower", "flower", "workers.dev", "rich", "tasks.pozvonim", "tasks.obzvonilka",
-              "tasks.salesscriptprompter")
+              "tasks.salesscriptprompter",
+              # the HTTP stack is the workers': a load only checks rows and publishes them
+              "requests", "urllib3", "vendors.http", "vendors.deadline_adapter", "vendors.ringostat.client")
 
 
 def test_a_detached_load_publishes_without_the_worker_app_or_rich(r, key_prefix, tmp_path):

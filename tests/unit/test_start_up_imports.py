@@ -56,3 +56,21 @@ def test_a_vendors_task_modules_declare_all_its_operations(vendor):
 def test_a_name_of_no_vendor_loads_no_task_module():
     modules = modules_after("from tasks.catalog import load_for\nload_for('celery.backend_cleanup')")
     assert loaded(modules, TASK_MODULES) == []
+
+
+def test_the_campaign_kind_and_the_ringostat_task_modules_load_no_http_stack():
+    # vendors.ringostat loads its clients (requests) at their first use; vendors.deadline's
+    # within() is requests-free, its adapter lives in vendors.deadline_adapter
+    modules = modules_after("import workers.jobs.kinds.ringostat_campaign, tasks.ringostat, tasks.ringostat_minicrm")
+    assert "vendors.ringostat.models" in modules and "tasks.chunk_runner" in modules
+    assert loaded(modules, ("requests", "urllib3", "vendors.http", "vendors.deadline_adapter")) == []
+
+
+def test_every_name_of_the_ringostat_package_is_there_when_asked_for():
+    import vendors.ringostat as package
+    from vendors.ringostat import client, minicrm
+
+    assert {name: getattr(package, name) for name in package.__all__}["RingostatApi"] is minicrm.RingostatApi
+    assert package.RingostatClient is client.RingostatClient
+    with pytest.raises(AttributeError):
+        package.NoSuchName
