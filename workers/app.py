@@ -11,7 +11,6 @@ import tasks.runtime
 import vendors.surprises
 import workers.metrics
 import workers.recovery.heartbeat
-import workers.runtime.interpreter
 from tasks.catalog import TASK_MODULES, load_all
 from workers.celeryconf import celery_config
 from workers.jobs.producer import LoadReaper
@@ -62,11 +61,6 @@ def _background_threads(consumer: object) -> list:
         lambda: LoadReaper(JobStore(get_redis(), get_keys()), publish),
         lambda: workers.recovery.heartbeat.for_worker(app, settings, consumer=consumer),
     ]
-
-
-@signals.worker_init.connect
-def _tune_interpreter(**_: object) -> None:
-    workers.runtime.interpreter.tune_for_senders()
 
 
 @signals.worker_ready.connect
