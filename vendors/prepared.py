@@ -49,30 +49,28 @@ class PreparedCalls:
         self._plain = type(session).request is requests.Session.request  # not a wrapper or a fake
         #: Session.send is requests' own, so its adapter may be called directly (hooks aside)
         self._plain_send = type(session).send is requests.Session.send
-        #: (method, url) -> (the prepared request without a body, Session.send's settings)
-        self._templates: dict[tuple[str, str], tuple[requests.PreparedRequest, dict[str, Any]]] = {}
+        #: (method, url) -> (the prepared request without a body, Session.send's settings, the adapter)
+        self._templates: dict[tuple[str, str], tuple[requests.PreparedRequest, dict[str, Any], BaseAdapter]] = {}
 
     def request(self, method: str, url: str, *, timeout: Any, **kwargs: Any) -> requests.Response:
         session = self.session
         if not (self._plain and PREPARED_KWARGS.issuperset(kwargs)) or session.cookies or session.auth is not None:
             return session.request(method, url, headers=self.headers, timeout=timeout, **kwargs)
-        template, settings = self._template(method, url)
+        template, settings, adapter = self._template(method, url)
         prepared = template.copy()
         prepared.prepare_body(kwargs.get("data"), None, kwargs.get("json"))
         allow_redirects = kwargs.get("allow_redirects", True)
         if not self._plain_send or any(prepared.hooks.values()):
             return session.send(prepared, timeout=timeout, allow_redirects=allow_redirects, **settings)
-        # looked up per call, as Session.send does: an adapter mounted later is the one used
-        adapter = session.get_adapter(prepared.url)
         return send_through(session, adapter, prepared, allow_redirects=allow_redirects, timeout=timeout, **settings)
 
-    def _template(self, method: str, url: str) -> tuple[requests.PreparedRequest, dict[str, Any]]:
+    def _template(self, method: str, url: str) -> tuple[requests.PreparedRequest, dict[str, Any], BaseAdapter]:
         key = (method, url)
         if key not in self._templates:
             session = self.session
             template = session.prepare_request(requests.Request(method, url, headers=self.headers))
             settings = session.merge_environment_settings(template.url, {}, None, None, None)
-            self._templates[key] = (template, settings)
+            self._templates[key] = (template, settings, session.get_adapter(template.url))
         return self._templates[key]
 
 

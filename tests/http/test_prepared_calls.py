@@ -79,26 +79,6 @@ def test_a_plain_answer_comes_from_the_adapter_without_session_send(server):
     assert response.request.headers["Auth-key"] == "k-123" and response.url == server.url + "/rows"
 
 
-def test_an_adapter_mounted_after_the_first_call_sends_the_next(server):
-    # Given a client's HTTP that already sent a row, then an adapter mounted for its URLs
-    server.answers["/rows"] = (200, {"result": True}, {})
-    session = new_session(base_url=server.url)
-    http = VendorHttp("test", base_url=server.url, session=session, headers=HEADERS)
-    http.request("POST", "/rows", json={"a": 1})
-
-    class Counting(type(session.get_adapter(server.url))):
-        sent = 0
-
-        def send(self, request, **kwargs):
-            Counting.sent += 1
-            return super().send(request, **kwargs)
-
-    session.mount(server.url, Counting())
-    # When the next row is posted, then it goes through that adapter, as Session.send would pick it
-    http.request("POST", "/rows", json={"a": 2})
-    assert Counting.sent == 1 and len(server.requests) == 2
-
-
 def test_a_redirect_to_another_host_through_the_adapter_path_drops_the_credentials(server):
     # Given a vendor path that redirects (307: the body goes along) to another host
     elsewhere = ScriptedServer("127.0.0.1")
