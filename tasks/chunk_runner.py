@@ -342,7 +342,7 @@ class ChunkRunner:
                 self._release(claimed, unknown_outcome=False)
                 return stop or AGAIN
             self._limiter.keep_reserved(due[1:])
-            return self._attempt(claimed, outcome, tries)
+            return self._attempt(claimed, outcome, tries, due=due[0])
 
     def _late_slot(self, late_s: float) -> tuple[float, ...]:
         """A new slot for a send `late_s` past its first slot, when the rows' claims still
@@ -409,13 +409,20 @@ class ChunkRunner:
                 return [], claim.value
         return claimed, ""
 
-    def _attempt(self, claimed: list[JobRow], outcome: ChunkOutcome, tries: Tries) -> str:
+    def _attempt(self, claimed: list[JobRow], outcome: ChunkOutcome, tries: Tries, due: float | None = None) -> str:
         """Send the claimed rows once: the failure ladder, what each outcome means for them.
         AGAIN: send them again (their claims are given back first); SENT: the vendor took them
-        (the caller marks them delivered)."""
+        (the caller marks them delivered). `due`: the slot the send's first request goes in."""
+        start_by = None if due is None else self._limiter.start_by(due)
         try:
-            with deadline.within(self._send_budget_s):  # the lease outlasts the whole send
+            # the lease outlasts the whole send; its first request goes in its slot or not at all
+            with deadline.within(self._send_budget_s), deadline.start_by(start_by):
                 self._send_batch(claimed)
+        except deadline.StartPassed:
+            # Making the request took this sender past its slot (a busy process): nothing went out.
+            self._release(claimed, unknown_outcome=False)
+            self._limiter.missed(due)  # counted as a slot given up late
+            return AGAIN
         except AuthError as exc:
             # The account's key is wrong for every row: pause the job, not fail row after row.
             self._key.refused()

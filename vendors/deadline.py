@@ -22,6 +22,16 @@ class DeadlinePassed(TimeoutError):
     """The call's deadline came before its answer was complete."""
 
 
+class StartPassed(Exception):
+    """A request was about to go out after the time it had to start by (`start_by`): nothing
+    of it was sent. Not an OSError, so urllib3 and requests hand it on as it is."""
+
+
+#: by when (time.monotonic()) the next request made in this context must start to go out:
+#: a one-element list, emptied by that request (so later ones of the same send are free)
+_start_by: ContextVar[list[float] | None] = ContextVar("telequeue_http_start_by", default=None)
+
+
 def current() -> float | None:
     """The deadline (time.monotonic()) of calls made now, None when there is none."""
     return _deadline.get()
@@ -49,4 +59,26 @@ def within(seconds: float | None) -> Iterator[None]:
         _deadline.reset(token)
 
 
-__all__ = ["DeadlinePassed", "current", "left_s", "within"]
+@contextmanager
+def start_by(at: float | None) -> Iterator[None]:
+    """The first request made inside goes out by `at` (time.monotonic()) or not at all: past
+    it, StartPassed comes before its first byte. A limiter slot's sender uses it: the work of
+    making a request (a busy process, a new connection) must not push the send past the slot."""
+    if at is None:
+        yield
+        return
+    token = _start_by.set([at])
+    try:
+        yield
+    finally:
+        _start_by.reset(token)
+
+
+def check_start() -> None:
+    """Called as a request's first byte is about to go out (vendors/deadline_adapter.py)."""
+    pending = _start_by.get()
+    if pending and time.monotonic() > pending.pop():
+        raise StartPassed("the request's time to start passed before it went out; nothing was sent")
+
+
+__all__ = ["DeadlinePassed", "StartPassed", "check_start", "current", "left_s", "start_by", "within"]

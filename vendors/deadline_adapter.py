@@ -5,7 +5,8 @@ trickles a byte a second holds a call for ever. Timeout(total=...) in urllib3 do
 either, as it only caps the socket timeout once, before the answer is read. Here every
 socket read and write of a call first shrinks the socket's timeout to what is left until
 the call's deadline, and gives up once nothing is left: the call ends by its deadline
-whatever the vendor sends, and the caller sees a timeout (an unknown outcome).
+whatever the vendor sends, and the caller sees a timeout (an unknown outcome). A request
+made inside `start_by(at)` is checked as its first byte is about to go out.
 `DeadlineAdapter` is what `vendors.http.new_session` mounts.
 """
 
@@ -20,7 +21,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from vendors.deadline import DeadlinePassed, current, left_s
+from vendors.deadline import DeadlinePassed, check_start, current, left_s
 
 
 def _shrink_timeout(sock: socket.socket | None, gap_s: float | None) -> None:
@@ -70,8 +71,16 @@ class _DeadlineResponse(http.client.HTTPResponse):
 
 class _Bounded:
     response_class = _DeadlineResponse
+    _starting = False
+
+    def putrequest(self, *args, **kwargs) -> None:  # a new request on this connection
+        self._starting = True
+        super().putrequest(*args, **kwargs)
 
     def send(self, data) -> None:  # http.client sends the request line, headers and body through here
+        if self._starting:
+            self._starting = False
+            check_start()  # a request whose time to start passed goes out not at all, not late
         _shrink_timeout(self.sock, self.timeout if isinstance(self.timeout, (int, float)) else None)
         super().send(data)
 

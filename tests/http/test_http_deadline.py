@@ -81,3 +81,46 @@ def test_statuses_are_classed_by_whether_the_vendor_may_have_applied_the_request
     assert isinstance(info.value, errors.OutcomeUnknown) == (expected is errors.VendorServerError)
     if expected is errors.VendorUnavailable:
         assert info.value.retry_after_s == 7.0
+
+
+@pytest.fixture
+def recorder():
+    """A local HTTP server that records the path of every request it receives."""
+    import http.server
+    import threading
+
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):  # noqa: N802 - http.server's name
+            seen.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_request_past_its_time_to_start_sends_nothing_and_the_next_one_goes(recorder):
+    url, seen = recorder
+    session = new_session()
+    send(session, "test", "GET", f"{url}/warm")  # the connection is open: only the request is left to go
+    # When a send's first request is made after the time it had to start by
+    with deadline.start_by(time.monotonic() - 0.001):
+        with pytest.raises(deadline.StartPassed):
+            send(session, "test", "GET", f"{url}/late")
+        # Then not a byte of it reached the vendor, and the send's next request is not bound by it
+        send(session, "test", "GET", f"{url}/second")
+    # And a first request made in time goes
+    with deadline.start_by(time.monotonic() + 5):
+        send(session, "test", "GET", f"{url}/in-time")
+    assert seen == ["/warm", "/second", "/in-time"]

@@ -342,3 +342,27 @@ def test_a_sender_is_readied_before_it_waits_for_its_slot(r, key_prefix):
     warms = [at for name, at in events if name == "warm"]
     sends = [at for name, at in events if name == "send"]
     assert sorted(warms)[-1] < sorted(sends)[-1] - 0.03
+
+
+def test_a_request_made_too_slowly_for_its_slot_goes_not_at_all_and_then_in_a_new_slot(r, key_prefix):
+    # Given an account at 20/s (a send may start at most 50 ms after its slot) and sends whose
+    # request takes 80 ms to make (a busy process) before its first byte would go out
+    from vendors import deadline
+
+    store, job_id, ledger, _ = job_with_rows(r, key_prefix, MANY[:4], limiter_name="unused")
+    keys = Keys(key_prefix)
+    limiter = RateLimiter(r, key=keys.limiter("ringostat", "slowmake"),
+                          stats_key=keys.limiter_stats("ringostat", "slowmake"), rate_per_s=20)
+    sent = []
+
+    def vendor(row):
+        time.sleep(0.08)
+        deadline.check_start()  # where the HTTP layer checks, as the request's first byte goes
+        sent.append(row.line)
+
+    outcome = in_flight_runner(ledger, limiter, vendor).run(MANY[:4])
+    # Then no row went out in the slot it was made too slowly for: each went once, in a new slot,
+    # counted as a slot given up late, and none counted as a possible duplicate
+    assert sorted(sent) == [row.line for row in MANY[:4]] and outcome.delivered == 4
+    assert int(r.hget(keys.limiter_stats("ringostat", "slowmake"), "missed")) >= 4
+    assert store.status(job_id).unknown_outcome == 0 and not r.hlen(keys.claims(job_id))

@@ -69,6 +69,9 @@ class Limiter:
     def missed(self, due):
         return False
 
+    def start_by(self, due):
+        return float("inf")
+
 
 class FailsFirst:
     """A vendor that takes a list of rows: its first request meets a 503, the rest go through."""

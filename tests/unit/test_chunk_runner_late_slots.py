@@ -29,6 +29,9 @@ class LateOnce(Limiter):
         self.misses += 1
         return self.misses == 1
 
+    def start_by(self, due):
+        return float("inf")
+
 
 class Counted(Ledger):
     def __init__(self) -> None:

@@ -152,6 +152,11 @@ class RateLimiter:
         self._client.hincrby(self._keys[1], "missed", 1)
         return True
 
+    def start_by(self, due: float) -> float:
+        """By when a send in the slot due at `due` must go out (vendors.deadline.start_by): a
+        request made late by a busy process would reach the vendor bunched like a late wake."""
+        return due + self._late_s
+
     def quiet(self) -> bool:
         """Whether a 429 since asks every sender of the account to stay quiet now (a 'no' from
         Redis is trusted for QUIET_RECHECK_S, a 'yes' until its quiet time ends)."""
