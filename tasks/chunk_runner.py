@@ -268,7 +268,6 @@ class ChunkRunner:
                 sends.width = self._in_flight
             if flight.verdict == SENT:
                 sends.sent.extend(flight.rows)
-                self._key.accepted()
             elif flight.verdict in STOPS:
                 sends.stop = sends.stop or flight.verdict
                 sends.unsent.update(row.line for row in flight.rows)
@@ -316,7 +315,10 @@ class ChunkRunner:
         retries (each of them takes its own slot and claims, as a row always did)."""
         outcome, busy, tries = ChunkOutcome(), [], Tries()
         if self._warm is not None:
-            self._warm()  # a new sender thread sets up its client now, not in its slot's time
+            try:
+                self._warm()  # a new sender thread sets up its client now, not in its slot's time
+            except Exception:  # noqa: BLE001 - the send builds it again and meets the error where it is handled
+                pass
         verdict, rows = self._first_send(claimed, due, outcome, tries), claimed
         if verdict == AGAIN:
             verdict, rows = self._send_with_retries(claimed, outcome, busy, tries)
@@ -335,7 +337,8 @@ class ChunkRunner:
             stop = _stop_verdict(self._ledger) if wait_s >= LONG_WAIT_S else ""
             if not stop and self._limiter.missed(due[0]):
                 # once: a sender late for the new slot too goes on as before, rows given back
-                due, retaken = (() if retaken else self._late_slot(time.monotonic() - first_due)), True
+                due = () if retaken else self._late_slot(time.monotonic() - first_due)
+                retaken = True
                 if due:
                     continue  # the new slot, with the claims kept: wait for it as for the first
             if stop or not due or (wait_s > 0 and self._limiter.quiet()):
@@ -356,7 +359,8 @@ class ChunkRunner:
         if not reservation.granted:
             return ()
         send_s = self._send_budget_s if self._send_budget_s is not None else self._lease_s / 2
-        if late_s + reservation.wait_s + send_s >= self._lease_s:
+        # half of what the lease keeps beyond the send, the rest for the outcome's round trips
+        if late_s + reservation.wait_s > (self._lease_s - send_s) / 2:
             return ()  # that slot goes unused: a rare stall, not worth a way to hand it back
         return reservation.due
 
@@ -414,6 +418,7 @@ class ChunkRunner:
         AGAIN: send them again (their claims are given back first); SENT: the vendor took them
         (the caller marks them delivered). `due`: the slot the send's first request goes in."""
         start_by = None if due is None else self._limiter.start_by(due)
+        started = time.monotonic()
         try:
             # the lease outlasts the whole send; its first request goes in its slot or not at all
             with deadline.within(self._send_budget_s), deadline.start_by(start_by):
@@ -421,7 +426,7 @@ class ChunkRunner:
         except deadline.StartPassed:
             # Making the request took this sender past its slot (a busy process): nothing went out.
             self._release(claimed, unknown_outcome=False)
-            self._limiter.missed(due)  # counted as a slot given up late
+            self._limiter.missed(due)  # called for its count: the slot was given up late
             return AGAIN
         except AuthError as exc:
             # The account's key is wrong for every row: pause the job, not fail row after row.
@@ -450,6 +455,7 @@ class ChunkRunner:
             # chunk's retry rounds, and in the end its failure into the report, can reach them.
             self._release(claimed, unknown_outcome=True)
             raise
+        self._key.accepted(started)
         return SENT
 
     def _fail(self, rows: list[JobRow], reason: str, outcome: ChunkOutcome) -> str:
@@ -489,6 +495,9 @@ class _Sends:
     #: the last group's first slot was booked further ahead than BOOKED_AHEAD_S: the account's
     #: limit, not the sends in flight, sets the pace (see room())
     booked_ahead: bool = False
+
+    #: batches at the start, for how far the chunk has come (room())
+    batches: int = field(init=False)
 
     def __post_init__(self) -> None:
         self.batches = len(self.pending)

@@ -13,6 +13,7 @@ chunk that was sending; the first of them pauses the job and ends the trust.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Callable
 
@@ -27,17 +28,19 @@ class KeyTrust:
     def __init__(self, ttl_s: float = TRUST_S, clock: Callable[[], float] = time.monotonic) -> None:
         self._ttl_s = ttl_s
         self._clock = clock
-        self._accepted_at: float | None = None
+        self._accepted_at = -math.inf  # when the latest send the vendor took started
+        self._refused_at = -math.inf
 
     def trusted(self) -> bool:
-        accepted_at = self._accepted_at
-        return accepted_at is not None and self._clock() - accepted_at < self._ttl_s
+        return self._accepted_at > self._refused_at and self._clock() - self._accepted_at < self._ttl_s
 
-    def accepted(self) -> None:
-        self._accepted_at = self._clock()
+    def accepted(self, started_at: float | None = None) -> None:
+        """The vendor took a send that started at `started_at` (now when not given). One that
+        started before the latest refusal, answered after it, vouches for nothing."""
+        self._accepted_at = max(self._accepted_at, self._clock() if started_at is None else started_at)
 
     def refused(self) -> None:
-        self._accepted_at = None
+        self._refused_at = self._clock()
 
 
 #: per (vendor, account), shared by every chunk and sender thread of the process

@@ -62,8 +62,9 @@ def within(seconds: float | None) -> Iterator[None]:
 @contextmanager
 def start_by(at: float | None) -> Iterator[None]:
     """The first request made inside goes out by `at` (time.monotonic()) or not at all: past
-    it, StartPassed comes before its first byte. A limiter slot's sender uses it: the work of
-    making a request (a busy process, a new connection) must not push the send past the slot."""
+    it, StartPassed comes before any byte of it is sent (the check is made as the request
+    reaches the connection pool). A limiter slot's sender uses it: the work of making a request
+    in a busy process must not push the send past the slot."""
     if at is None:
         yield
         return
@@ -75,7 +76,7 @@ def start_by(at: float | None) -> Iterator[None]:
 
 
 def check_start() -> None:
-    """Called as a request's first byte is about to go out (vendors/deadline_adapter.py)."""
+    """Called as a request reaches the connection pool (vendors/deadline_adapter.py)."""
     pending = _start_by.get()
     if pending and time.monotonic() > pending.pop():
         raise StartPassed("the request's time to start passed before it went out; nothing was sent")

@@ -5,8 +5,9 @@ trickles a byte a second holds a call for ever. Timeout(total=...) in urllib3 do
 either, as it only caps the socket timeout once, before the answer is read. Here every
 socket read and write of a call first shrinks the socket's timeout to what is left until
 the call's deadline, and gives up once nothing is left: the call ends by its deadline
-whatever the vendor sends, and the caller sees a timeout (an unknown outcome). A request
-made inside `start_by(at)` is checked as its first byte is about to go out.
+whatever the vendor sends, and the caller sees a timeout (an unknown outcome). The first
+request made inside `start_by(at)` is checked as it reaches the connection pool, after all
+the work of making it and before any connection is taken or made.
 `DeadlineAdapter` is what `vendors.http.new_session` mounts.
 """
 
@@ -71,16 +72,8 @@ class _DeadlineResponse(http.client.HTTPResponse):
 
 class _Bounded:
     response_class = _DeadlineResponse
-    _starting = False
-
-    def putrequest(self, *args, **kwargs) -> None:  # a new request on this connection
-        self._starting = True
-        super().putrequest(*args, **kwargs)
 
     def send(self, data) -> None:  # http.client sends the request line, headers and body through here
-        if self._starting:
-            self._starting = False
-            check_start()  # a request whose time to start passed goes out not at all, not late
         _shrink_timeout(self.sock, self.timeout if isinstance(self.timeout, (int, float)) else None)
         super().send(data)
 
@@ -93,11 +86,20 @@ class DeadlineHTTPSConnection(_Bounded, HTTPSConnection):
     pass
 
 
-class _HTTPPool(HTTPConnectionPool):
+class _StartChecked:
+    def urlopen(self, *args, **kwargs):
+        # Before a connection is taken (or made): a request whose time to start passed goes
+        # out not at all, and no kept-alive connection is spent on it; a new connection's
+        # handshake (TLS: a round trip or two) is not the request being made late.
+        check_start()
+        return super().urlopen(*args, **kwargs)
+
+
+class _HTTPPool(_StartChecked, HTTPConnectionPool):
     ConnectionCls = DeadlineHTTPConnection
 
 
-class _HTTPSPool(HTTPSConnectionPool):
+class _HTTPSPool(_StartChecked, HTTPSConnectionPool):
     ConnectionCls = DeadlineHTTPSConnection
 
 

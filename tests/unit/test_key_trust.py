@@ -31,3 +31,16 @@ def test_each_account_of_each_vendor_has_one_record_in_the_process():
     assert key_trust("ringostat", "a") is key_trust("ringostat", "a")
     assert key_trust("ringostat", "a") is not key_trust("ringostat", "b")
     assert key_trust("ringostat", "a") is not key_trust("pozvonim", "a")
+
+
+def test_a_send_started_before_a_refusal_and_answered_after_it_vouches_for_nothing():
+    clock = Clock()
+    key = KeyTrust(ttl_s=60, clock=clock)
+    started = clock.now  # a send goes out with the key, then the vendor revokes it
+    clock.now += 1
+    key.refused()  # another send meets a 401
+    clock.now += 1
+    key.accepted(started)  # the first send's answer (taken) is collected only now
+    assert not key.trusted()
+    key.accepted()  # a send that started after the refusal was taken: the key was fixed
+    assert key.trusted()
