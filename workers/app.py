@@ -11,6 +11,7 @@ import tasks.runtime
 import vendors.surprises
 import workers.metrics
 import workers.recovery.heartbeat
+import workers.runtime.collector
 from tasks.catalog import TASK_MODULES, load_all
 from workers.celeryconf import celery_config
 from workers.jobs.producer import LoadReaper
@@ -61,6 +62,11 @@ def _background_threads(consumer: object) -> list:
         lambda: LoadReaper(JobStore(get_redis(), get_keys()), publish),
         lambda: workers.recovery.heartbeat.for_worker(app, settings, consumer=consumer),
     ]
+
+
+@signals.worker_init.connect
+def _tune_collector(**_: object) -> None:
+    workers.runtime.collector.tune()
 
 
 @signals.worker_ready.connect
