@@ -11,6 +11,7 @@ from typing import Any
 from celery import shared_task
 from pydantic import Field
 
+from vendors import deadline
 from vendors.errors import VendorConnectionError
 from vendors.obzvonilka import VENDOR, ContactFields, ObzvonilkaClient
 
@@ -125,19 +126,28 @@ def upsert_contact(client: ObzvonilkaClient, limiter: Limiter, base_id: int, row
     Two HTTP calls, each with its own limiter slot, so an account's rate_per_s stays the
     vendor's requests per second whatever mixes on it: the chunk runner reserves both slots
     before it claims the row (reserve(2): two slots, one due time each) and sends the find in the first; the write
-    waits here for the second (kept for this sender thread), never for a new slot. A
+    waits here for the second (kept for this sender thread). When that slot passed while the
+    find was answered (a slow vendor, a busy worker) or a 429 since asks for quiet, the write
+    waits for a new slot instead, within the send's time: the find still holds, as this
+    sender has the row claimed, and finding again would cost the vendor a request. A
     retried row finds again, so a create whose answer was lost (timeout) becomes an update,
     not a second contact.
     """
     fields = row.fields
     found = client.find_contact_by_external_code(base_id, fields["external_code"])
-    if not limiter.take_reserved():
+    if not limiter.take_reserved() and not limiter.acquire(should_stop=_out_of_time):
         # Transient and not sent: the runner releases the row and tries it again.
         raise VendorConnectionError("no rate limiter slot for the write; nothing was sent", vendor=VENDOR)
     if found is None:
         client.create_contact(base_id, contact_fields(fields, with_code=True))
     else:
         client.update_contact(base_id, found.id, contact_fields(fields, with_code=False))
+
+
+def _out_of_time() -> bool:
+    """The send's time (vendors.deadline.within, set by the chunk runner) is over."""
+    left = deadline.left_s()
+    return left is not None and left <= 0
 
 
 def contact_fields(fields: dict[str, str], *, with_code: bool) -> ContactFields:

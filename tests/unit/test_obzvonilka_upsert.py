@@ -51,13 +51,19 @@ class FakeClient:
 
 
 class CountingLimiter:
-    def __init__(self, grant: bool = True) -> None:
+    def __init__(self, grant: bool = True, new_slot: bool = False) -> None:
         self.acquired = 0
         self.grant = grant
+        self.new_slot = new_slot
+        self.new_slots = 0
 
     def take_reserved(self) -> bool:
         self.acquired += 1
         return self.grant
+
+    def acquire(self, *, should_stop=lambda: False, slots: int = 1) -> bool:
+        self.new_slots += 1
+        return self.new_slot and not should_stop()
 
     def penalize(self, retry_after_s: float) -> None: ...
 
@@ -86,3 +92,11 @@ def test_no_limiter_slot_for_the_write_is_transient_and_nothing_is_written():
     with pytest.raises(TransientVendorError, match="nothing was sent"):
         upsert_contact(client, CountingLimiter(grant=False), 7, row("B-1"))
     assert [call[0] for call in client.calls] == ["find"]
+
+
+def test_a_write_whose_slot_passed_during_the_find_waits_for_a_new_one_and_does_not_find_again():
+    # Given the write's reserved slot passed while the vendor answered the find
+    client, limiter = FakeClient({"A-1": 41}), CountingLimiter(grant=False, new_slot=True)
+    upsert_contact(client, limiter, 7, row("A-1"))
+    # Then the write went in a new slot after the one find: two requests for the row, not three
+    assert [call[0] for call in client.calls] == ["find", "update"] and limiter.new_slots == 1
