@@ -34,6 +34,9 @@ STOPS = ("paused", "cancelled", "gone", OUT_OF_TIME)
 AGAIN = "again"
 #: what _attempt answers when the vendor took the rows: the caller marks them delivered, many at once
 SENT = "sent"
+#: what _attempt answers when the send's first request would have left too long after its slot
+#: (vendors.deadline.start_by): nothing was sent, the rows are still claimed
+LATE = "late"
 #: while the limiter refuses (its schedule is full further than max_wait_s ahead), the chunk
 #: asks again at least this often, so a pause, cancel or the budget is noticed within seconds
 RECHECK_S = 2.0
@@ -327,25 +330,32 @@ class ChunkRunner:
     def _first_send(self, claimed: list[JobRow], due: tuple[float, ...], outcome: ChunkOutcome, tries: Tries) -> str:
         """Send with the slots and claims _launch got: a 429 (or, after a long wait, a pause)
         that came while this send waited for its slot gives the rows back instead, to go on with
-        a new slot; so does a slot this sender got to too late (limiter.missed), unless a new
-        one comes while the rows' leases still cover it and the send (_late_slot)."""
+        a new slot; so does a slot this sender got to too late (limiter.missed) or whose
+        request it made too slowly (LATE), unless a new one comes while the rows' leases still
+        cover it and the send (_late_slot)."""
         first_due, retaken = due[0], False
         while True:
             wait_s = due[0] - time.monotonic()
             if wait_s > 0:
                 time.sleep(wait_s)
             stop = _stop_verdict(self._ledger) if wait_s >= LONG_WAIT_S else ""
-            if not stop and self._limiter.missed(due[0]):
-                # once: a sender late for the new slot too goes on as before, rows given back
-                due = () if retaken else self._late_slot(time.monotonic() - first_due)
-                retaken = True
-                if due:
-                    continue  # the new slot, with the claims kept: wait for it as for the first
-            if stop or not due or (wait_s > 0 and self._limiter.quiet()):
-                self._release(claimed, unknown_outcome=False)
-                return stop or AGAIN
-            self._limiter.keep_reserved(due[1:])
-            return self._attempt(claimed, outcome, tries, due=due[0])
+            if stop:
+                break
+            if not self._limiter.missed(due[0]):
+                if wait_s > 0 and self._limiter.quiet():
+                    break
+                self._limiter.keep_reserved(due[1:])
+                verdict = self._attempt(claimed, outcome, tries, due=due[0])
+                if verdict != LATE:
+                    return verdict
+            # Late for the slot, waking or making the request: a new slot with the claims kept,
+            # once; a sender late for that one too gives its rows back, to go on as a retry.
+            due = () if retaken else self._late_slot(time.monotonic() - first_due)
+            retaken = True
+            if not due:
+                break
+        self._release(claimed, unknown_outcome=False)
+        return stop or AGAIN
 
     def _late_slot(self, late_s: float) -> tuple[float, ...]:
         """A new slot for a send `late_s` past its first slot, when the rows' claims still
@@ -416,7 +426,9 @@ class ChunkRunner:
     def _attempt(self, claimed: list[JobRow], outcome: ChunkOutcome, tries: Tries, due: float | None = None) -> str:
         """Send the claimed rows once: the failure ladder, what each outcome means for them.
         AGAIN: send them again (their claims are given back first); SENT: the vendor took them
-        (the caller marks them delivered). `due`: the slot the send's first request goes in."""
+        (the caller marks them delivered). `due`: the slot the send's first request goes in;
+        LATE when that request would have gone out too long after it (nothing was sent, the
+        claims are kept)."""
         start_by = None if due is None else self._limiter.start_by(due)
         started = time.monotonic()
         try:
@@ -424,10 +436,10 @@ class ChunkRunner:
             with deadline.within(self._send_budget_s), deadline.start_by(start_by):
                 self._send_batch(claimed)
         except deadline.StartPassed:
-            # Making the request took this sender past its slot (a busy process): nothing went out.
-            self._release(claimed, unknown_outcome=False)
+            # Making the request took this sender past its slot (a busy process): nothing went
+            # out, and the rows stay claimed for _first_send's new slot, as for a late wake.
             self._limiter.missed(due)  # called for its count: the slot was given up late
-            return AGAIN
+            return LATE
         except AuthError as exc:
             # The account's key is wrong for every row: pause the job, not fail row after row.
             self._key.refused()
