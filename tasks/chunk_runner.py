@@ -521,10 +521,13 @@ class _Sends:
         so chunks that started together end apart, and one chunk's last round trip (its sends
         draining) is covered by the others' sends. Chunks ending together left the account's
         limit unused for a round trip each time (BENCHMARKS.md, issue 11 third session)."""
-        width = self.width
+        return self._width() - self.flights.running
+
+    def _width(self) -> int:
+        """Places in flight now: `width`, or fewer early in the chunk while the limit sets the pace (room())."""
         if self.booked_ahead and self.batches:
-            width = max(1, math.ceil(width * (2 - len(self.pending) / self.batches) / 2))
-        return width - self.flights.running
+            return max(1, math.ceil(self.width * (2 - len(self.pending) / self.batches) / 2))
+        return self.width
 
     def may_launch(self) -> bool:
         return bool(self.pending) and not self.stop and self.error is None
@@ -538,10 +541,11 @@ class _Sends:
         the sends that ended; sends that end one at a time would otherwise cost them per row), or
         the first of the free ones has waited GROUP_LINGER_S for the others. Else how much longer
         to wait for sends to end; None when no group may go (none left, a stop, no room)."""
-        room = self.room()
+        width = self._width()
+        room = width - self.flights.running
         if room <= 0 or not self.may_launch():
             return None
-        if room >= min(max(1, (room + self.flights.running) // 2), len(self.pending)):
+        if room >= min(max(1, width // 2), len(self.pending)):
             return 0.0
         if self.freed_at is None:
             return GROUP_LINGER_S
