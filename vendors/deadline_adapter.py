@@ -70,7 +70,11 @@ class _DeadlineResponse(http.client.HTTPResponse):
             self.fp = io.BufferedReader(_DeadlineReader(sock, deadline))
 
 
-class _Bounded:
+class Bounded:
+    """A connection class's mixin: every write waits at most what is left of the call's deadline,
+    and its answer is read through `_DeadlineResponse` (each read bounded the same way). Mixed
+    into urllib3's connection classes here and into http.client's in vendors/direct.py."""
+
     response_class = _DeadlineResponse
 
     def send(self, data) -> None:  # http.client sends the request line, headers and body through here
@@ -78,11 +82,11 @@ class _Bounded:
         super().send(data)
 
 
-class DeadlineHTTPConnection(_Bounded, HTTPConnection):
+class DeadlineHTTPConnection(Bounded, HTTPConnection):
     pass
 
 
-class DeadlineHTTPSConnection(_Bounded, HTTPSConnection):
+class DeadlineHTTPSConnection(Bounded, HTTPSConnection):
     pass
 
 
@@ -120,4 +124,4 @@ class DeadlineAdapter(HTTPAdapter):
         return manager
 
 
-__all__ = ["DeadlineAdapter"]
+__all__ = ["Bounded", "DeadlineAdapter"]

@@ -9,7 +9,7 @@ from typing import Any
 import requests
 import urllib3
 
-from vendors import deadline, deadline_adapter, errors
+from vendors import deadline, direct, errors
 from vendors.prepared import PreparedCalls
 from vendors.redirects import CredentialSafeSession
 
@@ -30,8 +30,9 @@ def new_session(pool_size: int = 16, *, base_url: str | None = None) -> requests
     if base_url:
         session.proxies = requests.utils.get_environ_proxies(base_url)
         session.trust_env = False
-    # Its connections keep every call within its total deadline (vendors.deadline).
-    adapter = deadline_adapter.DeadlineAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+    # Its connections keep every call within its total deadline (vendors.deadline); a plain
+    # request goes over http.client rather than urllib3 (vendors.direct).
+    adapter = direct.DirectAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -115,7 +116,7 @@ def _never_connected(exc: requests.ConnectionError) -> bool:
     reason = exc.args[0] if exc.args else None
     reason = getattr(reason, "reason", reason)  # urllib3 wraps it in MaxRetryError
     return isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError,
-                               urllib3.exceptions.NameResolutionError))
+                               urllib3.exceptions.NameResolutionError, direct.NeverConnected))
 
 
 def body_of(response: requests.Response) -> Any:
