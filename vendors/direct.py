@@ -19,7 +19,8 @@ Kept as urllib3 keeps it:
 - a kept-alive connection the server closed while idle is found before reuse and replaced;
 - https verified against requests' CA bundle (certifi), with the hostname checked.
 
-Connections: per adapter (so per session), a list of idle ones per (scheme, host, port). A
+Connections: per adapter (so per session), a list of idle ones per (scheme, host, port, and
+for https the CA bundle verified with), up to the adapter's pool_maxsize. A
 connection is taken off the list for one exchange and put back after a complete answer, so
 threads sharing a session never share a connection (list pop/append are atomic).
 """
@@ -29,6 +30,7 @@ from __future__ import annotations
 import functools
 import http.client
 import io
+import os
 import select
 import socket
 import ssl
@@ -61,9 +63,16 @@ class _HTTPSConnection(Bounded, http.client.HTTPSConnection):
 
 
 @functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """What requests verifies with when `verify=True`: its CA bundle, the hostname checked."""
-    return ssl.create_default_context(cafile=DEFAULT_CA_BUNDLE_PATH)
+def _tls_context(verify: bool | str) -> ssl.SSLContext | None:
+    """What requests verifies https with: its CA bundle (certifi) for `verify=True`, or the CA
+    bundle file or directory `verify` names; the hostname checked. None: verification off or a
+    path that is not there (urllib3's path says so, or does without)."""
+    where = DEFAULT_CA_BUNDLE_PATH if verify is True else verify
+    if not isinstance(where, str) or not os.path.exists(where):
+        return None
+    if os.path.isdir(where):
+        return ssl.create_default_context(capath=where)
+    return ssl.create_default_context(cafile=where)
 
 
 @functools.lru_cache(maxsize=256)
@@ -78,11 +87,14 @@ def _target(url: str) -> tuple[str, str, int, str]:
 def serves(request: requests.PreparedRequest, *, stream: bool, timeout: Any, verify: Any, cert: Any,
            proxies: Any) -> bool:
     """True when this transport sends `request` exactly as urllib3 would: the whole answer read
-    at once, timeouts as numbers, certifi's verification, no client certificate, no proxy for
-    the URL, a body in one piece (not a stream or file)."""
-    return (not stream and verify is True and cert is None and isinstance(request.body, (bytes, str, type(None)))
-            and isinstance(timeout, (tuple, int, float, type(None)))
-            and request.url.startswith(("http://", "https://")) and not (proxies and select_proxy(request.url, proxies)))
+    at once, timeouts as numbers, no client certificate, no proxy for the URL, a body in one
+    piece (not a stream or file), and https verified against a CA bundle."""
+    if stream or cert is not None or not isinstance(request.body, (bytes, str, type(None))):
+        return False
+    if not isinstance(timeout, (tuple, int, float, type(None))) or (proxies and select_proxy(request.url, proxies)):
+        return False
+    url = request.url
+    return url.startswith("http://") or (url.startswith("https://") and _tls_context(verify) is not None)
 
 
 class DirectAdapter(DeadlineAdapter):
@@ -100,7 +112,7 @@ class DirectAdapter(DeadlineAdapter):
         if self._retries or not serves(request, stream=stream, timeout=timeout, verify=verify, cert=cert,
                                        proxies=proxies):
             return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
-        answer, body = self._direct.send(request, timeout)
+        answer, body = self._direct.send(request, timeout, verify)
         response = self.build_response(request, answer)
         if "content-encoding" not in answer.headers:  # nothing to decode: the body as read is the content
             response._content, response._content_consumed = body, True  # as `Response.content` leaves them
@@ -115,22 +127,23 @@ class DirectConnections:
     """The kept-alive connections of one adapter, and the exchange over them."""
 
     def __init__(self, max_idle: int = DEFAULT_MAX_IDLE) -> None:
-        self._idle: dict[tuple[str, str, int], list[http.client.HTTPConnection]] = {}
+        self._idle: dict[tuple[str, str, int, Any], list[http.client.HTTPConnection]] = {}
         self._max_idle = max_idle
 
-    def send(self, request: requests.PreparedRequest, timeout: Any) -> tuple[HTTPResponse, bytes]:
+    def send(self, request: requests.PreparedRequest, timeout: Any, verify: Any) -> tuple[HTTPResponse, bytes]:
         """Send `request`; the answer as the urllib3 response requests builds from, and its body
         as read (before any content decoding)."""
         scheme, host, port, path = _target(request.url)
         connect_s, read_s = timeout if isinstance(timeout, tuple) else (timeout, timeout)
         check_start()  # before a connection is taken or made, as vendors.deadline_adapter does
-        conn = self._take((scheme, host, port), connect_s)
+        key = (scheme, host, port, verify if scheme == "https" else None)  # a connection verified one way
+        conn = self._take(key, connect_s)
         with _mapped(request, connected=True):
             answer, body = _exchange(conn, request, path, read_s)
-        self._give_back((scheme, host, port), conn)
+        self._give_back(key, conn)
         return _urllib3_response(request, answer, body), body
 
-    def _take(self, key: tuple[str, str, int], connect_s: float | None) -> http.client.HTTPConnection:
+    def _take(self, key: tuple[str, str, int, Any], connect_s: float | None) -> http.client.HTTPConnection:
         idle = self._idle.get(key)
         while idle:
             try:
@@ -140,15 +153,15 @@ class DirectConnections:
             if conn.sock is not None and not _dropped(conn.sock):
                 return conn
             conn.close()
-        scheme, host, port = key
-        conn = (_HTTPSConnection(host, port, context=_tls_context()) if scheme == "https"
+        scheme, host, port, verify = key
+        conn = (_HTTPSConnection(host, port, context=_tls_context(verify)) if scheme == "https"
                 else _HTTPConnection(host, port))
         conn.timeout = connect_s
         with _mapped(None, connected=False):
             conn.connect()
         return conn
 
-    def _give_back(self, key: tuple[str, str, int], conn: http.client.HTTPConnection) -> None:
+    def _give_back(self, key: tuple[str, str, int, Any], conn: http.client.HTTPConnection) -> None:
         idle = self._idle.setdefault(key, [])
         if conn.sock is not None and len(idle) < self._max_idle:  # None: the server said close
             idle.append(conn)
