@@ -151,12 +151,12 @@ class DirectConnections:
             except IndexError:  # another thread took the last one
                 break
             if conn.sock is not None and not _dropped(conn.sock):
+                conn.timeout = connect_s  # what a write may wait (Bounded), as urllib3 has it
                 return conn
             conn.close()
         scheme, host, port, verify = key
-        conn = (_HTTPSConnection(host, port, context=_tls_context(verify)) if scheme == "https"
-                else _HTTPConnection(host, port))
-        conn.timeout = connect_s
+        conn = (_HTTPSConnection(host, port, timeout=connect_s, context=_tls_context(verify)) if scheme == "https"
+                else _HTTPConnection(host, port, timeout=connect_s))
         with _mapped(None, connected=False):
             conn.connect()
         return conn

@@ -24,7 +24,8 @@ def new_session(pool_size: int = 16, *, base_url: str | None = None) -> requests
     """A keep-alive session: one per worker thread or client, never shared across forks.
 
     requests reads proxy and netrc settings from the environment on every request (about a
-    sixth of its cost per call here); they are read once, for `base_url`, instead.
+    sixth of its cost per call here); they are read once, for `base_url`, instead. Its adapter
+    sends over http.client rather than urllib3 where it can (vendors.direct).
     """
     session = CredentialSafeSession()  # credential headers never follow a redirect to another host
     if base_url:
