@@ -8,7 +8,8 @@ the call's deadline, and gives up once nothing is left: the call ends by its dea
 whatever the vendor sends, and the caller sees a timeout (an unknown outcome). The first
 request made inside `start_by(at)` is checked as it reaches the connection pool, after all
 the work of making it and before any connection is taken or made.
-`DeadlineAdapter` is what `vendors.http.new_session` mounts.
+`vendors.http.new_session` mounts `vendors.direct.DirectAdapter`, a `DeadlineAdapter` that
+sends most calls over http.client connections with the same `Bounded` mixin, the rest here.
 """
 
 from __future__ import annotations

@@ -176,9 +176,12 @@ class DirectConnections:
 
 def _dropped(sock: socket.socket) -> bool:
     """An idle kept-alive connection is readable only when the server closed it (or sent what
-    nobody asked for): either way it cannot carry a request. urllib3 checks the same way."""
+    nobody asked for): either way it cannot carry a request. urllib3 checks the same way (poll,
+    not select: a worker's descriptors may pass select's limit of 1,024)."""
     try:
-        return bool(select.select([sock], [], [], 0)[0])
+        poll = select.poll()
+        poll.register(sock, select.POLLIN)
+        return bool(poll.poll(0))
     except (OSError, ValueError):
         return True
 
