@@ -42,6 +42,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.utils import DEFAULT_CA_BUNDLE_PATH, select_proxy
 from urllib3 import HTTPHeaderDict, HTTPResponse
+from urllib3.util.ssl_ import ALPN_PROTOCOLS, create_urllib3_context
 
 from vendors.deadline import check_start
 from vendors.deadline_adapter import Bounded, DeadlineAdapter
@@ -65,14 +66,20 @@ class _HTTPSConnection(Bounded, http.client.HTTPSConnection):
 @functools.cache
 def _tls_context(verify: bool | str) -> ssl.SSLContext | None:
     """What requests verifies https with: its CA bundle (certifi) for `verify=True`, or the CA
-    bundle file or directory `verify` names; the hostname checked. None: verification off or a
-    path that is not there (urllib3's path says so, or does without)."""
+    bundle file or directory `verify` names; the context urllib3 makes (`create_urllib3_context`:
+    the hostname checked against subjectAltName only, never a certificate's common name; its
+    minimum TLS version and ciphers) and the ALPN it offers. None: verification off or a path
+    that is not there (urllib3's path says so, or does without)."""
     where = DEFAULT_CA_BUNDLE_PATH if verify is True else verify
     if not isinstance(where, str) or not os.path.exists(where):
         return None
+    context = create_urllib3_context()  # CERT_REQUIRED, check_hostname, hostname_checks_common_name False
     if os.path.isdir(where):
-        return ssl.create_default_context(capath=where)
-    return ssl.create_default_context(cafile=where)
+        context.load_verify_locations(capath=where)
+    else:
+        context.load_verify_locations(cafile=where)
+    context.set_alpn_protocols(ALPN_PROTOCOLS)  # urllib3 sets it as it wraps each socket, not in the helper
+    return context
 
 
 @functools.lru_cache(maxsize=256)

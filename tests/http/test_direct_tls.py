@@ -32,20 +32,35 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def tls_vendor(tmp_path_factory):
-    """(port, certificate): an https server whose self-signed certificate names only localhost."""
-    where = tmp_path_factory.mktemp("tls")
+def serve_tls(where, *subject_alt_name: str) -> tuple[ThreadingHTTPServer, str]:
+    """An https server on a self-signed certificate for CN=localhost (and `-addext` the given
+    subjectAltName, if any); the server and the certificate's path."""
     cert, key = where / "cert.pem", where / "key.pem"
+    extensions = ["-addext", subject_alt_name[0]] if subject_alt_name else []
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
-                    str(cert), "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+                    str(cert), "-days", "1", "-subj", "/CN=localhost", *extensions],
                    check=True, capture_output=True)
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_address[1], str(cert)
+    return server, str(cert)
+
+
+@pytest.fixture(scope="module")
+def tls_vendor(tmp_path_factory):
+    """(port, certificate): an https server whose self-signed certificate names only localhost."""
+    server, cert = serve_tls(tmp_path_factory.mktemp("tls"), "subjectAltName=DNS:localhost")
+    yield server.server_address[1], cert
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def cn_only_vendor(tmp_path_factory):
+    """(port, certificate): a self-signed certificate naming localhost in its common name only."""
+    server, cert = serve_tls(tmp_path_factory.mktemp("tls-cn"))
+    yield server.server_address[1], cert
     server.shutdown()
 
 
@@ -105,3 +120,30 @@ def test_a_session_not_verifying_goes_through_urllib3(tls_vendor, urllib3_calls)
     with pytest.warns(urllib3.exceptions.InsecureRequestWarning):
         assert get(f"https://localhost:{port}", session).json() == {"result": True}
     assert urllib3_calls == ["/"]
+
+
+def test_a_certificate_naming_the_host_in_its_common_name_only_fails_as_over_urllib3(cn_only_vendor, monkeypatch,
+                                                                                      urllib3_calls):
+    # Given a CA bundle that trusts the certificate, which has no subjectAltName
+    port, cert = cn_only_vendor
+    monkeypatch.setattr(direct, "DEFAULT_CA_BUNDLE_PATH", cert)
+    direct._tls_context.cache_clear()
+    try:
+        # When it is called over the lean transport, then the hostname does not match, as over urllib3
+        with pytest.raises(errors.OutcomeUnknown, match="CERTIFICATE_VERIFY_FAILED|match") as lean:
+            get(f"https://localhost:{port}")
+        assert urllib3_calls == []
+        session = new_session(base_url=f"https://localhost:{port}")
+        session.verify = cert
+        session.mount("https://", DeadlineAdapter(max_retries=0))
+        with pytest.raises(errors.OutcomeUnknown, match="CERTIFICATE_VERIFY_FAILED|match") as via_urllib3:
+            get(f"https://localhost:{port}", session)
+        assert type(lean.value.__cause__) is type(via_urllib3.value.__cause__)
+    finally:
+        direct._tls_context.cache_clear()
+
+
+def test_the_context_is_urllib3s_never_checking_the_common_name():
+    context = direct._tls_context(True)
+    assert context.hostname_checks_common_name is False
+    assert context.minimum_version == ssl.TLSVersion.TLSv1_2
