@@ -68,16 +68,20 @@ def _tls_context(verify: bool | str) -> ssl.SSLContext | None:
     """What requests verifies https with: its CA bundle (certifi) for `verify=True`, or the CA
     bundle file or directory `verify` names; the context urllib3 makes (`create_urllib3_context`:
     the hostname checked against subjectAltName only, never a certificate's common name; its
-    minimum TLS version and ciphers) and the ALPN it offers. None: verification off or a path
-    that is not there (urllib3's path says so, or does without)."""
+    minimum TLS version and ciphers) and the ALPN it offers. None: verification off, or a path
+    that is not there or holds no CA certificate (urllib3's path says so, or does without).
+    Cached for the process's life, deliberately: a CA bundle rotated on disk is read on restart."""
     where = DEFAULT_CA_BUNDLE_PATH if verify is True else verify
     if not isinstance(where, str) or not os.path.exists(where):
         return None
     context = create_urllib3_context()  # CERT_REQUIRED, check_hostname, hostname_checks_common_name False
-    if os.path.isdir(where):
-        context.load_verify_locations(capath=where)
-    else:
-        context.load_verify_locations(cafile=where)
+    try:
+        if os.path.isdir(where):
+            context.load_verify_locations(capath=where)
+        else:
+            context.load_verify_locations(cafile=where)
+    except ssl.SSLError:  # not a CA bundle (empty, not PEM): urllib3 fails the call as requests' SSLError
+        return None
     context.set_alpn_protocols(ALPN_PROTOCOLS)  # urllib3 sets it as it wraps each socket, not in the helper
     return context
 

@@ -147,3 +147,18 @@ def test_the_context_is_urllib3s_never_checking_the_common_name():
     context = direct._tls_context(True)
     assert context.hostname_checks_common_name is False
     assert context.minimum_version == ssl.TLSVersion.TLSv1_2
+
+
+@pytest.mark.parametrize("content", [b"", b"not a certificate\n"])
+def test_a_ca_bundle_that_is_not_one_fails_the_call_as_a_vendor_error_through_urllib3(tls_vendor, tmp_path, content,
+                                                                                      urllib3_calls):
+    port, _ = tls_vendor
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(content)
+    session = new_session(base_url=f"https://localhost:{port}")
+    session.verify = str(bundle)
+    for _ in range(2):  # the second call finds the answer cached, and ends the same way
+        with pytest.raises(errors.OutcomeUnknown, match="SSL|certificate|crl"):
+            get(f"https://localhost:{port}", session)
+    assert urllib3_calls == ["/", "/"]
+    assert direct._tls_context.cache_info().currsize >= 1 and direct._tls_context(str(bundle)) is None
