@@ -162,7 +162,10 @@ class DirectConnections:
             except IndexError:  # another thread took the last one
                 break
             if conn.sock is not None and not _dropped(conn.sock):
-                conn.timeout = connect_s  # what a write may wait (Bounded), as urllib3 has it
+                # What a write may wait, as urllib3 has it: `timeout` for Bounded, and the socket's
+                # own (the last answer's reads may have shrunk it to what was left of a deadline).
+                conn.timeout = connect_s
+                conn.sock.settimeout(connect_s)
                 return conn
             conn.close()
         scheme, host, port, verify = key

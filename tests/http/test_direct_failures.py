@@ -141,3 +141,17 @@ def test_an_answer_saying_close_is_followed_by_a_new_connection(serve):
     for n in range(2):
         assert http.request("POST", "/rows", json={"n": n}).json() == {"result": True}
     assert server.connections == 2
+
+
+def test_a_reused_connection_waits_its_new_timeout_not_what_the_last_deadline_left(serve):
+    # Given a kept-alive connection whose last answer was read close to a deadline
+    server = serve(answer_each())
+    session = new_session(base_url=server.url)
+    with deadline.within(0.5):
+        session.post(server.url + "/rows", json={"a": 1}, timeout=(1.0, 1.0))
+    # When it is taken for a call outside any deadline, then its socket waits that call's timeout
+    connections = session.get_adapter(server.url)._direct
+    key = ("http", "127.0.0.1", server.port, None)
+    conn = connections._take(key, 7.0)
+    assert conn.sock.gettimeout() == 7.0 and server.connections == 1
+    conn.close()
