@@ -148,13 +148,18 @@ class DirectConnections:
         connect_s, read_s = timeout if isinstance(timeout, tuple) else (timeout, timeout)
         check_start()  # before a connection is taken or made, as vendors.deadline_adapter does
         key = (scheme, host, port, verify if scheme == "https" else None)  # a connection verified one way
-        conn = self._take(key, connect_s)
-        with _mapped(request, connected=True):
-            answer, body = _exchange(conn, request, path, read_s)
+        conn = self._take(request, key, connect_s)
+        try:
+            with _mapped(request, connected=True):
+                answer, body = _exchange(conn, request, path, read_s)
+        except BaseException:  # a half-used connection is never reused (a BaseException too: a task's time limit)
+            conn.close()
+            raise
         self._give_back(key, conn)
         return _urllib3_response(request, answer, body), body
 
-    def _take(self, key: tuple[str, str, int, Any], connect_s: float | None) -> http.client.HTTPConnection:
+    def _take(self, request: requests.PreparedRequest, key: tuple[str, str, int, Any],
+              connect_s: float | None) -> http.client.HTTPConnection:
         idle = self._idle.get(key)
         while idle:
             try:
@@ -164,15 +169,23 @@ class DirectConnections:
             if conn.sock is not None and not _dropped(conn.sock):
                 # What a write may wait, as urllib3 has it: `timeout` for Bounded, and the socket's
                 # own (the last answer's reads may have shrunk it to what was left of a deadline).
-                conn.timeout = connect_s
-                conn.sock.settimeout(connect_s)
+                try:
+                    conn.timeout = connect_s
+                    conn.sock.settimeout(connect_s)
+                except BaseException:  # neither pooled nor in use: closed
+                    conn.close()
+                    raise
                 return conn
             conn.close()
         scheme, host, port, verify = key
         conn = (_HTTPSConnection(host, port, timeout=connect_s, context=_tls_context(verify)) if scheme == "https"
                 else _HTTPConnection(host, port, timeout=connect_s))
-        with _mapped(None, connected=False):
-            conn.connect()
+        try:
+            with _mapped(request, connected=False):
+                conn.connect()
+        except BaseException:  # a socket half made (TLS failed, a task's time limit): closed, not leaked
+            conn.close()
+            raise
         return conn
 
     def _give_back(self, key: tuple[str, str, int, Any], conn: http.client.HTTPConnection) -> None:
@@ -203,15 +216,11 @@ def _dropped(sock: socket.socket) -> bool:
 def _exchange(conn: http.client.HTTPConnection, request: requests.PreparedRequest, path: str,
               read_s: float | None) -> tuple[http.client.HTTPResponse, bytes]:
     body = request.body.encode("utf-8") if isinstance(request.body, str) else request.body  # as urllib3 does
-    try:
-        conn.request(request.method, path, body, request.headers)
-        conn.timeout = read_s  # the response reads through the socket's timeout, shrunk per read
-        conn.sock.settimeout(read_s)
-        answer = conn.getresponse()
-        return answer, answer.read()
-    except BaseException:
-        conn.close()
-        raise
+    conn.request(request.method, path, body, request.headers)
+    conn.timeout = read_s  # the response reads through the socket's timeout, shrunk per read
+    conn.sock.settimeout(read_s)
+    answer = conn.getresponse()
+    return answer, answer.read()
 
 
 def _urllib3_response(request: requests.PreparedRequest, answer: http.client.HTTPResponse,
@@ -229,7 +238,7 @@ def _urllib3_response(request: requests.PreparedRequest, answer: http.client.HTT
 
 
 @contextmanager
-def _mapped(request: requests.PreparedRequest | None, *, connected: bool) -> Iterator[None]:
+def _mapped(request: requests.PreparedRequest, *, connected: bool) -> Iterator[None]:
     """socket and http.client failures as the requests exceptions urllib3's path ends in.
 
     Connecting: a timeout is ConnectTimeout, a TLS failure SSLError, anything else a

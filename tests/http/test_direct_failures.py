@@ -4,6 +4,7 @@ a kept-alive connection the server closed while idle is replaced, not reported."
 
 from __future__ import annotations
 
+import http.client
 import socket
 import time
 
@@ -11,7 +12,7 @@ import pytest
 import urllib3
 
 from tests.support.raw_http import OK, RawServer, answer_each
-from vendors import deadline, errors
+from vendors import deadline, direct, errors
 from vendors.http import VendorHttp, new_session
 
 HEADERS = {"Auth-key": "k-123", "Content-Type": "application/json"}
@@ -152,6 +153,50 @@ def test_a_reused_connection_waits_its_new_timeout_not_what_the_last_deadline_le
     # When it is taken for a call outside any deadline, then its socket waits that call's timeout
     connections = session.get_adapter(server.url)._direct
     key = ("http", "127.0.0.1", server.port, None)
-    conn = connections._take(key, 7.0)
+    conn = connections._take(None, key, 7.0)
     assert conn.sock.gettimeout() == 7.0 and server.connections == 1
     conn.close()
+
+
+class SoftTimeLimit(BaseException):
+    """As Celery's SoftTimeLimitExceeded: raised into whatever the task was doing."""
+
+
+def test_a_connection_whose_connect_is_interrupted_is_closed_not_leaked(serve, monkeypatch):
+    server = serve(answer_each())
+    made = []
+
+    def interrupted(conn):
+        http.client.HTTPConnection.connect(conn)
+        made.append(conn)
+        raise SoftTimeLimit()
+
+    monkeypatch.setattr(direct._HTTPConnection, "connect", interrupted)
+    with pytest.raises(SoftTimeLimit):
+        vendor(server.url).send("POST", "/rows", json={"a": 1})
+    assert len(made) == 1 and made[0].sock is None  # closed
+
+
+def test_a_connection_taken_then_interrupted_before_the_exchange_is_closed(serve, monkeypatch):
+    # Given a kept-alive connection
+    server = serve(answer_each())
+    http_ = vendor(server.url)
+    http_.send("POST", "/rows", json={"a": 1})
+    (conn,) = http_.session.get_adapter(server.url)._direct._idle[("http", "127.0.0.1", server.port, None)]
+
+    # When a time limit strikes after it is taken, before anything is sent, then it is closed, not lost open
+    def interrupted(*args):
+        raise SoftTimeLimit()
+
+    monkeypatch.setattr(direct, "_exchange", interrupted)
+    with pytest.raises(SoftTimeLimit):
+        http_.send("POST", "/rows", json={"a": 2})
+    assert conn.sock is None
+
+
+def test_a_failure_to_connect_names_its_request_as_over_urllib3():
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]
+    with pytest.raises(errors.VendorConnectionError) as failed:
+        vendor(f"http://127.0.0.1:{port}").send("POST", "/rows", json={"a": 1})
+    assert failed.value.__cause__.request.url == f"http://127.0.0.1:{port}/rows"
