@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+import struct
 import time
 
 import pytest
@@ -200,3 +201,37 @@ def test_a_failure_to_connect_names_its_request_as_over_urllib3():
     with pytest.raises(errors.VendorConnectionError) as failed:
         vendor(f"http://127.0.0.1:{port}").send("POST", "/rows", json={"a": 1})
     assert failed.value.__cause__.request.url == f"http://127.0.0.1:{port}/rows"
+
+
+@pytest.mark.parametrize("reset", [True, False], ids=["reset", "closed"])
+def test_a_reused_connection_broken_after_the_vendor_read_the_request_is_an_unknown_outcome(serve, reset):
+    # Given a vendor that answers the first request, reads the second on the same connection and breaks it
+    def second_breaks(conn, server):
+        server.read_request(conn)
+        conn.sendall(OK)
+        server.read_request(conn)
+        if reset:  # an RST, not a FIN
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+
+    server = serve(second_breaks)
+    http_ = vendor(server.url)
+    http_.request("POST", "/rows", json={"a": 1})
+    # When the second call goes out over the kept-alive connection, then it is not "nothing sent", and not re-sent
+    with pytest.raises(errors.OutcomeUnknown, match="connection lost") as lost:
+        http_.send("POST", "/rows", json={"a": 2})
+    assert not isinstance(lost.value, errors.VendorConnectionError)
+    assert len(server.received) == 2 and server.connections == 1
+
+
+@pytest.mark.parametrize("method, answer", [
+    ("HEAD", b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n"),
+    ("POST", b"HTTP/1.1 204 No Content\r\n\r\n"),
+])
+def test_an_answer_without_a_body_leaves_the_connection_reusable(serve, method, answer):
+    server = serve(answer_each(answer))
+    http_ = vendor(server.url)
+    for n in range(3):
+        response = http_.send(method, "/rows", json={"n": n})
+        assert response.content == b""
+    assert server.connections == 1 and len(server.received) == 3
