@@ -140,6 +140,15 @@ class DirectConnections:
     def __init__(self, max_idle: int = DEFAULT_MAX_IDLE) -> None:
         self._idle: dict[tuple[str, str, int, Any], list[http.client.HTTPConnection]] = {}
         self._max_idle = max_idle
+        self._pid = os.getpid()  # the process the idle connections belong to
+
+    def _forked(self) -> bool:
+        """True (once) in a child forked since: its parent's idle connections are dropped, not
+        closed (the parent still owns those sockets) and never used (two processes on one socket)."""
+        if os.getpid() == self._pid:
+            return False
+        self._idle, self._pid = {}, os.getpid()
+        return True
 
     def send(self, request: requests.PreparedRequest, timeout: Any, verify: Any) -> tuple[HTTPResponse, bytes]:
         """Send `request`; the answer as the urllib3 response requests builds from, and its body
@@ -160,6 +169,7 @@ class DirectConnections:
 
     def _take(self, request: requests.PreparedRequest, key: tuple[str, str, int, Any],
               connect_s: float | None) -> http.client.HTTPConnection:
+        self._forked()
         idle = self._idle.get(key)
         while idle:
             try:
@@ -196,6 +206,8 @@ class DirectConnections:
             conn.close()
 
     def close(self) -> None:
+        if self._forked():
+            return
         for idle in list(self._idle.values()):
             while idle:
                 idle.pop().close()

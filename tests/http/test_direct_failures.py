@@ -5,6 +5,7 @@ a kept-alive connection the server closed while idle is replaced, not reported."
 from __future__ import annotations
 
 import http.client
+import os
 import socket
 import struct
 import time
@@ -235,3 +236,26 @@ def test_an_answer_without_a_body_leaves_the_connection_reusable(serve, method, 
         response = http_.send(method, "/rows", json={"n": n})
         assert response.content == b""
     assert server.connections == 1 and len(server.received) == 3
+
+
+def test_a_forked_child_never_uses_its_parents_kept_alive_connection(serve):
+    # Given a session with a kept-alive connection
+    server = serve(answer_each())
+    http_ = vendor(server.url)
+    http_.request("POST", "/rows", json={"a": 1})
+    # When a forked child calls over the same session (and closes it), then it makes its own connection
+    pid = os.fork()
+    if pid == 0:  # the child: no pytest past this point
+        code = 1
+        try:
+            http_.request("POST", "/rows", json={"child": 1})
+            http_.session.close()  # closes the child's connection only
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert server.connections == 2
+    # And the parent's connection is still open and good
+    http_.request("POST", "/rows", json={"a": 2})
+    assert server.connections == 2 and len(server.received) == 3
