@@ -86,13 +86,24 @@ def _tls_context(verify: bool | str) -> ssl.SSLContext | None:
     return context
 
 
+def _origin(url: str) -> str:
+    """A URL's scheme and host[:port], nothing after (a query may hold a signed token) nor before
+    the host (user:password@)."""
+    start = url.find("//") + 2
+    end = len(url)
+    for sep in "/?#":
+        at = url.find(sep, start)
+        if at != -1 and at < end:
+            end = at
+    userinfo = url.rfind("@", start, end)
+    return url[:end] if userinfo == -1 else url[:start] + url[userinfo + 1:end]
+
+
 @functools.lru_cache(maxsize=256)
-def _target(url: str) -> tuple[str, str, int, str]:
-    """(scheme, host, port, path and query) of a prepared request's URL."""
-    parts = urlsplit(url)
-    default_port = 443 if parts.scheme == "https" else 80
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return parts.scheme, parts.hostname or "", parts.port or default_port, path
+def _target(origin: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of a URL's `_origin`: cached per vendor host, never per full URL."""
+    parts = urlsplit(origin)
+    return parts.scheme, parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
 
 
 def serves(request: requests.PreparedRequest, *, stream: bool, timeout: Any, verify: Any, cert: Any,
@@ -153,7 +164,10 @@ class DirectConnections:
     def send(self, request: requests.PreparedRequest, timeout: Any, verify: Any) -> tuple[HTTPResponse, bytes]:
         """Send `request`; the answer as the urllib3 response requests builds from, and its body
         as read (before any content decoding)."""
-        scheme, host, port, path = _target(request.url)
+        scheme, host, port = _target(_origin(request.url))
+        path = request.path_url  # what HTTPAdapter.request_url sends: path and query, no fragment
+        if path.startswith("//"):  # as request_url has it
+            path = f"/{path.lstrip('/')}"
         connect_s, read_s = timeout if isinstance(timeout, tuple) else (timeout, timeout)
         check_start()  # before a connection is taken or made, as vendors.deadline_adapter does
         key = (scheme, host, port, verify if scheme == "https" else None)  # a connection verified one way

@@ -159,3 +159,22 @@ def test_threads_sharing_a_session_never_share_a_connection(raw, urllib3_calls):
     # Then every answer came back whole to its caller, over at most one connection per thread
     assert failures == [] and len(raw.received) == 100 and raw.connections <= 4
     assert urllib3_calls == []
+
+
+def test_urls_with_signed_query_strings_are_not_kept_by_the_transport(raw):
+    # Given calls whose query strings carry a per-request signature
+    http = VendorHttp("test", base_url=raw.url, session=new_session(base_url=raw.url), headers=HEADERS)
+    http.request("GET", "/rows", params={"sig": "warm"})
+    cached = direct._target.cache_info().currsize
+    for n in range(3):
+        http.request("GET", "/rows", params={"sig": f"s3cr3t-{n}"})
+    # Then each went out whole, and the transport's cache holds hosts, not the URLs
+    assert [r.split(b"\r\n")[0] for r in raw.received[1:]] == [
+        f"GET /rows?sig=s3cr3t-{n} HTTP/1.1".encode() for n in range(3)]
+    assert direct._target.cache_info().currsize == cached
+
+
+def test_the_origin_of_a_url_is_its_scheme_and_host_only():
+    assert direct._origin("https://user:pw@vendor.example:8443/a/b?sig=1#f") == "https://vendor.example:8443"
+    assert direct._origin("http://vendor.example?sig=1") == "http://vendor.example"
+    assert direct._origin("http://[::1]:81/x") == "http://[::1]:81"
