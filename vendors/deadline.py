@@ -2,9 +2,10 @@
 
 `within(seconds)` sets the deadline of the calls made inside it (the innermost, earliest
 deadline wins), e.g. the chunk runner bounds a whole row's send, however many calls it makes,
-by the row's lease. vendors/deadline_adapter.py makes every call keep it: `DeadlineAdapter`,
-whose `vendors.direct.DirectAdapter` is what `vendors.http.new_session` mounts. This module imports no requests, so code that only
-sets deadlines (tasks/, and through them a `telequeue load`) does not load the HTTP stack.
+by the row's lease. vendors/deadline_adapter.py makes every call keep it: `DeadlineAdapter`, and
+`vendors.direct.DirectAdapter` (a subclass), the one `vendors.http.new_session` mounts. This module
+imports no requests, so code that only sets deadlines (tasks/, and through them a `telequeue load`)
+does not load the HTTP stack.
 """
 
 from __future__ import annotations

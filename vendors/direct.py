@@ -214,6 +214,8 @@ class DirectConnections:
 
     def _give_back(self, key: tuple[str, str, int, Any], conn: http.client.HTTPConnection) -> None:
         idle = self._idle.setdefault(key, [])
+        # Threads giving back at once may each see room and leave a few over max_idle: harmless
+        # (a few more idle sockets), and cheaper than a lock on every call.
         if conn.sock is not None and len(idle) < self._max_idle:  # None: the server said close
             idle.append(conn)
         else:
