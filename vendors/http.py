@@ -11,7 +11,7 @@ import urllib3
 
 from vendors import deadline, direct, errors
 from vendors.prepared import PreparedCalls
-from vendors.redirects import CredentialSafeSession
+from vendors.redirects import CredentialSafeSession, after_redirect
 
 #: (connect, read, total) seconds: connect and read bound one wait each (read: the longest
 #: gap between two bytes of the answer); total bounds the whole call (see vendors.deadline).
@@ -68,11 +68,13 @@ def within_deadline(vendor: str, timeout_s: tuple[float, ...],
             raise errors.VendorConnectionError("no time left for this call; nothing was sent", vendor=vendor)
         try:
             return call((min(connect_s, left), read_s))
-        except requests.ConnectTimeout as exc:
-            raise errors.VendorConnectionError(f"connect timeout: {exc}", vendor=vendor) from exc
         except requests.RequestException as exc:
-            if isinstance(exc, requests.ConnectionError) and _never_connected(exc):
-                raise errors.VendorConnectionError(f"connection failed: {exc}", vendor=vendor) from exc
+            connect_timeout = isinstance(exc, requests.ConnectTimeout)
+            if connect_timeout or (isinstance(exc, requests.ConnectionError) and _never_connected(exc)):
+                failure = f"{'connect timeout' if connect_timeout else 'connection failed'}: {exc}"
+                if after_redirect(exc):  # the vendor answered the first request with a redirect
+                    raise errors.OutcomeUnknown(f"redirected, then {failure}", vendor=vendor) from exc
+                raise errors.VendorConnectionError(failure, vendor=vendor) from exc
             if deadline.left_s() <= 0:
                 raise errors.VendorTimeout(f"no complete answer within {min(total_s, left):.1f} s", vendor=vendor) from exc
             if isinstance(exc, requests.Timeout):
