@@ -17,12 +17,14 @@ Kept as urllib3 keeps it:
   `vendors.http.within_deadline` classes them the same way: never connected (refused, name
   not resolved, connect timeout) as nothing sent, anything after as an unknown outcome;
 - a kept-alive connection the server closed while idle is found before reuse and replaced;
-- https verified against requests' CA bundle (certifi), with the hostname checked.
+- https verified as urllib3 verifies (its `create_urllib3_context`: the hostname checked against
+  the subjectAltName, never the common name) against requests' CA bundle (certifi).
 
 Connections: per adapter (so per session), a list of idle ones per (scheme, host, port, and
 for https the CA bundle verified with), up to the adapter's pool_maxsize. A
 connection is taken off the list for one exchange and put back after a complete answer, so
-threads sharing a session never share a connection (list pop/append are atomic).
+threads sharing a session never share a connection (list pop/append are atomic). A forked
+child never uses its parent's idle connections.
 """
 
 from __future__ import annotations
@@ -154,8 +156,9 @@ class DirectConnections:
         self._pid = os.getpid()  # the process the idle connections belong to
 
     def _forked(self) -> bool:
-        """True (once) in a child forked since: its parent's idle connections are dropped, not
-        closed (the parent still owns those sockets) and never used (two processes on one socket)."""
+        """True (once) in a child forked since: its parent's idle connections are dropped, never
+        used (two processes on one socket) nor closed as a connection (the parent still owns them;
+        the child's copies of the descriptors go with garbage collection, the parent's stay open)."""
         if os.getpid() == self._pid:
             return False
         self._idle, self._pid = {}, os.getpid()
@@ -175,7 +178,7 @@ class DirectConnections:
         try:
             with _mapped(request, connected=True):
                 answer, body = _exchange(conn, request, path, read_s)
-        except BaseException:  # a half-used connection is never reused (a BaseException too: a task's time limit)
+        except BaseException:  # a half-used connection is never reused (a task's time limit too)
             conn.close()
             raise
         self._give_back(key, conn)
