@@ -92,6 +92,10 @@ def _origin(url: str) -> str:
     """A URL's scheme and host[:port], nothing after (a query may hold a signed token) nor before
     the host (user:password@)."""
     start = url.find("//") + 2
+    end = url.find("/", start)  # a prepared URL always has a path ("/" at least)
+    origin = url if end == -1 else url[:end]
+    if "@" not in origin and "?" not in origin and "#" not in origin:
+        return origin
     end = len(url)
     for sep in "/?#":
         at = url.find(sep, start)
