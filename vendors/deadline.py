@@ -2,9 +2,10 @@
 
 `within(seconds)` sets the deadline of the calls made inside it (the innermost, earliest
 deadline wins), e.g. the chunk runner bounds a whole row's send, however many calls it makes,
-by the row's lease. vendors/deadline_adapter.py makes every call keep it: `DeadlineAdapter`,
-what `vendors.http.new_session` mounts. This module imports no requests, so code that only
-sets deadlines (tasks/, and through them a `telequeue load`) does not load the HTTP stack.
+by the row's lease. vendors/deadline_adapter.py makes every call keep it: `DeadlineAdapter`, and
+`vendors.direct.DirectAdapter` (a subclass), the one `vendors.http.new_session` mounts. This module
+imports no requests, so code that only sets deadlines (tasks/, and through them a `telequeue load`)
+does not load the HTTP stack.
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ def start_by(at: float | None) -> Iterator[None]:
 
 
 def check_start() -> None:
-    """Called as a request reaches the connection pool (vendors/deadline_adapter.py)."""
+    """Called as a request reaches the connection pool (vendors/deadline_adapter.py, and
+    vendors/direct.py before it takes or makes a connection)."""
     pending = _start_by.get()
     if pending and time.monotonic() > pending.pop():
         raise StartPassed("the request's time to start passed before it went out; nothing was sent")

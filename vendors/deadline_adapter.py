@@ -8,7 +8,8 @@ the call's deadline, and gives up once nothing is left: the call ends by its dea
 whatever the vendor sends, and the caller sees a timeout (an unknown outcome). The first
 request made inside `start_by(at)` is checked as it reaches the connection pool, after all
 the work of making it and before any connection is taken or made.
-`DeadlineAdapter` is what `vendors.http.new_session` mounts.
+`vendors.http.new_session` mounts `vendors.direct.DirectAdapter`, a `DeadlineAdapter` that
+sends most calls over http.client connections with the same `Bounded` mixin, the rest here.
 """
 
 from __future__ import annotations
@@ -70,7 +71,11 @@ class _DeadlineResponse(http.client.HTTPResponse):
             self.fp = io.BufferedReader(_DeadlineReader(sock, deadline))
 
 
-class _Bounded:
+class Bounded:
+    """A connection class's mixin: every write waits at most what is left of the call's deadline,
+    and its answer is read through `_DeadlineResponse` (each read bounded the same way). Mixed
+    into urllib3's connection classes here and into http.client's in vendors/direct.py."""
+
     response_class = _DeadlineResponse
 
     def send(self, data) -> None:  # http.client sends the request line, headers and body through here
@@ -78,11 +83,11 @@ class _Bounded:
         super().send(data)
 
 
-class DeadlineHTTPConnection(_Bounded, HTTPConnection):
+class DeadlineHTTPConnection(Bounded, HTTPConnection):
     pass
 
 
-class DeadlineHTTPSConnection(_Bounded, HTTPSConnection):
+class DeadlineHTTPSConnection(Bounded, HTTPSConnection):
     pass
 
 
@@ -120,4 +125,4 @@ class DeadlineAdapter(HTTPAdapter):
         return manager
 
 
-__all__ = ["DeadlineAdapter"]
+__all__ = ["Bounded", "DeadlineAdapter"]

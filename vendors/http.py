@@ -9,9 +9,9 @@ from typing import Any
 import requests
 import urllib3
 
-from vendors import deadline, deadline_adapter, errors
+from vendors import deadline, direct, errors
 from vendors.prepared import PreparedCalls
-from vendors.redirects import CredentialSafeSession
+from vendors.redirects import CredentialSafeSession, after_redirect
 
 #: (connect, read, total) seconds: connect and read bound one wait each (read: the longest
 #: gap between two bytes of the answer); total bounds the whole call (see vendors.deadline).
@@ -24,14 +24,16 @@ def new_session(pool_size: int = 16, *, base_url: str | None = None) -> requests
     """A keep-alive session: one per worker thread or client, never shared across forks.
 
     requests reads proxy and netrc settings from the environment on every request (about a
-    sixth of its cost per call here); they are read once, for `base_url`, instead.
+    sixth of its cost per call here); they are read once, for `base_url`, instead. Its adapter
+    sends over http.client rather than urllib3 where it can (vendors.direct).
     """
     session = CredentialSafeSession()  # credential headers never follow a redirect to another host
     if base_url:
         session.proxies = requests.utils.get_environ_proxies(base_url)
         session.trust_env = False
-    # Its connections keep every call within its total deadline (vendors.deadline).
-    adapter = deadline_adapter.DeadlineAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+    # Its connections keep every call within its total deadline (vendors.deadline); a plain
+    # request goes over http.client rather than urllib3 (vendors.direct).
+    adapter = direct.DirectAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -66,11 +68,13 @@ def within_deadline(vendor: str, timeout_s: tuple[float, ...],
             raise errors.VendorConnectionError("no time left for this call; nothing was sent", vendor=vendor)
         try:
             return call((min(connect_s, left), read_s))
-        except requests.ConnectTimeout as exc:
-            raise errors.VendorConnectionError(f"connect timeout: {exc}", vendor=vendor) from exc
         except requests.RequestException as exc:
-            if isinstance(exc, requests.ConnectionError) and _never_connected(exc):
-                raise errors.VendorConnectionError(f"connection failed: {exc}", vendor=vendor) from exc
+            connect_timeout = isinstance(exc, requests.ConnectTimeout)
+            if connect_timeout or (isinstance(exc, requests.ConnectionError) and _never_connected(exc)):
+                failure = f"{'connect timeout' if connect_timeout else 'connection failed'}: {exc}"
+                if after_redirect(exc):  # the vendor answered the first request with a redirect
+                    raise errors.OutcomeUnknown(f"redirected, then {failure}", vendor=vendor) from exc
+                raise errors.VendorConnectionError(failure, vendor=vendor) from exc
             if deadline.left_s() <= 0:
                 raise errors.VendorTimeout(f"no complete answer within {min(total_s, left):.1f} s", vendor=vendor) from exc
             if isinstance(exc, requests.Timeout):
@@ -115,7 +119,7 @@ def _never_connected(exc: requests.ConnectionError) -> bool:
     reason = exc.args[0] if exc.args else None
     reason = getattr(reason, "reason", reason)  # urllib3 wraps it in MaxRetryError
     return isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError,
-                               urllib3.exceptions.NameResolutionError))
+                               urllib3.exceptions.NameResolutionError, direct.NeverConnected))
 
 
 def body_of(response: requests.Response) -> Any:

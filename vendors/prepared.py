@@ -6,11 +6,11 @@ environment's proxy settings. For a bulk row that is about 200 µs of CPU per ca
 the worker's CPU per row (against the sandbox: 730 µs a call that way, 520 µs this way). A
 client's calls to one endpoint differ only in their body, so the request is prepared once and
 each call sends a copy with its own body through `Session.send`, which is what
-`Session.request` itself ends in: the same adapter (vendors.deadline's total deadline), the
-same redirect handling (vendors.redirects: no credential header to another host), the same
-exceptions and Response. A call this cannot serve the same way (query params, files, a
-session holding cookies or auth, or one whose `request` is its own, e.g. a test's fake) goes
-through `Session.request`.
+`Session.request` itself ends in: the same adapter (vendors.direct: http.client under the total
+deadline of vendors.deadline), the same redirect handling (vendors.redirects: no credential
+header to another host), the same exceptions and Response. A call this cannot serve the same
+way (query params, files, a session holding cookies or auth, or one whose `request` is its own,
+e.g. a test's fake) goes through `Session.request`.
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ NOT_LOADED = ("workers.app", "workers.runtime.worker_runtime", "workers.metrics"
               "workers.flower", "flower", "workers.dev", "rich", "tasks.pozvonim", "tasks.obzvonilka",
               "tasks.salesscriptprompter",
               # the HTTP stack is the workers': a load only checks rows and publishes them
-              "requests", "urllib3", "vendors.http", "vendors.deadline_adapter", "vendors.ringostat.client")
+              "requests", "urllib3", "vendors.http", "vendors.deadline_adapter", "vendors.direct",
+              "vendors.ringostat.client")
 
 
 def test_a_detached_load_publishes_without_the_worker_app_or_rich(r, key_prefix, tmp_path):

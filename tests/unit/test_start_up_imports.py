@@ -63,7 +63,7 @@ def test_the_campaign_kind_and_the_ringostat_task_modules_load_no_http_stack():
     # within() is requests-free, its adapter lives in vendors.deadline_adapter
     modules = modules_after("import workers.jobs.kinds.ringostat_campaign, tasks.ringostat, tasks.ringostat_minicrm")
     assert "vendors.ringostat.models" in modules and "tasks.chunk_runner" in modules
-    assert loaded(modules, ("requests", "urllib3", "vendors.http", "vendors.deadline_adapter")) == []
+    assert loaded(modules, ("requests", "urllib3", "vendors.http", "vendors.deadline_adapter", "vendors.direct")) == []
 
 
 def test_every_name_of_the_ringostat_package_is_there_when_asked_for():
