@@ -24,10 +24,12 @@ in process `Telequeue().load_campaign(rows, campaign_id=...)` of the same rows, 
            loads the job kind's module and the region's phone metadata).
 via Flower `--via-flower`: the file handed to a running loader, Flower's `POST /api/jobs` (Flower
            started with basic auth from FLOWER_BASIC_AUTH, as the README says), a multipart
-           upload of the same CSV each of three ways, alternated job by job: `curl` (a new curl
+           upload of the same CSV each of four ways, alternated job by job: `curl` (a new curl
            process, credentials from its stdin config, never argv), `http.client` (stdlib, in
            this process, a new connection per upload) and `python` (a new `python -c` process
-           that imports only the stdlib's http.client: what a thin uploader pays). From just
+           that imports only the stdlib's http.client: what a thin uploader pays), and `telequeue`
+           (`python -m workers load ... --via URL --detach`, Flower's credentials from
+           TELEQUEUE_LOAD_VIA_AUTH: the CLI's own hand-over, workers.cli.via). From just
            before the process starts / the connection opens to the job's first arrival at the
            sandbox; also to the 202 answer, and from the job's created_at. The first upload
            (Flower loads the job kind's module then) is a warm-up, shown apart.
@@ -187,7 +189,7 @@ if reply.status != 202:
     sys.exit(f"{reply.status} {data[:300]!r}")
 print(json.loads(data)["job_id"])
 """
-UPLOAD_WAYS = ("curl", "http.client", "python")
+UPLOAD_WAYS = ("curl", "http.client", "python", "telequeue")
 
 
 def _multipart(csv_path: Path) -> tuple[bytes, str]:
@@ -226,6 +228,11 @@ def upload(way: str, flower_url: str, csv_path: Path) -> tuple[str, float, float
                 *(a for k, v in UPLOAD_FIELDS.items() for a in ("-F", f"{k}={v}")),
                 "-F", f"file=@{csv_path};type=text/csv", f"{flower_url}/api/jobs"]
         done = subprocess.run(args, input=f'user = "{user_pass}"\n', capture_output=True, text=True, timeout=60)
+    elif way == "telequeue":
+        done = subprocess.run([PY, "-m", "workers", "load", "ringostat-campaign", "--campaign", str(CAMPAIGN_ID),
+                               "--via", flower_url, "--detach", str(csv_path)],
+                              env={**os.environ, "TELEQUEUE_LOAD_VIA_AUTH": user_pass}, cwd=ROOT, capture_output=True,
+                              text=True, timeout=60)
     elif way == "python":
         done = subprocess.run([PY, "-c", STDLIB_UPLOAD, flower_url, str(csv_path)],
                               env={**os.environ, "P4_FLOWER_AUTH": user_pass}, capture_output=True, text=True,
@@ -325,7 +332,7 @@ def main() -> int:
     parser.add_argument("--skip-first-row", action="store_true")
     parser.add_argument("--skip-in-process", action="store_true")
     parser.add_argument("--via-flower", action="store_true",
-                        help="also hand the file to a running Flower (POST /api/jobs): curl, http.client, python")
+                        help="also hand the file to a running Flower (POST /api/jobs): curl, http.client, python, telequeue --via")
     parser.add_argument("--upload-way", action="append", choices=UPLOAD_WAYS,
                         help="with --via-flower: only these ways (repeatable)")
     args = parser.parse_args()
@@ -377,7 +384,7 @@ def main() -> int:
                 s, a, c, j = w["from_upload_start"], w["answered_after"], w["from_job_created"], w["job_created_after_start"]
                 print(f"    {way:11}: from upload start p50 {s['p50_ms']:.0f} ms, p99 {s['p99_ms']:.0f}, "
                       f"min {s['min_ms']:.0f}, max {s['max_ms']:.0f} (< 200); job created after p50 {j['p50_ms']:.0f} ms; "
-                      f"202 after p50 {a['p50_ms']:.0f} ms; from job created p50 {c['p50_ms']:.0f} ms; n={s['n']}")
+                      f"answered (a process: exited) after p50 {a["p50_ms"]:.0f} ms; from job created p50 {c['p50_ms']:.0f} ms; n={s['n']}")
         if not args.skip_in_process:
             r = results["in_process"] = in_process_loads(client, sandbox, args.jobs + 1, args.job_rows, 1.0)
             s, c, e = r["from_call"], r["from_job_created"], r["call_returns_after"]

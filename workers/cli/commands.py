@@ -17,6 +17,7 @@ import functools
 import json
 import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -100,6 +101,43 @@ def store() -> JobStore:
     return JobStore(get_redis(), get_keys())
 
 
+def follow_handed_over(job_id: str, *, timeout_s: float | None = None) -> int:
+    """What `load` shows once its job exists, for a load handed to a running loader
+    (workers.cli.via): the job id, a queue no worker reads, the progress bar, the summary.
+    Returns the exit code, as `load`'s: 0 once every row is accounted for."""
+    def follow() -> None:
+        console().print(f"job [bold]{job_id}[/]")
+        warn_if_no_worker(job_id)
+        try:
+            status = progress.follow(store(), job_id, console(), timeout_s=timeout_s)
+        except KeyboardInterrupt:
+            console().print(f"\nstopped following; job {job_id} goes on: "
+                          f"telequeue job follow {job_id} | job pause/cancel {job_id}", soft_wrap=True)
+            raise typer.Exit(130) from None
+        finish(status)
+
+    return guarded(follow)
+
+
+VIA_HELP = ("hand the file to the running loader at URL (Flower, its /api/jobs), which reads and enqueues it: the "
+            "first row goes out without waiting for this process to start up; Flower's credentials from "
+            "TELEQUEUE_LOAD_VIA_AUTH=user:password; not with --resume (that load runs here)")
+
+
+def via_option():
+    return typer.Option(None, "--via", metavar="URL", envvar="TELEQUEUE_LOAD_VIA", show_envvar=True, help=VIA_HELP)
+
+
+def hand_over(url: str, kind: str, file: Path, *, detach: bool, timeout: float | None, **fields) -> None:
+    """A load with --via that reached the full CLI (workers.cli.main hands it over before importing
+    this module; `workers.cli.commands:main` called directly does not): the same hand-over."""
+    from workers.cli import via  # lazy: only with --via
+
+    fields = {name: str(value) for name, value in fields.items() if value is not None}
+    raise typer.Exit(via.hand_over(via.Handover(url=url, kind=kind, file=str(file), fields=fields, detach=detach,
+                                                timeout_s=timeout)))
+
+
 @load_cli.command("ringostat-campaign")
 def load_ringostat_campaign(
     file: Path = typer.Argument(..., help="CSV with a phone column and optionally fio/name"),
@@ -112,8 +150,12 @@ def load_ringostat_campaign(
     timeout: Optional[float] = typer.Option(None, help="stop following after this many seconds (the job goes on)"),
     resume: Optional[str] = typer.Option(None, "--resume", metavar="JOB",
                                          help="go on with JOB, whose load of this same FILE ended early, after its last enqueued line"),
+    via: Optional[str] = via_option(),
 ) -> None:
     """Load a CSV of contacts into a Ringostat Power Dialer campaign, one number per request."""
+    if via and not resume:
+        hand_over(via, "ringostat-campaign", file, detach=detach, timeout=timeout, campaign=campaign, account=account,
+                  region=region, phone_column=phone_column, name_column=name_column)
     status = run_campaign_load(file, campaign=campaign, account=account, region=region, phone_column=phone_column,
                                name_column=name_column, detach=detach, timeout=timeout, resume=resume)
     if status is not None:
@@ -178,8 +220,12 @@ def load_ringostat_contacts(
     timeout: Optional[float] = typer.Option(None, help="stop following after this many seconds (the job goes on)"),
     resume: Optional[str] = typer.Option(None, "--resume", metavar="JOB",
                                          help="go on with JOB, whose load of this same FILE ended early, after its last enqueued line"),
+    via: Optional[str] = via_option(),
 ) -> None:
     """Sync CRM contacts to the Ringostat Smart Phone contact book (minicrm), a batch per request."""
+    if via and not resume:
+        hand_over(via, "ringostat-contacts", file, detach=detach, timeout=timeout, account=account,
+                  batch_size=batch_size)
     from workers.jobs.kinds.ringostat_contacts import load_contacts_file  # lazy
 
     status = run_load(lambda on_created: load_contacts_file(file, publish=publish, account=account, batch_size=batch_size,
@@ -200,8 +246,12 @@ def load_obzvonilka_contacts(
     timeout: Optional[float] = typer.Option(None, help="stop following after this many seconds (the job goes on)"),
     resume: Optional[str] = typer.Option(None, "--resume", metavar="JOB",
                                          help="go on with JOB, whose load of this same FILE ended early, after its last enqueued line"),
+    via: Optional[str] = via_option(),
 ) -> None:
     """Upsert a CSV into an Obzvonilka contact base by external code: update the contact found, else create it."""
+    if via and not resume:
+        hand_over(via, "obzvonilka-contacts", file, detach=detach, timeout=timeout, base=base, account=account,
+                  region=region)
     from workers.jobs.kinds.obzvonilka_contacts import load_contacts_csv  # lazy
 
     status = run_load(lambda on_created: load_contacts_csv(file, base_id=base, publish=publish, account=account,
@@ -405,23 +455,31 @@ def demo(
 
 
 def main() -> None:
-    """Every error a user can cause or meet ends as one line and a non-zero exit."""
+    """The full CLI (`workers.cli.main` comes here for everything but a load handed over with --via)."""
+    raise SystemExit(guarded(lambda: cli(standalone_mode=True)))
+
+
+def guarded(run: Callable[[], None]) -> int:
+    """Every error a user can cause or meet ends as one line and a non-zero exit: returns the exit code."""
     # SIGTERM (a process manager, `kill`) is Ctrl-C: follow stops, the demo stops what it started.
     terminate_like_interrupt()
     redis_connection.set_reporter(lambda line: console().print(f"[yellow]{line}[/]", highlight=False, soft_wrap=True))
     try:
-        cli(standalone_mode=True)
+        run()
+    except typer.Exit as exc:  # outside click's own main (follow_handed_over)
+        return exc.exit_code
     except (redis.RedisError, kombu.exceptions.OperationalError) as exc:
         console().print(f"[red]error:[/] cannot reach Redis/the broker at {_safe_url(get_settings().broker)}: {exc}",
                       highlight=False, soft_wrap=True)
-        raise SystemExit(1) from None
+        return 1
     except pydantic.ValidationError as exc:
         console().print(f"[red]error:[/] invalid settings (TELEQUEUE_* env or settings file): {_short(exc)}",
                       highlight=False, soft_wrap=True)
-        raise SystemExit(1) from None
+        return 1
     except OSError as exc:
         console().print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise SystemExit(1) from None
+        return 1
+    return 0
 
 
 def _safe_url(url: str) -> str:

@@ -1,0 +1,206 @@
+"""`telequeue load KIND ... --via URL`: hand the file to a running loader, Flower's `POST /api/jobs`.
+
+A new `telequeue` process spends ~350 ms importing the libraries a load needs (pydantic-settings,
+redis-py, Celery, typer, phonenumbers) before it can publish a row; a running Flower already
+has them, and publishes a new job's first chunk ~15-30 ms after an upload starts (BENCHMARKS.md,
+"Issue 11, fourth session"). So this module is stdlib only, and `workers.cli.main` runs it
+before anything else is imported: the upload goes out, the loader reads and enqueues the
+file, and only then, to follow the job, does the CLI import the rest (workers.cli.commands).
+
+What the CLI's own load does is kept: the same options (as Flower's form fields), the job id on
+stdout with `--detach` and an exit once the file is enqueued, otherwise the progress bar and the
+summary; exit 0 once every row is accounted for, else 1 with a one-line reason. Credentials come
+from the environment only (TELEQUEUE_LOAD_VIA_AUTH), never from the command line or the URL.
+`--resume` reads the file here: such a load runs in this process, whatever --via says.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import socket
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Iterator
+from urllib.parse import quote, urlsplit
+
+ENV_URL = "TELEQUEUE_LOAD_VIA"
+ENV_AUTH = "TELEQUEUE_LOAD_VIA_AUTH"
+#: `telequeue load KIND` options passed on as the upload's form fields (`--phone-column` -> phone_column);
+#: tests/unit/test_cli_via.py checks them against the typer commands and Flower's forms
+KIND_OPTIONS = {
+    "ringostat-campaign": ("--campaign", "--account", "--region", "--phone-column", "--name-column"),
+    "ringostat-contacts": ("--account", "--batch-size"),
+    "obzvonilka-contacts": ("--base", "--account", "--region"),
+}
+BLOCK = 64 * 1024
+TIMEOUT_S = 60.0
+ENQUEUED_POLL_S = 0.2
+
+
+class ViaError(Exception):
+    """The loader could not be reached or refused the load; the message is one line."""
+
+
+@dataclass
+class Handover:
+    url: str
+    kind: str
+    file: str
+    fields: dict[str, str] = field(default_factory=dict)
+    detach: bool = False
+    timeout_s: float | None = None
+
+
+def request_from(argv: list[str], environ: dict[str, str]) -> Handover | None:
+    """`load KIND [OPTIONS] FILE` with --via (or TELEQUEUE_LOAD_VIA) as a Handover; None when the
+    full CLI should take argv: another command, no loader named, --help, --resume, or anything
+    this plain reading does not know (the full CLI then answers as usual, usage errors included)."""
+    if len(argv) < 2 or argv[0] != "load" or argv[1] not in KIND_OPTIONS:
+        return None
+    known = KIND_OPTIONS[argv[1]]
+    url, files, fields, detach, timeout = environ.get(ENV_URL, ""), [], {}, False, None
+    tokens = iter(argv[2:])
+    for token in tokens:
+        if not token.startswith("--"):
+            files.append(token)
+            continue
+        name, has_value, value = token.partition("=")
+        if name == "--detach" and not has_value:
+            detach = True
+            continue
+        if name not in (*known, "--via", "--timeout"):
+            return None  # --help, --resume, a typo: the full CLI's answer
+        if not has_value:
+            value = next(tokens, None)
+            if value is None:
+                return None
+        if name == "--via":
+            url = value
+        elif name == "--timeout":
+            try:
+                timeout = float(value)
+            except ValueError:
+                return None
+        else:
+            fields[name[2:].replace("-", "_")] = value
+    if not url or len(files) != 1:
+        return None
+    return Handover(url=url, kind=argv[1], file=files[0], fields=fields, detach=detach, timeout_s=timeout)
+
+
+def hand_over(request: Handover, environ: dict[str, str] | None = None) -> int:
+    """Upload, then what the CLI's load does once its job exists; returns the exit code."""
+    environ = os.environ if environ is None else environ
+    try:
+        with Loader(request.url, environ.get(ENV_AUTH)) as loader:
+            job_id = loader.upload(request.kind, request.fields, request.file)
+            if request.detach:
+                print(job_id, flush=True)  # at once, as the CLI's own --detach
+                status = loader.wait_enqueued(job_id)
+                if status.get("aborted"):
+                    return _error(f"{status.get('error') or 'loading stopped early'} (job {job_id} ends as aborted: "
+                                  f"the rows enqueued before this are still sent; the same command without --via, "
+                                  f"with --resume {job_id}, goes on after them)")
+                return 0
+    except (ViaError, OSError) as exc:
+        return _error(str(exc))
+    from workers.cli import commands  # now the CLI's libraries: the job is in the loader's hands
+
+    return commands.follow_handed_over(job_id, timeout_s=request.timeout_s)
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    return 1
+
+
+class Loader:
+    """One keep-alive HTTP connection to Flower: the upload, then the job's status."""
+
+    def __init__(self, url: str, auth: str | None) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ViaError(f"--via/{ENV_URL} must be an http(s) URL of Flower, got {url!r}")
+        if parts.username or parts.password:
+            raise ViaError(f"--via/{ENV_URL}: put the credentials in {ENV_AUTH}=user:password, never in the URL")
+        self.url = f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
+        self._base = parts.path.rstrip("/")
+        self._headers = {"X-Requested-With": "telequeue"}
+        if auth:
+            self._headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
+        kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        self._conn = kind(parts.hostname, parts.port, timeout=TIMEOUT_S)
+
+    def __enter__(self) -> Loader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._conn.close()
+
+    def upload(self, kind: str, fields: dict[str, str], path: str) -> str:
+        """POST /api/jobs, the file streamed from disk; the job id once the loader has made the job."""
+        boundary = uuid.uuid4().hex
+        head = b"".join(_part(boundary, name, value) for name, value in {"kind": kind, **fields}.items())
+        head += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+                 f'filename="{quote(os.path.basename(path))}"\r\nContent-Type: text/csv\r\n\r\n').encode()
+        tail = f"\r\n--{boundary}--\r\n".encode()
+        with open(path, "rb") as stream:  # before connecting: a missing file is the CLI's own error
+            size = os.fstat(stream.fileno()).st_size
+            reply, body = self._request("POST", "/api/jobs", _body(head, stream, tail), {
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+                "Content-Length": str(len(head) + size + len(tail))})
+        if reply.status != 202:
+            raise ViaError(self._refusal(reply, body))
+        return json.loads(body)["job_id"]
+
+    def wait_enqueued(self, job_id: str) -> dict:
+        """The job's status once the loader has read and enqueued the whole file."""
+        while True:
+            reply, body = self._request("GET", f"/api/jobs/{quote(job_id)}")
+            if reply.status != 200:
+                raise ViaError(self._refusal(reply, body))
+            status = json.loads(body)["job"]
+            if status.get("produced"):
+                return status
+            time.sleep(ENQUEUED_POLL_S)
+
+    def _request(self, method: str, path: str, body=None, headers: dict[str, str] | None = None):
+        try:
+            if self._conn.sock is None:
+                self._conn.connect()
+                # the upload's head and the file go in separate writes: without this, Nagle and
+                # delayed ACKs hold the second ~40 ms (ARCHITECTURE.md, facts measured)
+                self._conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            try:
+                self._conn.request(method, self._base + path, body, {**self._headers, **(headers or {})})
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # Flower answers a refusal (401, too large) before the body and closes: read it
+            reply = self._conn.getresponse()
+            return reply, reply.read()
+        except (OSError, http.client.HTTPException) as exc:
+            self._conn.close()
+            raise ViaError(f"cannot reach the loader at {self.url}: {exc or type(exc).__name__}") from None
+
+    def _refusal(self, reply, body: bytes) -> str:
+        if reply.status == 401:
+            return f"the loader at {self.url} refused the credentials (401): set {ENV_AUTH}=user:password"
+        try:
+            return json.loads(body)["error"]
+        except (ValueError, KeyError, TypeError):
+            return f"the loader at {self.url} answered {reply.status} {reply.reason}"
+
+
+def _part(boundary: str, name: str, value: str) -> bytes:
+    return f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+
+
+def _body(head: bytes, stream, tail: bytes) -> Iterator[bytes]:
+    yield head
+    while block := stream.read(BLOCK):
+        yield block
+    yield tail
