@@ -384,7 +384,7 @@ def main() -> int:
                 s, a, c, j = w["from_upload_start"], w["answered_after"], w["from_job_created"], w["job_created_after_start"]
                 print(f"    {way:11}: from upload start p50 {s['p50_ms']:.0f} ms, p99 {s['p99_ms']:.0f}, "
                       f"min {s['min_ms']:.0f}, max {s['max_ms']:.0f} (< 200); job created after p50 {j['p50_ms']:.0f} ms; "
-                      f"answered (a process: exited) after p50 {a["p50_ms"]:.0f} ms; from job created p50 {c['p50_ms']:.0f} ms; n={s['n']}")
+                      f"answered (a process: exited) after p50 {a['p50_ms']:.0f} ms; from job created p50 {c['p50_ms']:.0f} ms; n={s['n']}")
         if not args.skip_in_process:
             r = results["in_process"] = in_process_loads(client, sandbox, args.jobs + 1, args.job_rows, 1.0)
             s, c, e = r["from_call"], r["from_job_created"], r["call_returns_after"]
