@@ -16,7 +16,13 @@ def main() -> None:
 
     request = via.request_from(sys.argv[1:], dict(os.environ))
     if request is not None:
-        raise SystemExit(via.hand_over(request))
+        raise SystemExit(via.hand_over(request, _follow))
     from workers.cli.commands import main as full_cli
 
     full_cli()
+
+
+def _follow(job_id: str, timeout_s: float | None) -> int:
+    from workers.cli.commands import follow_handed_over  # after the upload: see main()
+
+    return follow_handed_over(job_id, timeout_s=timeout_s)

@@ -134,8 +134,8 @@ def hand_over(url: str, kind: str, file: Path, *, detach: bool, timeout: float |
     from workers.cli import via  # lazy: only with --via
 
     fields = {name: str(value) for name, value in fields.items() if value is not None}
-    raise typer.Exit(via.hand_over(via.Handover(url=url, kind=kind, file=str(file), fields=fields, detach=detach,
-                                                timeout_s=timeout)))
+    request = via.Handover(url=url, kind=kind, file=str(file), fields=fields, detach=detach, timeout_s=timeout)
+    raise typer.Exit(via.hand_over(request, lambda job_id, timeout_s: follow_handed_over(job_id, timeout_s=timeout_s)))
 
 
 @load_cli.command("ringostat-campaign")

@@ -5,7 +5,8 @@ redis-py, Celery, typer, phonenumbers) before it can publish a row; a running Fl
 has them, and publishes a new job's first chunk ~15-30 ms after an upload starts (BENCHMARKS.md,
 "Issue 11, fourth session"). So this module is stdlib only, and `workers.cli.main` runs it
 before anything else is imported: the upload goes out, the loader reads and enqueues the
-file, and only then, to follow the job, does the CLI import the rest (workers.cli.commands).
+file, and only then, to follow the job, does the CLI import the rest (workers.cli.commands,
+through the `follow` its caller passes).
 
 What the CLI's own load does is kept: the same options (as Flower's form fields), the job id on
 stdout with `--detach` and an exit once the file is enqueued, otherwise the progress bar and the
@@ -25,7 +26,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 from urllib.parse import quote, urlsplit
 
 ENV_URL = "TELEQUEUE_LOAD_VIA"
@@ -93,9 +94,13 @@ def request_from(argv: list[str], environ: dict[str, str]) -> Handover | None:
     return Handover(url=url, kind=argv[1], file=files[0], fields=fields, detach=detach, timeout_s=timeout)
 
 
-def hand_over(request: Handover, environ: dict[str, str] | None = None) -> int:
-    """Upload, then what the CLI's load does once its job exists; returns the exit code."""
+def hand_over(request: Handover, follow: Callable[[str, float | None], int],
+              environ: dict[str, str] | None = None) -> int:
+    """Upload, then what the CLI's load does once its job exists; returns the exit code. Without
+    --detach, `follow(job_id, timeout_s)` shows the job to its end (commands.follow_handed_over:
+    passed in, so that nothing of the CLI is imported before the upload)."""
     environ = os.environ if environ is None else environ
+    job_id = None
     try:
         with Loader(request.url, environ.get(ENV_AUTH)) as loader:
             job_id = loader.upload(request.kind, request.fields, request.file)
@@ -109,14 +114,14 @@ def hand_over(request: Handover, environ: dict[str, str] | None = None) -> int:
                 return 0
     except (ViaError, OSError) as exc:
         return _error(str(exc))
-    from workers.cli import commands  # now the CLI's libraries: the job is in the loader's hands
+    except KeyboardInterrupt:  # Ctrl-C: an upload cut short starts no job; a job already made goes on
+        return _error("interrupted" + (f": job {job_id} goes on: telequeue job follow {job_id}" if job_id else ""), 130)
+    return follow(job_id, request.timeout_s)  # now the CLI's libraries: the job is in the loader's hands
 
-    return commands.follow_handed_over(job_id, timeout_s=request.timeout_s)
 
-
-def _error(message: str) -> int:
+def _error(message: str, code: int = 1) -> int:
     print(f"error: {message}", file=sys.stderr, flush=True)
-    return 1
+    return code
 
 
 class Loader:
