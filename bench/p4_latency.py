@@ -111,8 +111,16 @@ def single_ops(client, sandbox, count: int, spacing_s: float) -> dict:
             "not_idle": overlapping, "load_at_start": load, "load_at_end": load_now()}
 
 
+def _settle(job, cancel: bool) -> None:
+    """Let the job end before the next (the worker idle again): cancelled first with --cancel-after-first-row,
+    so a big file's rows need not all be sent."""
+    if cancel:
+        job.cancel()
+    poll(lambda: job.status().finished, 120, 0.1)
+
+
 def first_rows(client, sandbox, env: dict, runs: int, job_rows: int, settle_s: float,
-               trees: list[Path] | None = None) -> dict[Path, dict]:
+               trees: list[Path] | None = None, cancel: bool = False) -> dict[Path, dict]:
     """Per source tree of the CLI (the trees alternated job by job, one worker of this tree)."""
     trees = trees or [ROOT]
     csv_path = ensure_contacts(job_rows, bad_share=0.0, dup_share=0.0, seed=4)
@@ -132,7 +140,7 @@ def first_rows(client, sandbox, env: dict, runs: int, job_rows: int, settle_s: f
             seen[tree]["from_created"].append(1000 * (first - created))
             seen[tree]["created_after"].append(1000 * (created - started))
             seen[tree]["cli_exit"].append(1000 * (ended - started))
-            poll(lambda: job.status().finished, 60, 0.1)
+            _settle(job, cancel)
     end = load_now()
     return {tree: {"job_rows": job_rows, "from_load_start": spread(s["from_start"]),
                    "from_job_created": spread(s["from_created"]), "job_created_after_start": spread(s["created_after"]),
@@ -247,7 +255,7 @@ def upload(way: str, flower_url: str, csv_path: Path) -> tuple[str, float, float
 
 
 def flower_first_rows(client, sandbox, flower_url: str, runs: int, job_rows: int, settle_s: float,
-                      ways: tuple[str, ...] = UPLOAD_WAYS) -> dict:
+                      ways: tuple[str, ...] = UPLOAD_WAYS, cancel: bool = False) -> dict:
     """The file handed to a running Flower, each way alternated job by job; one warm-up upload first."""
     csv_path = ensure_contacts(job_rows, bad_share=0.0, dup_share=0.0, seed=4)
     load = load_now()
@@ -263,7 +271,7 @@ def flower_first_rows(client, sandbox, flower_url: str, runs: int, job_rows: int
                 raise TimeoutError(f"job {job_id}: no row arrived within 30 s")
             first = min(row["arrived_t"] for row in sandbox.control.rows(project=PROJECT_ID, campaign=CAMPAIGN_ID))
             created = job.status().created_at
-            poll(lambda: job.status().finished, 60, 0.1)
+            _settle(job, cancel)
             if not run:
                 warm_up = {"way": way, "from_start_ms": round(1000 * (first - started), 1)}
                 continue
@@ -333,6 +341,9 @@ def main() -> int:
     parser.add_argument("--skip-in-process", action="store_true")
     parser.add_argument("--via-flower", action="store_true",
                         help="also hand the file to a running Flower (POST /api/jobs): curl, http.client, python, telequeue --via")
+    parser.add_argument("--cancel-after-first-row", action="store_true",
+                        help="cancel each job once its first row arrived (for a big --job-rows: the CLI's and "
+                             "Flower's jobs; the CLI process still enqueues the whole file)")
     parser.add_argument("--upload-way", action="append", choices=UPLOAD_WAYS,
                         help="with --via-flower: only these ways (repeatable)")
     args = parser.parse_args()
@@ -356,7 +367,8 @@ def main() -> int:
                   f"not idle {r['not_idle']}; {load_text(r['load_at_start'])}")
         if not args.skip_first_row:
             trees = [tree.resolve() for tree in args.cli_tree or [ROOT]]
-            by_tree = first_rows(client, sandbox, env, args.jobs, args.job_rows, 1.0, trees)
+            by_tree = first_rows(client, sandbox, env, args.jobs, args.job_rows, 1.0, trees,
+                                 cancel=args.cancel_after_first_row)
             if args.cli_tree:
                 results["first_row_by_cli_tree"] = {str(tree): r for tree, r in by_tree.items()}
             else:
@@ -377,7 +389,7 @@ def main() -> int:
             devstack.wait_until(lambda: _answers(f"{flower_url}/healthcheck"), 30, "flower to answer")
             ways = tuple(args.upload_way or UPLOAD_WAYS)
             r = results["via_flower"] = flower_first_rows(client, sandbox, flower_url, args.jobs, args.job_rows, 1.0,
-                                                          ways)
+                                                          ways, cancel=args.cancel_after_first_row)
             print(f"  first row of a new job via Flower's POST /api/jobs (warm-up {r['warm_up']['from_start_ms']:.0f} ms, "
                   f"{load_text(r['load_at_start'])} -> {load_text(r['load_at_end'])}):")
             for way, w in r["ways"].items():
