@@ -112,3 +112,16 @@ def test_resume_reads_the_file_here_whatever_via_says(fs, tmp_path):
     handed = telequeue(fs, *args, "--via", fs.url)
     assert own.returncode == handed.returncode != 0
     assert handed.stderr == own.stderr  # the CLI's own --resume answered, not Flower
+
+
+def test_a_file_over_flowers_upload_limit_is_named_as_the_likely_cause(redis_url, tmp_path):
+    (tmp_path / "small").mkdir()
+    small = FlowerStack(redis_url, tmp_path / "small", flower_upload_max_bytes="2000")
+    try:
+        write_contacts(tmp_path / "c.csv", 2000, offset=860_000)
+        done = telequeue(small, "load", "ringostat-campaign", "--campaign", "86", "--via", small.url,
+                         str(tmp_path / "c.csv"))
+        assert done.returncode == 1 and "over the loader's TELEQUEUE_FLOWER_UPLOAD_MAX_BYTES" in done.stderr
+        assert small.job_count() == 0
+    finally:
+        small.stop()

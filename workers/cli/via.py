@@ -46,6 +46,10 @@ class ViaError(Exception):
     """The loader could not be reached or refused the load; the message is one line."""
 
 
+class LoaderClosed(ViaError):
+    """The connection broke after it was made, with no answer to read."""
+
+
 class Handover(NamedTuple):  # not a dataclass: dataclasses imports inspect, ~5 ms of a ~60 ms first row
     url: str
     kind: str
@@ -154,17 +158,25 @@ class Loader:
         tail = f"\r\n--{boundary}--\r\n".encode()
         with open(path, "rb") as stream:  # before connecting: a missing file is the CLI's own error
             size = os.fstat(stream.fileno()).st_size
-            reply, body = self._request("POST", "/api/jobs", _body(head, stream, tail), {
-                "Content-Type": f"multipart/form-data; boundary={boundary}",
-                "Content-Length": str(len(head) + size + len(tail))})
+            # Flower drops an upload over its limit: a reset, or a bare 400
+            too_big = f": is the file ({size:,} bytes) over the loader's TELEQUEUE_FLOWER_UPLOAD_MAX_BYTES?"
+            try:
+                reply, body = self._request("POST", "/api/jobs", _body(head, stream, tail), {
+                    "Content-Type": f"multipart/form-data; boundary={boundary}",
+                    "Content-Length": str(len(head) + size + len(tail))})
+            except LoaderClosed as exc:
+                raise ViaError(f"{exc}{too_big}") from None
         if reply.status != 202:
-            raise ViaError(self._refusal(reply, body))
+            raise ViaError(self._refusal(reply, body, too_big if reply.status == 400 else ""))
         return json.loads(body)["job_id"]
 
     def wait_enqueued(self, job_id: str) -> dict:
         """The job's status once the loader has read and enqueued the whole file."""
         while True:
-            reply, body = self._request("GET", f"/api/jobs/{quote(job_id)}")
+            try:
+                reply, body = self._request("GET", f"/api/jobs/{quote(job_id)}")
+            except LoaderClosed:  # an idle keep-alive connection it closed: once more, on a new one
+                reply, body = self._request("GET", f"/api/jobs/{quote(job_id)}")
             if reply.status != 200:
                 raise ViaError(self._refusal(reply, body))
             status = json.loads(body)["job"]
@@ -179,23 +191,28 @@ class Loader:
                 # the upload's head and the file go in separate writes: without this, Nagle and
                 # delayed ACKs hold the second ~40 ms (ARCHITECTURE.md, facts measured)
                 self._conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError as exc:
+            self._conn.close()
+            raise ViaError(f"cannot reach the loader at {self.url}: {exc}") from None
+        try:
             try:
                 self._conn.request(method, self._base + path, body, {**self._headers, **(headers or {})})
             except (BrokenPipeError, ConnectionResetError):
-                pass  # Flower answers a refusal (401, too large) before the body and closes: read it
+                pass  # Flower answers a refusal (401) before the body and closes: read that answer
             reply = self._conn.getresponse()
             return reply, reply.read()
         except (OSError, http.client.HTTPException) as exc:
             self._conn.close()
-            raise ViaError(f"cannot reach the loader at {self.url}: {exc or type(exc).__name__}") from None
+            raise LoaderClosed(f"the loader at {self.url} closed the connection "
+                               f"({exc or type(exc).__name__})") from None
 
-    def _refusal(self, reply, body: bytes) -> str:
+    def _refusal(self, reply, body: bytes, hint: str = "") -> str:
         if reply.status == 401:
             return f"the loader at {self.url} refused the credentials (401): set {ENV_AUTH}=user:password"
         try:
-            return json.loads(body)["error"]
+            return json.loads(body)["error"]  # Flower's own one-line reason
         except (ValueError, KeyError, TypeError):
-            return f"the loader at {self.url} answered {reply.status} {reply.reason}"
+            return f"the loader at {self.url} answered {reply.status} {reply.reason}{hint}"
 
 
 def _part(boundary: str, name: str, value: str) -> bytes:
