@@ -42,8 +42,9 @@ def job(fs, job_id: str) -> dict:
 
 
 def test_a_load_handed_to_flower_is_followed_to_its_summary_as_the_cli_own_load(fs, tmp_path):
-    write_contacts(tmp_path / "c.csv", 30, offset=810_000, bad=2, dups=1)
-    done = telequeue(fs, "load", "ringostat-campaign", "--campaign", "81", "--via", fs.url, str(tmp_path / "c.csv"))
+    write_contacts(tmp_path / "контакти.csv", 30, offset=810_000, bad=2, dups=1)
+    done = telequeue(fs, "load", "ringostat-campaign", "--campaign", "81", "--via", fs.url,
+                     str(tmp_path / "контакти.csv"))
     assert done.returncode == 0, done.stderr
     job_id = done.stderr.split("job ", 1)[1].split()[0]  # `job ID` first, then the progress bar
     assert "33/33" in done.stderr
@@ -51,6 +52,7 @@ def test_a_load_handed_to_flower_is_followed_to_its_summary_as_the_cli_own_load(
                if len(cells) == 4}
     assert (summary["state"], summary["delivered"], summary["rejected"]) == ("done", "30", "3")
     assert f"telequeue job report {job_id} -o failed.csv" in done.stdout
+    assert f"job {job_id}: campaign 81 from контакти.csv" in done.stdout  # the file's own name, as the CLI shows it
     record = job(fs, job_id)
     assert (record["valid"], record["rejected"], record["kind"]) == ("30", "3", "ringostat-campaign")
     assert len(fs.stack.rows(81)) == 30

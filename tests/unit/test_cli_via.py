@@ -30,6 +30,8 @@ def test_the_loader_may_come_from_the_environment_and_the_command_line_wins():
 
 @pytest.mark.parametrize("argv", [
     ["load", "ringostat-campaign", "--campaign", "1", "--help"],
+    ["load", "ringostat-campaign", "--campaign", "1", "-h", "c.csv"],
+    ["load", "ringostat-campaign", "--campaign", "1", "--", "c.csv"],
     ["load", "ringostat-campaign", "--campaign", "1", "--resume", "20260101-000000-abcdef", "c.csv"],  # reads it here
     ["load", "ringostat-campaign", "--campaign", "1", "--base", "2", "c.csv"],  # not this kind's option
     ["load", "ringostat-campaign", "--campaign", "1", "a.csv", "b.csv"],

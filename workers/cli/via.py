@@ -69,9 +69,11 @@ def request_from(argv: list[str], environ: dict[str, str]) -> Handover | None:
     url, files, fields, detach, timeout = environ.get(ENV_URL, ""), [], {}, False, None
     tokens = iter(argv[2:])
     for token in tokens:
-        if not token.startswith("--"):
+        if not token.startswith("-"):
             files.append(token)
             continue
+        if not token.startswith("--"):
+            return None  # -h and the like: the full CLI's answer
         name, has_value, value = token.partition("=")
         if name == "--detach" and not has_value:
             detach = True
@@ -154,7 +156,7 @@ class Loader:
         boundary = uuid.uuid4().hex
         head = b"".join(_part(boundary, name, value) for name, value in {"kind": kind, **fields}.items())
         head += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
-                 f'filename="{quote(os.path.basename(path))}"\r\nContent-Type: text/csv\r\n\r\n').encode()
+                 f'filename="{_quoted(os.path.basename(path))}"\r\nContent-Type: text/csv\r\n\r\n').encode()
         tail = f"\r\n--{boundary}--\r\n".encode()
         with open(path, "rb") as stream:  # before connecting: a missing file is the CLI's own error
             size = os.fstat(stream.fileno()).st_size
@@ -217,6 +219,12 @@ class Loader:
 
 def _part(boundary: str, name: str, value: str) -> bytes:
     return f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+
+
+def _quoted(name: str) -> str:
+    """A file name in a Content-Disposition header: UTF-8 as it is (RFC 7578), quotes escaped,
+    no line breaks; Flower keeps it (made safe) as the job's file name."""
+    return name.replace("\\", "\\\\").replace('"', '\\"').replace("\r", " ").replace("\n", " ")
 
 
 def _body(head: bytes, stream, tail: bytes) -> Iterator[bytes]:
