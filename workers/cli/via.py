@@ -134,7 +134,9 @@ class Loader:
     def __init__(self, url: str, auth: str | None) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ViaError(f"--via/{ENV_URL} must be an http(s) URL of Flower, got {url!r}")
+            # not echoed: a URL that is not http(s) may be `user:password@host`, credentials and all
+            raise ViaError(f"--via/{ENV_URL} must be an http:// or https:// URL of Flower "
+                           f"(such as http://127.0.0.1:5555); the one given is not")
         if parts.username or parts.password:
             raise ViaError(f"--via/{ENV_URL}: put the credentials in {ENV_AUTH}=user:password, never in the URL")
         self.url = f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
