@@ -3,14 +3,16 @@ leaves to the full CLI, and that its option table is the CLI's and Flower's."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import re
 import subprocess
 import sys
+import threading
 
 import pytest
 
-from workers.cli.via import ENV_URL, KIND_OPTIONS, Handover, Loader, ViaError, request_from
+from workers.cli.via import ENV_URL, KIND_OPTIONS, Handover, Loader, ViaError, hand_over, request_from
 
 URL = "http://flower:5555"
 
@@ -82,3 +84,77 @@ def test_the_hand_over_imports_only_the_standard_library():
     heavy = ("typer", "click", "pydantic", "pydantic_settings", "redis", "celery", "kombu", "phonenumbers", "rich",
              "requests", "workers.settings", "workers.cli.commands")
     assert sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in heavy)) == []
+
+
+class FakeLoader:
+    """A local HTTP server answering POST /api/jobs and GET /api/jobs/ID as `answers` say:
+    {method: (status, body bytes)}; `hold` (a threading.Event) keeps the POST's answer back until set."""
+
+    def __init__(self, answers: dict[str, tuple[int, bytes]], hold: threading.Event | None = None) -> None:
+        self.received = threading.Event()  # the whole upload's body was read
+
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                fake.received.set()
+                if hold is not None:
+                    hold.wait(30)
+                self._answer("POST")
+
+            def do_GET(self) -> None:
+                self._answer("GET")
+
+            def _answer(self, method: str) -> None:
+                status, body = answers[method]
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def __enter__(self) -> FakeLoader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def handed(url: str, tmp_path, *, detach: bool = False, follow=lambda job_id, timeout_s: 0) -> int:
+    (tmp_path / "c.csv").write_text("phone\n+380930000001\n", encoding="utf-8")
+    request = Handover(url=url, kind="ringostat-campaign", file=str(tmp_path / "c.csv"), fields={"campaign": "1"},
+                       detach=detach)
+    return hand_over(request, follow, environ={})
+
+
+@pytest.mark.parametrize("url", ["http://flower:abc", "http://flower:99999", "http://flower:-1"])
+def test_a_port_that_is_not_one_is_a_one_line_error(url, capsys, tmp_path):
+    assert handed(url, tmp_path) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "port" in err, err
+
+
+@pytest.mark.parametrize("post, get", [
+    ((202, b"<html>hello</html>"), None), ((202, b'{"id": "x"}'), None), ((202, b"[1, 2]"), None),
+    ((202, b'{"job_id": 7}'), None), ((200, b"ok"), None),
+    ((202, b'{"job_id": "20260101-000000-abcdef"}'), (200, b"nope")),
+    ((202, b'{"job_id": "20260101-000000-abcdef"}'), (200, b'{"job": 3}')),
+    ((202, b'{"job_id": "20260101-000000-abcdef"}'), (200, b'{"jobs": {}}')),
+])
+def test_an_answer_that_is_not_a_telequeue_flowers_is_a_one_line_error(post, get, capsys, tmp_path):
+    with FakeLoader({"POST": post, "GET": get or (404, b"")}) as loader:
+        assert handed(loader.url, tmp_path, detach=True) == 1
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err == f"error: not a telequeue Flower at {loader.url}" or (
+        post[0] == 200 and err.startswith(f"error: the loader at {loader.url} answered 200")), err

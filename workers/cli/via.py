@@ -139,13 +139,17 @@ class Loader:
                            f"(such as http://127.0.0.1:5555); the one given is not")
         if parts.username or parts.password:
             raise ViaError(f"--via/{ENV_URL}: put the credentials in {ENV_AUTH}=user:password, never in the URL")
-        self.url = f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
+        try:
+            port = parts.port
+        except ValueError:  # `:abc`, `:99999`
+            raise ViaError(f"--via/{ENV_URL}: the port must be a number 0-65535") from None
+        self.url = f"{parts.scheme}://{parts.hostname}{f':{port}' if port else ''}"
         self._base = parts.path.rstrip("/")
         self._headers = {"X-Requested-With": "telequeue"}
         if auth:
             self._headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
         kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        self._conn = kind(parts.hostname, parts.port, timeout=TIMEOUT_S)
+        self._conn = kind(parts.hostname, port, timeout=TIMEOUT_S)
 
     def __enter__(self) -> Loader:
         return self
@@ -172,7 +176,10 @@ class Loader:
                 raise ViaError(f"{exc}{too_big}") from None
         if reply.status != 202:
             raise ViaError(self._refusal(reply, body, too_big if reply.status == 400 else ""))
-        return json.loads(body)["job_id"]
+        job_id = self._answer(body, "job_id")
+        if not isinstance(job_id, str):
+            raise ViaError(self._not_flower())
+        return job_id
 
     def wait_enqueued(self, job_id: str) -> dict:
         """The job's status once the loader has read and enqueued the whole file."""
@@ -183,7 +190,9 @@ class Loader:
                 reply, body = self._request("GET", f"/api/jobs/{quote(job_id)}")
             if reply.status != 200:
                 raise ViaError(self._refusal(reply, body))
-            status = json.loads(body)["job"]
+            status = self._answer(body, "job")
+            if not isinstance(status, dict):
+                raise ViaError(self._not_flower())
             if status.get("produced"):
                 return status
             time.sleep(ENQUEUED_POLL_S)
@@ -209,6 +218,16 @@ class Loader:
             self._conn.close()
             raise LoaderClosed(f"the loader at {self.url} closed the connection "
                                f"({exc or type(exc).__name__})") from None
+
+    def _answer(self, body: bytes, key: str):
+        """`key` of a JSON answer; a ViaError when the answer is not a telequeue Flower's."""
+        try:
+            return json.loads(body)[key]
+        except (ValueError, KeyError, TypeError, IndexError):  # JSONDecodeError is a ValueError
+            raise ViaError(self._not_flower()) from None
+
+    def _not_flower(self) -> str:
+        return f"not a telequeue Flower at {self.url}"  # self.url: scheme, host and port only
 
     def _refusal(self, reply, body: bytes, hint: str = "") -> str:
         if reply.status == 401:
