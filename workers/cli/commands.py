@@ -106,6 +106,12 @@ def follow_handed_over(job_id: str, *, timeout_s: float | None = None) -> int:
     (workers.cli.via): the job id, a queue no worker reads, the progress bar, the summary.
     Returns the exit code, as `load`'s: 0 once every row is accounted for."""
     def follow() -> None:
+        try:
+            store().status(job_id)
+        except JobNotFound:  # the CLI's TELEQUEUE_REDIS_URL or TELEQUEUE_KEY_PREFIX is not Flower's
+            fail(f"job {job_id} was started by the loader, but it is not in the Redis this CLI reads (are its "
+                 f"TELEQUEUE_REDIS_URL/TELEQUEUE_KEY_PREFIX the loader's?): load with --detach, or follow the job "
+                 f"in Flower")
         console().print(f"job [bold]{job_id}[/]")
         warn_if_no_worker(job_id)
         try:
