@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.server
 import json
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -158,3 +159,37 @@ def test_an_answer_that_is_not_a_telequeue_flowers_is_a_one_line_error(post, get
     err = capsys.readouterr().err.splitlines()[-1]
     assert err == f"error: not a telequeue Flower at {loader.url}" or (
         post[0] == 200 and err.startswith(f"error: the loader at {loader.url} answered 200")), err
+
+
+def test_sigterm_after_the_upload_is_one_line_exit_130_saying_flower_may_have_made_the_job(tmp_path):
+    # SIGTERM (a process manager, `kill`) as Ctrl-C: the upload is in, its answer not yet
+    (tmp_path / "c.csv").write_text("phone\n+380930000001\n", encoding="utf-8")
+    hold = threading.Event()
+    with FakeLoader({"POST": (202, b'{"job_id": "20260101-000000-abcdef"}')}, hold=hold) as loader:
+        proc = subprocess.Popen([sys.executable, "-m", "workers", "load", "ringostat-campaign", "--campaign", "1",
+                                 "--via", loader.url, str(tmp_path / "c.csv")], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            assert loader.received.wait(30)
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            hold.set()
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 130, err
+    assert err.count("\n") == 1 and err.startswith("error: interrupted") and "may have created the job" in err, err
+
+
+def test_ctrl_c_while_following_the_job_is_one_line_exit_130_naming_the_job(capsys, tmp_path):
+    def follow(job_id, timeout_s):
+        raise KeyboardInterrupt  # as in importing the CLI's libraries, or before its own handling starts
+
+    with FakeLoader({"POST": (202, b'{"job_id": "20260101-000000-abcdef"}')}) as loader:
+        previous = signal.getsignal(signal.SIGTERM)
+        try:
+            assert handed(loader.url, tmp_path, follow=follow) == 130
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "job 20260101-000000-abcdef goes on" in err, err

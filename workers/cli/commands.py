@@ -112,9 +112,9 @@ def follow_handed_over(job_id: str, *, timeout_s: float | None = None) -> int:
             fail(f"job {job_id} was started by the loader, but it is not in the Redis this CLI reads (are its "
                  f"TELEQUEUE_REDIS_URL/TELEQUEUE_KEY_PREFIX the loader's?): load with --detach, or follow the job "
                  f"in Flower")
-        console().print(f"job [bold]{job_id}[/]")
-        warn_if_no_worker(job_id)
-        try:
+        try:  # Ctrl-C or SIGTERM from the first line on: one line, exit 130, as the CLI's own load
+            console().print(f"job [bold]{job_id}[/]")
+            warn_if_no_worker(job_id)
             status = progress.follow(store(), job_id, console(), timeout_s=timeout_s)
         except KeyboardInterrupt:
             console().print(f"\nstopped following; job {job_id} goes on: "

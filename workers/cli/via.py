@@ -28,6 +28,8 @@ import uuid
 from typing import Callable, Iterator, NamedTuple
 from urllib.parse import quote, urlsplit
 
+from workers.cli.sigterm import terminate_like_interrupt  # stdlib only, as this module
+
 ENV_URL = "TELEQUEUE_LOAD_VIA"
 ENV_AUTH = "TELEQUEUE_LOAD_VIA_AUTH"
 #: `telequeue load KIND` options passed on as the upload's form fields (`--phone-column` -> phone_column);
@@ -103,8 +105,10 @@ def hand_over(request: Handover, follow: Callable[[str, float | None], int],
     """Upload, then what the CLI's load does once its job exists; returns the exit code. Without
     --detach, `follow(job_id, timeout_s)` shows the job to its end (commands.follow_handed_over:
     passed in, so that nothing of the CLI is imported before the upload)."""
+    # SIGTERM (a process manager, `kill`) is Ctrl-C here too, as in the full CLI: one line, exit 130
+    terminate_like_interrupt()
     environ = os.environ if environ is None else environ
-    job_id = None
+    job_id = loader = None
     try:
         with Loader(request.url, environ.get(ENV_AUTH)) as loader:
             job_id = loader.upload(request.kind, request.fields, request.file)
@@ -118,9 +122,22 @@ def hand_over(request: Handover, follow: Callable[[str, float | None], int],
                 return 0
     except (ViaError, OSError) as exc:
         return _error(str(exc))
-    except KeyboardInterrupt:  # Ctrl-C: an upload cut short starts no job; a job already made goes on
-        return _error("interrupted" + (f": job {job_id} goes on: telequeue job follow {job_id}" if job_id else ""), 130)
-    return follow(job_id, request.timeout_s)  # now the CLI's libraries: the job is in the loader's hands
+    except KeyboardInterrupt:
+        return _interrupted(job_id, uploaded=loader is not None and loader.uploaded)
+    try:
+        return follow(job_id, request.timeout_s)  # now the CLI's libraries: the job is in the loader's hands
+    except KeyboardInterrupt:  # before follow's own handling: while importing the CLI, say
+        return _interrupted(job_id, uploaded=True)
+
+
+def _interrupted(job_id: str | None, *, uploaded: bool) -> int:
+    """Ctrl-C or SIGTERM: an upload cut short starts no job; one sent whole may have; a job made goes on."""
+    if job_id:
+        return _error(f"interrupted: job {job_id} goes on: telequeue job follow {job_id}", 130)
+    if uploaded:
+        return _error("interrupted after the upload, before the loader's answer: it may have created the job "
+                      "(telequeue job list)", 130)
+    return _error("interrupted: the upload was cut short, no job was started", 130)
 
 
 def _error(message: str, code: int = 1) -> int:
@@ -145,6 +162,7 @@ class Loader:
             raise ViaError(f"--via/{ENV_URL}: the port must be a number 0-65535") from None
         self.url = f"{parts.scheme}://{parts.hostname}{f':{port}' if port else ''}"
         self._base = parts.path.rstrip("/")
+        self.uploaded = False  # the upload's whole body was sent: the loader may have made its job
         self._headers = {"X-Requested-With": "telequeue"}
         if auth:
             self._headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
@@ -210,6 +228,7 @@ class Loader:
         try:
             try:
                 self._conn.request(method, self._base + path, body, {**self._headers, **(headers or {})})
+                self.uploaded = self.uploaded or method == "POST"
             except (BrokenPipeError, ConnectionResetError):
                 pass  # Flower answers a refusal (401) before the body and closes: read that answer
             reply = self._conn.getresponse()
