@@ -127,3 +127,19 @@ def test_a_file_over_flowers_upload_limit_is_named_as_the_likely_cause(redis_url
         assert small.job_count() == 0
     finally:
         small.stop()
+
+
+def test_resume_after_a_handed_over_load_knows_the_file_by_its_own_name(fs, tmp_path):
+    # Flower's temporary copy has a safe name (my_contacts_1_.csv); the job keeps the file's own
+    path = tmp_path / "my contacts (1).csv"
+    write_contacts(path, 5, offset=870_000)
+    done = telequeue(fs, "load", "ringostat-campaign", "--campaign", "87", "--via", fs.url, "--detach", str(path))
+    assert done.returncode == 0, done.stderr
+    job_id = done.stdout.strip().splitlines()[-1]
+    record = job(fs, job_id)
+    assert (json.loads(record["source"])["file"], record["target"]) == (
+        "my contacts (1).csv", "campaign 87 from my contacts (1).csv")
+    # --resume reads the file here: its name and first bytes match the job's, so only the job's state refuses
+    resumed = fs.stack.cli("load", "ringostat-campaign", "--campaign", "87", "--resume", job_id, str(path))
+    assert resumed.returncode == 1, resumed.stderr
+    assert f"job {job_id} cannot be resumed: its whole file was loaded" in resumed.stderr, resumed.stderr

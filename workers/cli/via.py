@@ -263,7 +263,8 @@ def _part(boundary: str, name: str, value: str) -> bytes:
 
 def _quoted(name: str) -> str:
     """A file name in a Content-Disposition header: UTF-8 as it is (RFC 7578), quotes escaped,
-    no line breaks; Flower keeps it (made safe) as the job's file name."""
+    no line breaks; the job records it as its file name (Flower's temporary copy has a safe one),
+    so that --resume of this file finds it the same."""
     return name.replace("\\", "\\\\").replace('"', '\\"').replace("\r", " ").replace("\n", " ")
 
 
