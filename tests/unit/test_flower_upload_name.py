@@ -34,3 +34,12 @@ def test_the_job_keeps_the_files_own_name_and_flowers_copy_a_safe_one(sent, name
     form = parsed(sent, tmp_path)
     assert form.name == name
     assert os.path.dirname(form.path) == str(tmp_path) and os.path.basename(form.path) == copy
+
+
+def test_a_refusal_names_the_file_by_its_own_name(tmp_path):
+    from workers.flower.upload import _one_line
+    from workers.jobs.intake import CsvFormatError
+
+    form = parsed("my contacts (1).csv", tmp_path)
+    refusal = CsvFormatError(f"{form.path}: no phone column; columns found: name")
+    assert _one_line(refusal, str(tmp_path), form.path, form.name) == "my contacts (1).csv: no phone column; columns found: name"
