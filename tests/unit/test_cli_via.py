@@ -119,7 +119,11 @@ class FakeLoader:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(http.server.ThreadingHTTPServer):
+            def handle_error(self, request, client_address) -> None:
+                pass  # a client that gave up (the tests' own doing): no traceback on the test's stderr
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -193,3 +197,18 @@ def test_ctrl_c_while_following_the_job_is_one_line_exit_130_naming_the_job(caps
             signal.signal(signal.SIGTERM, previous)
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "job 20260101-000000-abcdef goes on" in err, err
+
+
+def test_a_loader_that_does_not_answer_in_time_is_said_so_not_blamed_on_the_upload_limit(monkeypatch, capsys,
+                                                                                          tmp_path):
+    import workers.cli.via
+
+    monkeypatch.setattr(workers.cli.via, "TIMEOUT_S", 0.5)
+    hold = threading.Event()
+    with FakeLoader({"POST": (202, b'{"job_id": "20260101-000000-abcdef"}')}, hold=hold) as loader:
+        try:
+            assert handed(loader.url, tmp_path) == 1
+        finally:
+            hold.set()
+    err = capsys.readouterr().err
+    assert err == f"error: no answer from the loader at {loader.url} in 0.5 s\n", err

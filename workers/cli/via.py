@@ -233,6 +233,9 @@ class Loader:
                 pass  # Flower answers a refusal (401) before the body and closes: read that answer
             reply = self._conn.getresponse()
             return reply, reply.read()
+        except TimeoutError:  # not a dropped upload: no hint at the upload limit
+            self._conn.close()
+            raise ViaError(f"no answer from the loader at {self.url} in {TIMEOUT_S:g} s") from None
         except (OSError, http.client.HTTPException) as exc:
             self._conn.close()
             raise LoaderClosed(f"the loader at {self.url} closed the connection "
