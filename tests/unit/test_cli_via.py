@@ -212,3 +212,26 @@ def test_a_loader_that_does_not_answer_in_time_is_said_so_not_blamed_on_the_uplo
             hold.set()
     err = capsys.readouterr().err
     assert err == f"error: no answer from the loader at {loader.url} in 0.5 s\n", err
+
+
+#: a value of each load option that its typer command accepts
+SAMPLE = {"--campaign": "12", "--account": "acc2", "--region": "PL", "--phone-column": "tel", "--name-column": "fio2",
+          "--batch-size": "50", "--base": "4"}
+
+
+@pytest.mark.parametrize("kind", sorted(KIND_OPTIONS))
+def test_the_full_cli_hands_over_every_option_of_the_kind(kind, monkeypatch):
+    # `workers.cli.commands:main` with --via (not through workers.cli.main's fast path)
+    from typer.testing import CliRunner
+
+    import workers.cli.via
+    from workers.cli.commands import cli
+
+    handed_over = []
+    monkeypatch.setattr(workers.cli.via, "hand_over", lambda request, follow: handed_over.append(request) or 0)
+    args = [arg for option in KIND_OPTIONS[kind] for arg in (option, SAMPLE[option])]
+    done = CliRunner().invoke(cli, ["load", kind, *args, "--via", URL, "--detach", "--timeout", "3", "c.csv"])
+    assert done.exit_code == 0, done.output
+    assert handed_over == [Handover(url=URL, kind=kind, file="c.csv", detach=True, timeout_s=3.0,
+                                    fields={option[2:].replace("-", "_"): SAMPLE[option]
+                                            for option in KIND_OPTIONS[kind]})]

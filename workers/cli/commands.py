@@ -134,18 +134,24 @@ def via_option():
     return typer.Option(None, "--via", metavar="URL", envvar="TELEQUEUE_LOAD_VIA", show_envvar=True, help=VIA_HELP)
 
 
-def hand_over(url: str, kind: str, file: Path, *, detach: bool, timeout: float | None, **fields) -> None:
+def load_via(ctx: typer.Context) -> None:
     """A load with --via that reached the full CLI (workers.cli.main hands it over before importing
-    this module; `workers.cli.commands:main` called directly does not): the same hand-over."""
+    this module; `workers.cli.commands:main` called directly does not): the same hand-over. Its
+    form fields are the running command's options that via.KIND_OPTIONS names, the one table of
+    them (the fast path's, and checked against Flower's forms), so no command spells them again."""
     from workers.cli import via  # lazy: only with --via
 
-    fields = {name: str(value) for name, value in fields.items() if value is not None}
-    request = via.Handover(url=url, kind=kind, file=str(file), fields=fields, detach=detach, timeout_s=timeout)
+    kind, params = ctx.info_name, ctx.params
+    fields = {name: str(params[name]) for name in map(via.field_name, via.KIND_OPTIONS[kind])
+              if params[name] is not None}
+    request = via.Handover(url=params["via"], kind=kind, file=str(params["file"]), fields=fields,
+                           detach=params["detach"], timeout_s=params["timeout"])
     raise typer.Exit(via.hand_over(request, lambda job_id, timeout_s: follow_handed_over(job_id, timeout_s=timeout_s)))
 
 
 @load_cli.command("ringostat-campaign")
 def load_ringostat_campaign(
+    ctx: typer.Context,
     file: Path = typer.Argument(..., help="CSV with a phone column and optionally fio/name"),
     campaign: int = typer.Option(..., "--campaign", min=1, help="Power Dialer campaign id (editCampaign)"),
     account: str = typer.Option("default", help="account alias from settings"),
@@ -160,8 +166,7 @@ def load_ringostat_campaign(
 ) -> None:
     """Load a CSV of contacts into a Ringostat Power Dialer campaign, one number per request."""
     if via and not resume:
-        hand_over(via, "ringostat-campaign", file, detach=detach, timeout=timeout, campaign=campaign, account=account,
-                  region=region, phone_column=phone_column, name_column=name_column)
+        load_via(ctx)
     status = run_campaign_load(file, campaign=campaign, account=account, region=region, phone_column=phone_column,
                                name_column=name_column, detach=detach, timeout=timeout, resume=resume)
     if status is not None:
@@ -218,6 +223,7 @@ def run_load(start, *, detach: bool = False, timeout: float | None = None):
 
 @load_cli.command("ringostat-contacts")
 def load_ringostat_contacts(
+    ctx: typer.Context,
     file: Path = typer.Argument(..., help="CRM export: JSON lines (.jsonl/.ndjson, the doc's contact objects) or CSV "
                                           "(full_name, origin, responsible, external_id and/or lead_id, phone, email, ...)"),
     account: str = typer.Option("default", help="account alias from settings"),
@@ -230,8 +236,7 @@ def load_ringostat_contacts(
 ) -> None:
     """Sync CRM contacts to the Ringostat Smart Phone contact book (minicrm), a batch per request."""
     if via and not resume:
-        hand_over(via, "ringostat-contacts", file, detach=detach, timeout=timeout, account=account,
-                  batch_size=batch_size)
+        load_via(ctx)
     from workers.jobs.kinds.ringostat_contacts import load_contacts_file  # lazy
 
     status = run_load(lambda on_created: load_contacts_file(file, publish=publish, account=account, batch_size=batch_size,
@@ -243,6 +248,7 @@ def load_ringostat_contacts(
 
 @load_cli.command("obzvonilka-contacts")
 def load_obzvonilka_contacts(
+    ctx: typer.Context,
     file: Path = typer.Argument(..., help="CSV with external_code and phone columns; optional name, email, "
                                           "address, description, www"),
     base: int = typer.Option(..., "--base", min=1, help="Obzvonilka contact base id"),
@@ -256,8 +262,7 @@ def load_obzvonilka_contacts(
 ) -> None:
     """Upsert a CSV into an Obzvonilka contact base by external code: update the contact found, else create it."""
     if via and not resume:
-        hand_over(via, "obzvonilka-contacts", file, detach=detach, timeout=timeout, base=base, account=account,
-                  region=region)
+        load_via(ctx)
     from workers.jobs.kinds.obzvonilka_contacts import load_contacts_csv  # lazy
 
     status = run_load(lambda on_created: load_contacts_csv(file, base_id=base, publish=publish, account=account,

@@ -44,6 +44,11 @@ TIMEOUT_S = 60.0
 ENQUEUED_POLL_S = 0.2
 
 
+def field_name(option: str) -> str:
+    """An option's form field (and the typer parameter's name): `--phone-column` -> phone_column."""
+    return option[2:].replace("-", "_")
+
+
 class ViaError(Exception):
     """The loader could not be reached or refused the load; the message is one line."""
 
@@ -94,7 +99,7 @@ def request_from(argv: list[str], environ: dict[str, str]) -> Handover | None:
             except ValueError:
                 return None
         else:
-            fields[name[2:].replace("-", "_")] = value
+            fields[field_name(name)] = value
     if not url or len(files) != 1:
         return None
     return Handover(url=url, kind=argv[1], file=files[0], fields=fields, detach=detach, timeout_s=timeout)
