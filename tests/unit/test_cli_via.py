@@ -43,6 +43,8 @@ def test_the_loader_may_come_from_the_environment_and_the_command_line_wins():
     ["load", "ringostat-campaign", "c.csv", "--campaign"],
     ["load", "ringostat-campaign", "--campaign", "1", "--timeout", "soon", "c.csv"],
     ["load", "no-such-kind", "c.csv"],
+    ["load", "ringostat-campaign", "--account", "a", "c.csv"],  # no --campaign: the full CLI's usage error
+    ["load", "obzvonilka-contacts", "c.csv"],  # no --base
     ["job", "list"],
     [],
 ])
@@ -62,6 +64,8 @@ def test_the_option_table_is_the_cli_load_commands_and_flowers_forms():
         command = group.commands[kind]
         names = {opt for param in command.params for opt in param.opts if opt.startswith("--")}
         assert set(options) == names - cli_only, kind
+        required = {opt for param in command.params if param.required for opt in param.opts if opt.startswith("--")}
+        assert {option for option, needed in options.items() if needed} == required - {"--help"}, kind
         assert {o[2:].replace("-", "_") for o in options} == set(LOADS[kind].options.model_fields), kind
     assert set(KIND_OPTIONS) == set(group.commands) == set(LOADS)
 
@@ -235,3 +239,12 @@ def test_the_full_cli_hands_over_every_option_of_the_kind(kind, monkeypatch):
     assert handed_over == [Handover(url=URL, kind=kind, file="c.csv", detach=True, timeout_s=3.0,
                                     fields={option[2:].replace("-", "_"): SAMPLE[option]
                                             for option in KIND_OPTIONS[kind]})]
+
+
+def test_a_load_without_a_required_option_is_the_full_clis_usage_error_exit_2_before_any_upload(tmp_path):
+    (tmp_path / "c.csv").write_text("phone\n+380930000001\n", encoding="utf-8")
+    with FakeLoader({"POST": (202, b'{"job_id": "20260101-000000-abcdef"}')}) as loader:
+        done = subprocess.run([sys.executable, "-m", "workers", "load", "ringostat-campaign", "--via", loader.url,
+                               "--detach", str(tmp_path / "c.csv")], capture_output=True, text=True, timeout=60)
+        assert not loader.received.is_set()  # nothing uploaded
+    assert done.returncode == 2 and "--campaign" in done.stderr, done.stderr

@@ -32,12 +32,15 @@ from workers.cli.sigterm import terminate_like_interrupt  # stdlib only, as this
 
 ENV_URL = "TELEQUEUE_LOAD_VIA"
 ENV_AUTH = "TELEQUEUE_LOAD_VIA_AUTH"
-#: `telequeue load KIND` options passed on as the upload's form fields (`--phone-column` -> phone_column);
-#: tests/unit/test_cli_via.py checks them against the typer commands and Flower's forms
+REQUIRED, OPTIONAL = True, False
+#: `telequeue load KIND` options passed on as the upload's form fields (`--phone-column` -> phone_column),
+#: each with whether the command requires it (a load without it is the full CLI's usage error, exit 2,
+#: before any upload); tests/unit/test_cli_via.py checks them against the typer commands and Flower's forms
 KIND_OPTIONS = {
-    "ringostat-campaign": ("--campaign", "--account", "--region", "--phone-column", "--name-column"),
-    "ringostat-contacts": ("--account", "--batch-size"),
-    "obzvonilka-contacts": ("--base", "--account", "--region"),
+    "ringostat-campaign": {"--campaign": REQUIRED, "--account": OPTIONAL, "--region": OPTIONAL,
+                           "--phone-column": OPTIONAL, "--name-column": OPTIONAL},
+    "ringostat-contacts": {"--account": OPTIONAL, "--batch-size": OPTIONAL},
+    "obzvonilka-contacts": {"--base": REQUIRED, "--account": OPTIONAL, "--region": OPTIONAL},
 }
 BLOCK = 64 * 1024
 TIMEOUT_S = 60.0
@@ -68,8 +71,9 @@ class Handover(NamedTuple):  # not a dataclass: dataclasses imports inspect, ~5 
 
 def request_from(argv: list[str], environ: dict[str, str]) -> Handover | None:
     """`load KIND [OPTIONS] FILE` with --via (or TELEQUEUE_LOAD_VIA) as a Handover; None when the
-    full CLI should take argv: another command, no loader named, --help, --resume, or anything
-    this plain reading does not know (the full CLI then answers as usual, usage errors included)."""
+    full CLI should take argv: another command, no loader named, --help, --resume, a required
+    option missing, or anything this plain reading does not know (the full CLI then answers as
+    usual, usage errors included)."""
     if len(argv) < 2 or argv[0] != "load" or argv[1] not in KIND_OPTIONS:
         return None
     known = KIND_OPTIONS[argv[1]]
@@ -102,6 +106,8 @@ def request_from(argv: list[str], environ: dict[str, str]) -> Handover | None:
             fields[field_name(name)] = value
     if not url or len(files) != 1:
         return None
+    if any(needed and field_name(option) not in fields for option, needed in known.items()):
+        return None  # the full CLI's usage error (exit 2), as without --via, before reading or sending anything
     return Handover(url=url, kind=argv[1], file=files[0], fields=fields, detach=detach, timeout_s=timeout)
 
 
