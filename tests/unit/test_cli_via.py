@@ -248,3 +248,18 @@ def test_a_load_without_a_required_option_is_the_full_clis_usage_error_exit_2_be
                                "--detach", str(tmp_path / "c.csv")], capture_output=True, text=True, timeout=60)
         assert not loader.received.is_set()  # nothing uploaded
     assert done.returncode == 2 and "--campaign" in done.stderr, done.stderr
+
+
+def test_the_telequeue_console_script_is_workers_cli_main():
+    # workers.cli.main hands a --via load over before the CLI's libraries are imported; the full CLI
+    # (workers.cli.commands:main) would import them all first. The project's own pyproject is what counts
+    # (the shared venv's installed script may predate it).
+    import tomllib
+    from pathlib import Path
+
+    root = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["scripts"]["telequeue"] == "workers.cli:main"
+    from workers.cli import main
+
+    assert callable(main)
