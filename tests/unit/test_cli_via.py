@@ -263,3 +263,14 @@ def test_the_telequeue_console_script_is_workers_cli_main():
     from workers.cli import main
 
     assert callable(main)
+
+
+def test_the_upload_sends_exactly_the_size_it_announced_and_a_file_cut_short_is_an_error():
+    # Content-Length is the file's size when opened: a file that grows or shrinks while it is sent
+    import io
+
+    from workers.cli.via import _body
+
+    assert b"".join(_body(b"H", io.BytesIO(b"abcdef"), 4, b"T")) == b"HabcdT"  # grew: its first 4 bytes
+    with pytest.raises(ViaError, match="changed while it was sent"):
+        b"".join(_body(b"H", io.BytesIO(b"ab"), 4, b"T"))  # shrank

@@ -198,7 +198,7 @@ class Loader:
             # Flower drops an upload over its limit: a reset, or a bare 400
             too_big = f": is the file ({size:,} bytes) over the loader's TELEQUEUE_FLOWER_UPLOAD_MAX_BYTES?"
             try:
-                reply, body = self._request("POST", "/api/jobs", _body(head, stream, tail), {
+                reply, body = self._request("POST", "/api/jobs", _body(head, stream, size, tail), {
                     "Content-Type": f"multipart/form-data; boundary={boundary}",
                     "Content-Length": str(len(head) + size + len(tail))})
             except LoaderClosed as exc:
@@ -282,8 +282,16 @@ def _quoted(name: str) -> str:
     return name.replace("\\", "\\\\").replace('"', '\\"').replace("\r", " ").replace("\n", " ")
 
 
-def _body(head: bytes, stream, tail: bytes) -> Iterator[bytes]:
+def _body(head: bytes, stream, size: int, tail: bytes) -> Iterator[bytes]:
+    """The upload's body: exactly `size` bytes of the file (its Content-Length share, its size when
+    opened); a file that comes up short (changed while it is sent) is a ViaError, not a body that
+    leaves Flower waiting for the bytes announced."""
     yield head
-    while block := stream.read(BLOCK):
+    left = size
+    while left > 0:
+        block = stream.read(min(BLOCK, left))
+        if not block:
+            raise ViaError(f"the file changed while it was sent: it ended after {size - left:,} of its {size:,} bytes")
+        left -= len(block)
         yield block
     yield tail
