@@ -26,8 +26,10 @@ via Flower `--via-flower`: the file handed to a running loader, Flower's `POST /
            started with basic auth from FLOWER_BASIC_AUTH, as the README says), a multipart
            upload of the same CSV each of four ways, alternated job by job: `curl` (a new curl
            process, credentials from its stdin config, never argv), `http.client` (stdlib, in
-           this process, a new connection per upload) and `python` (a new `python -c` process
-           that imports only the stdlib's http.client: what a thin uploader pays), and `telequeue`
+           this process, a new connection per upload: workers.cli.via's Loader, the CLI's own
+           uploader; runs before 2026-12-01's fifth session sent a body built in memory) and
+           `python` (a new `python -c` process that imports only the stdlib's http.client: what a
+           thin uploader pays), and `telequeue`
            (`python -m workers load ... --via URL --detach`, Flower's credentials from
            TELEQUEUE_LOAD_VIA_AUTH: the CLI's own hand-over, workers.cli.via). From just
            before the process starts / the connection opens to the job's first arrival at the
@@ -44,9 +46,7 @@ Results: bench/out/p4_latency.json, keyed by command line.
 from __future__ import annotations
 
 import argparse
-import base64
 import csv
-import http.client
 import importlib.util
 import json
 import os
@@ -54,9 +54,7 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.parse
 import urllib.request
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -200,36 +198,19 @@ print(json.loads(data)["job_id"])
 UPLOAD_WAYS = ("curl", "http.client", "python", "telequeue")
 
 
-def _multipart(csv_path: Path) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-             for k, v in UPLOAD_FIELDS.items()]
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{csv_path.name}"\r\n'
-                 f'Content-Type: text/csv\r\n\r\n'.encode() + csv_path.read_bytes() + f"\r\n--{boundary}--\r\n".encode())
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
-
-
 def upload(way: str, flower_url: str, csv_path: Path) -> tuple[str, float, float]:
     """One POST /api/jobs of `csv_path`; returns the job id, the time just before the upload
     started (the process spawned, or the connection opened) and the time the 202 was read."""
     user_pass = ":".join(FLOWER_AUTH)
     started = time.time()
     if way == "http.client":
-        body, content_type = _multipart(csv_path)
-        netloc = urllib.parse.urlsplit(flower_url)
-        conn = http.client.HTTPConnection(netloc.hostname, netloc.port, timeout=60)
-        try:
-            conn.request("POST", "/api/jobs", body, {
-                "Content-Type": content_type, "X-Requested-With": "p4",
-                "Authorization": "Basic " + base64.b64encode(user_pass.encode()).decode()})
-            reply = conn.getresponse()
-            data = reply.read()
-        finally:
-            conn.close()
-        answered = time.time()
-        if reply.status != 202:
-            raise RuntimeError(f"POST /api/jobs answered {reply.status}: {data[:300]!r}")
-        return json.loads(data)["job_id"], started, answered
+        # the CLI's own uploader (workers.cli.via: http.client, the file streamed), in this process
+        from workers.cli.via import Loader
+
+        fields = {k: v for k, v in UPLOAD_FIELDS.items() if k != "kind"}
+        with Loader(flower_url, user_pass) as loader:
+            job_id = loader.upload(UPLOAD_FIELDS["kind"], fields, str(csv_path))
+        return job_id, started, time.time()
     if way == "curl":
         # credentials through curl's config on stdin, never on its command line
         args = ["curl", "-sS", "--fail-with-body", "-K", "-", "-H", "X-Requested-With: p4",
