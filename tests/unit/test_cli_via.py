@@ -274,3 +274,14 @@ def test_the_upload_sends_exactly_the_size_it_announced_and_a_file_cut_short_is_
     assert b"".join(_body(b"H", io.BytesIO(b"abcdef"), 4, b"T")) == b"HabcdT"  # grew: its first 4 bytes
     with pytest.raises(ViaError, match="changed while it was sent"):
         b"".join(_body(b"H", io.BytesIO(b"ab"), 4, b"T"))  # shrank
+
+
+def test_sigterm_is_left_alone_outside_the_main_thread():
+    # terminate_like_interrupt asks no `threading` first (the fast path's start-up): signal.signal's own refusal
+    from workers.cli.sigterm import terminate_like_interrupt
+
+    before, errors = signal.getsignal(signal.SIGTERM), []
+    thread = threading.Thread(target=lambda: errors.append(terminate_like_interrupt()))
+    thread.start()
+    thread.join()
+    assert errors == [None] and signal.getsignal(signal.SIGTERM) is before
