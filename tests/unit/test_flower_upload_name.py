@@ -27,6 +27,7 @@ def parsed(filename: str, folder) -> UploadForm:
     ("../../etc/x.csv", "x.csv", "x.csv"),
     ("C:\\\\Users\\\\ops\\\\лист #2.jsonl", "лист #2.jsonl", "лист_2.jsonl"),
     ("a\tb.csv", "ab.csv", "ab.csv"),
+    ('my \\"best\\".csv', 'my "best".csv', "my_best_.csv"),  # as workers.cli.via quotes it
     ("..", "upload.csv", "upload.csv"),
     ("", "upload.csv", "upload.csv"),
 ])
