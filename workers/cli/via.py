@@ -203,6 +203,8 @@ class Loader:
                     "Content-Length": str(len(head) + size + len(tail))})
             except LoaderClosed as exc:
                 raise ViaError(f"{exc}{too_big}") from None
+        if 200 <= reply.status < 300 and reply.status != 202:  # Flower's is 202 or a refusal
+            raise ViaError(f"{self._not_flower()} (it answered {reply.status} {reply.reason})")
         if reply.status != 202:
             raise ViaError(self._refusal(reply, body, too_big if reply.status == 400 else ""))
         job_id = self._answer(body, "job_id")
