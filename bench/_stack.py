@@ -186,6 +186,13 @@ class Procs:
         wait_workers(broker_prefix, [name], timeout_s=60, procs=[proc], logs=[logfile])
         return proc
 
+    def flower(self, env: dict[str, str], *, port: int, basic_auth: str,
+               logfile: Path | None = None) -> subprocess.Popen:
+        """Flower (workers.app) on 127.0.0.1:`port`, `basic_auth` from its environment (devstack)."""
+        proc = devstack.start_flower(env, port=port, basic_auth=basic_auth, logfile=_fresh(logfile))
+        self._procs.append(proc)
+        return proc
+
     def sandbox(self, *args: str):
         box = start_sandbox(*args)
         self.sandboxes.append(box)

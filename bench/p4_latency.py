@@ -22,6 +22,19 @@ in process `Telequeue().load_campaign(rows, campaign_id=...)` of the same rows, 
            process (another app; its Telequeue made long before): from just before the call to
            the first arrival, and from the job's created_at. The first call is shown apart (it
            loads the job kind's module and the region's phone metadata).
+via Flower `--via-flower`: the file handed to a running loader, Flower's `POST /api/jobs` (Flower
+           started with basic auth from FLOWER_BASIC_AUTH, as the README says), a multipart
+           upload of the same CSV each of four ways, alternated job by job: `curl` (a new curl
+           process, credentials from its stdin config, never argv), `http.client` (stdlib, in
+           this process, a new connection per upload: workers.cli.via's Loader, the CLI's own
+           uploader; runs before 2026-12-01's fifth session sent a body built in memory) and
+           `python` (a new `python -c` process that imports only the stdlib's http.client: what a
+           thin uploader pays), and `telequeue`
+           (`python -m workers load ... --via URL --detach`, Flower's credentials from
+           TELEQUEUE_LOAD_VIA_AUTH: the CLI's own hand-over, workers.cli.via). From just
+           before the process starts / the connection opens to the job's first arrival at the
+           sandbox; also to the 202 answer, and from the job's created_at. The first upload
+           (Flower loads the job kind's module then) is a warm-up, shown apart.
 start-up   what a new process pays before it can load: `python -c pass`, the libraries the load
            path needs (typer, redis, pydantic-settings, phonenumbers, Celery), `python -m workers
            --help`, and `from workers.client import Telequeue; Telequeue()` (import + construction,
@@ -41,15 +54,17 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _stack import (  # noqa: E402
-    CAMPAIGN_ID, OUT, PROJECT_ID, PY, ROOT, Procs, cli_load, delete_prefix, ensure_contacts, exit_on_sigterm,
+    CAMPAIGN_ID, LOGS, OUT, PROJECT_ID, PY, ROOT, Procs, cli_load, delete_prefix, ensure_contacts, exit_on_sigterm,
     git_state, load_now, load_text, machine, parse_env, poll, redis_client, telequeue_client, telequeue_env,
     unique_prefix, write_result,
 )
+from _stack import devstack  # noqa: E402  (imported in one place)
 
 RESULT = "p4_latency"
 TASK = "ringostat.campaign_rows.add"
@@ -94,8 +109,16 @@ def single_ops(client, sandbox, count: int, spacing_s: float) -> dict:
             "not_idle": overlapping, "load_at_start": load, "load_at_end": load_now()}
 
 
+def _settle(job, cancel: bool) -> None:
+    """Let the job end before the next (the worker idle again): cancelled first with --cancel-after-first-row,
+    so a big file's rows need not all be sent."""
+    if cancel:
+        job.cancel()
+    poll(lambda: job.status().finished, 120, 0.1)
+
+
 def first_rows(client, sandbox, env: dict, runs: int, job_rows: int, settle_s: float,
-               trees: list[Path] | None = None) -> dict[Path, dict]:
+               trees: list[Path] | None = None, cancel: bool = False) -> dict[Path, dict]:
     """Per source tree of the CLI (the trees alternated job by job, one worker of this tree)."""
     trees = trees or [ROOT]
     csv_path = ensure_contacts(job_rows, bad_share=0.0, dup_share=0.0, seed=4)
@@ -115,7 +138,7 @@ def first_rows(client, sandbox, env: dict, runs: int, job_rows: int, settle_s: f
             seen[tree]["from_created"].append(1000 * (first - created))
             seen[tree]["created_after"].append(1000 * (created - started))
             seen[tree]["cli_exit"].append(1000 * (ended - started))
-            poll(lambda: job.status().finished, 60, 0.1)
+            _settle(job, cancel)
     end = load_now()
     return {tree: {"job_rows": job_rows, "from_load_start": spread(s["from_start"]),
                    "from_job_created": spread(s["from_created"]), "job_created_after_start": spread(s["created_after"]),
@@ -147,6 +170,110 @@ def in_process_loads(client, sandbox, runs: int, job_rows: int, settle_s: float)
     return {"job_rows": job_rows, "first_call_ms": round(from_call[0], 1), "from_call": spread(later),
             "from_job_created": spread(from_created[1:]), "call_returns_after": spread(returned_after[1:]),
             "runs_ms": [round(x, 1) for x in from_call], "load_at_start": load, "load_at_end": load_now()}
+
+
+FLOWER_AUTH = ("bench", "bench-p4-flower-pass")
+UPLOAD_FIELDS = {"kind": "ringostat-campaign", "campaign": str(CAMPAIGN_ID)}
+#: a new process with the stdlib only: the least a thin uploader can pay (argv: url, file; auth from env)
+STDLIB_UPLOAD = r"""
+import base64, http.client, json, os, sys, urllib.parse, uuid
+url, path = urllib.parse.urlsplit(sys.argv[1]), sys.argv[2]
+boundary = uuid.uuid4().hex
+parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+         for k, v in (("kind", "ringostat-campaign"), ("campaign", "456"))]
+with open(path, "rb") as f:
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{os.path.basename(path)}"\r\n'
+                 f'Content-Type: text/csv\r\n\r\n'.encode() + f.read() + f'\r\n--{boundary}--\r\n'.encode())
+body = b"".join(parts)
+conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+conn.request("POST", "/api/jobs", body, {"Content-Type": f"multipart/form-data; boundary={boundary}",
+             "Authorization": "Basic " + base64.b64encode(os.environ["P4_FLOWER_AUTH"].encode()).decode(),
+             "X-Requested-With": "p4"})
+reply = conn.getresponse()
+data = reply.read()
+if reply.status != 202:
+    sys.exit(f"{reply.status} {data[:300]!r}")
+print(json.loads(data)["job_id"])
+"""
+UPLOAD_WAYS = ("curl", "http.client", "python", "telequeue")
+
+
+def upload(way: str, flower_url: str, csv_path: Path) -> tuple[str, float, float]:
+    """One POST /api/jobs of `csv_path`; returns the job id, the time just before the upload
+    started (the process spawned, or the connection opened) and the time the 202 was read."""
+    user_pass = ":".join(FLOWER_AUTH)
+    started = time.time()
+    if way == "http.client":
+        # the CLI's own uploader (workers.cli.via: http.client, the file streamed), in this process
+        from workers.cli.via import Loader
+
+        fields = {k: v for k, v in UPLOAD_FIELDS.items() if k != "kind"}
+        with Loader(flower_url, user_pass) as loader:
+            job_id = loader.upload(UPLOAD_FIELDS["kind"], fields, str(csv_path))
+        return job_id, started, time.time()
+    if way == "curl":
+        # credentials through curl's config on stdin, never on its command line
+        args = ["curl", "-sS", "--fail-with-body", "-K", "-", "-H", "X-Requested-With: p4",
+                *(a for k, v in UPLOAD_FIELDS.items() for a in ("-F", f"{k}={v}")),
+                "-F", f"file=@{csv_path};type=text/csv", f"{flower_url}/api/jobs"]
+        done = subprocess.run(args, input=f'user = "{user_pass}"\n', capture_output=True, text=True, timeout=60)
+    elif way == "telequeue":
+        done = subprocess.run([PY, "-m", "workers", "load", "ringostat-campaign", "--campaign", str(CAMPAIGN_ID),
+                               "--via", flower_url, "--detach", str(csv_path)],
+                              env={**os.environ, "TELEQUEUE_LOAD_VIA_AUTH": user_pass}, cwd=ROOT, capture_output=True,
+                              text=True, timeout=60)
+    elif way == "python":
+        done = subprocess.run([PY, "-c", STDLIB_UPLOAD, flower_url, str(csv_path)],
+                              env={**os.environ, "P4_FLOWER_AUTH": user_pass}, capture_output=True, text=True,
+                              timeout=60)
+    else:
+        raise ValueError(f"unknown upload way {way!r}")
+    answered = time.time()
+    if done.returncode != 0:
+        raise RuntimeError(f"{way} upload exited {done.returncode}: {(done.stdout + done.stderr)[-500:]}")
+    text = done.stdout.strip()
+    return (json.loads(text)["job_id"] if text.startswith("{") else text.splitlines()[-1]), started, answered
+
+
+def flower_first_rows(client, sandbox, flower_url: str, runs: int, job_rows: int, settle_s: float,
+                      ways: tuple[str, ...] = UPLOAD_WAYS, cancel: bool = False) -> dict:
+    """The file handed to a running Flower, each way alternated job by job; one warm-up upload first."""
+    csv_path = ensure_contacts(job_rows, bad_share=0.0, dup_share=0.0, seed=4)
+    load = load_now()
+    warm_up = None
+    seen = {way: {"from_start": [], "from_created": [], "created_after": [], "answered": []} for way in ways}
+    for run in range(runs + 1):
+        for way in ways if run else ways[:1]:
+            sandbox.control.reset()
+            time.sleep(settle_s)  # the worker idle again
+            job_id, started, answered = upload(way, flower_url, csv_path)
+            job = client.job(job_id)
+            if not poll(lambda: sandbox.control.stats()["accepted"] > 0, 30, 0.02):
+                raise TimeoutError(f"job {job_id}: no row arrived within 30 s")
+            first = min(row["arrived_t"] for row in sandbox.control.rows(project=PROJECT_ID, campaign=CAMPAIGN_ID))
+            created = job.status().created_at
+            _settle(job, cancel)
+            if not run:
+                warm_up = {"way": way, "from_start_ms": round(1000 * (first - started), 1)}
+                continue
+            seen[way]["from_start"].append(1000 * (first - started))
+            seen[way]["from_created"].append(1000 * (first - created))
+            seen[way]["created_after"].append(1000 * (created - started))
+            seen[way]["answered"].append(1000 * (answered - started))
+    end = load_now()
+    return {"job_rows": job_rows, "warm_up": warm_up, "load_at_start": load, "load_at_end": end,
+            "ways": {way: {"from_upload_start": spread(s["from_start"]), "from_job_created": spread(s["from_created"]),
+                           "job_created_after_start": spread(s["created_after"]),
+                           "answered_after": spread(s["answered"]), "runs_ms": [round(x, 1) for x in s["from_start"]]}
+                     for way, s in seen.items()}}
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as reply:
+            return reply.status == 200
+    except OSError:
+        return False
 
 
 def _timed_runs(args: list[str], env: dict, runs: int) -> dict:
@@ -193,6 +320,13 @@ def main() -> int:
     parser.add_argument("--skip-single", action="store_true")
     parser.add_argument("--skip-first-row", action="store_true")
     parser.add_argument("--skip-in-process", action="store_true")
+    parser.add_argument("--via-flower", action="store_true",
+                        help="also hand the file to a running Flower (POST /api/jobs): curl, http.client, python, telequeue --via")
+    parser.add_argument("--cancel-after-first-row", action="store_true",
+                        help="cancel each job once its first row arrived (for a big --job-rows: the CLI's and "
+                             "Flower's jobs; the CLI process still enqueues the whole file)")
+    parser.add_argument("--upload-way", action="append", choices=UPLOAD_WAYS,
+                        help="with --via-flower: only these ways (repeatable)")
     args = parser.parse_args()
     exit_on_sigterm()
     extra = parse_env(args.env)
@@ -214,7 +348,8 @@ def main() -> int:
                   f"not idle {r['not_idle']}; {load_text(r['load_at_start'])}")
         if not args.skip_first_row:
             trees = [tree.resolve() for tree in args.cli_tree or [ROOT]]
-            by_tree = first_rows(client, sandbox, env, args.jobs, args.job_rows, 1.0, trees)
+            by_tree = first_rows(client, sandbox, env, args.jobs, args.job_rows, 1.0, trees,
+                                 cancel=args.cancel_after_first_row)
             if args.cli_tree:
                 results["first_row_by_cli_tree"] = {str(tree): r for tree, r in by_tree.items()}
             else:
@@ -227,6 +362,22 @@ def main() -> int:
                       f"max {s['max_ms']:.0f} (< 200); job created after p50 {j['p50_ms']:.0f} ms; from job created "
                       f"p50 {c['p50_ms']:.0f} ms, max {c['max_ms']:.0f}; CLI exits after p50 {e['p50_ms']:.0f} ms; "
                       f"n={s['n']}; {load_text(r['load_at_start'])} -> {load_text(r['load_at_end'])}")
+        if args.via_flower:
+            port = devstack.free_port()
+            flower_url = f"http://127.0.0.1:{port}"
+            LOGS.mkdir(parents=True, exist_ok=True)
+            procs.flower(env, port=port, basic_auth=":".join(FLOWER_AUTH), logfile=LOGS / "p4-flower.log")
+            devstack.wait_until(lambda: _answers(f"{flower_url}/healthcheck"), 30, "flower to answer")
+            ways = tuple(args.upload_way or UPLOAD_WAYS)
+            r = results["via_flower"] = flower_first_rows(client, sandbox, flower_url, args.jobs, args.job_rows, 1.0,
+                                                          ways, cancel=args.cancel_after_first_row)
+            print(f"  first row of a new job via Flower's POST /api/jobs (warm-up {r['warm_up']['from_start_ms']:.0f} ms, "
+                  f"{load_text(r['load_at_start'])} -> {load_text(r['load_at_end'])}):")
+            for way, w in r["ways"].items():
+                s, a, c, j = w["from_upload_start"], w["answered_after"], w["from_job_created"], w["job_created_after_start"]
+                print(f"    {way:11}: from upload start p50 {s['p50_ms']:.0f} ms, p99 {s['p99_ms']:.0f}, "
+                      f"min {s['min_ms']:.0f}, max {s['max_ms']:.0f} (< 200); job created after p50 {j['p50_ms']:.0f} ms; "
+                      f"answered (a process: exited) after p50 {a['p50_ms']:.0f} ms; from job created p50 {c['p50_ms']:.0f} ms; n={s['n']}")
         if not args.skip_in_process:
             r = results["in_process"] = in_process_loads(client, sandbox, args.jobs + 1, args.job_rows, 1.0)
             s, c, e = r["from_call"], r["from_job_created"], r["call_returns_after"]

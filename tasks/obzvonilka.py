@@ -6,20 +6,23 @@ Payloads carry ids and contact fields, never the API key: `account` names it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import shared_task
 from pydantic import Field
 
 from vendors import deadline
 from vendors.errors import VendorConnectionError
-from vendors.obzvonilka import VENDOR, ContactFields, ObzvonilkaClient
+from vendors.obzvonilka import VENDOR, ContactFields
 
 from tasks.chunk_runner import JobRow
 from tasks.chunk_task import ChunkPayload, ChunkTask, run_chunk
 from tasks import reconcile
 from tasks.operations import OperationPayload, operation
 from tasks.runtime import Limiter, current
+
+if TYPE_CHECKING:  # the client (requests) is the worker's: a load imports this module for its chunk payload
+    from vendors.obzvonilka import ObzvonilkaClient
 
 UPSERT_CHUNK = "obzvonilka.contacts.upsert_chunk"
 

@@ -10,8 +10,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from vendors.pozvonim import CallsFilter
-
 from tasks.once import CannotReconcile, Reconcile
 
 #: Redis' clock and the vendor's may differ a little: look this far before the first send
@@ -45,6 +43,11 @@ def _pozvonim_contributor_with_site(client: Any, p: Any, sent_at_s: float) -> An
 
 def _pozvonim_call(client: Any, p: Any, sent_at_s: float) -> Any:
     """Calls to this client's number on this site since the first send (DATETIME in the profile's zone)."""
+    # lazy: vendors.pozvonim imports its client (requests), and every task module imports this
+    # one, the Obzvonilka chunk's too, which a load imports for its payload; here `client` is
+    # a PozvonimClient, so the package is loaded already
+    from vendors.pozvonim import CallsFilter
+
     zone = ZoneInfo(_get(client.get_profile(), "timezone") or "Europe/Moscow")
     since = datetime.fromtimestamp(sent_at_s - CLOCK_SLACK_S, zone).replace(tzinfo=None, microsecond=0)
     calls = client.list_calls(CallsFilter(client=p.phone, sites_ids=[p.site_id], start_at=since))

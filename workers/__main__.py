@@ -1,3 +1,3 @@
-from workers.cli.commands import main
+from workers.cli import main
 
 main()

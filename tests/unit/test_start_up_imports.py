@@ -66,6 +66,25 @@ def test_the_campaign_kind_and_the_ringostat_task_modules_load_no_http_stack():
     assert loaded(modules, ("requests", "urllib3", "vendors.http", "vendors.deadline_adapter", "vendors.direct")) == []
 
 
+def test_the_obzvonilka_kind_and_task_module_load_no_http_stack():
+    # vendors.obzvonilka loads its client (requests) at its first use; tasks.reconcile (which
+    # every task module imports) loads vendors.pozvonim only in the Pozvonim lookup
+    modules = modules_after("import workers.jobs.kinds.obzvonilka_contacts, tasks.obzvonilka")
+    assert "vendors.obzvonilka.models" in modules and "tasks.reconcile" in modules
+    assert loaded(modules, ("requests", "urllib3", "vendors.http", "vendors.deadline_adapter", "vendors.pozvonim",
+                            "vendors.obzvonilka.client")) == []
+
+
+def test_every_name_of_the_obzvonilka_package_is_there_when_asked_for():
+    import vendors.obzvonilka as package
+    from vendors.obzvonilka import client
+
+    assert {name: getattr(package, name) for name in package.__all__}["ObzvonilkaClient"] is client.ObzvonilkaClient
+    assert package.VENDOR == client.VENDOR == "obzvonilka"
+    with pytest.raises(AttributeError):
+        package.NoSuchName
+
+
 def test_every_name_of_the_ringostat_package_is_there_when_asked_for():
     import vendors.ringostat as package
     from vendors.ringostat import client, minicrm

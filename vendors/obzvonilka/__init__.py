@@ -2,13 +2,39 @@
 
     client.py   ObzvonilkaClient, the paths
     models.py   the resources as the doc lists their attributes
+
+The client loads at its first use (`from vendors.obzvonilka import ObzvonilkaClient` as
+before): it imports requests (~50-70 ms), and what a load's checks and chunk messages need
+of this package is its models and its name (BENCHMARKS.md, "Issue 11, fourth session").
 """
 
-from .client import (
-    API_KEY_HEADER, BASE_PATH, BASES_PATH, CONTACT_PATH, CONTACTS_PATH, FIND_BY_EXTERNAL_PATH, USER_PATH, USERS_PATH,
-    VENDOR, ObzvonilkaClient,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .models import Contact, ContactBase, ContactFields, User
+
+#: the vendor's name in settings, task names and limiter keys (here, not in client.py: a load needs it, not requests)
+VENDOR = "obzvonilka"
+
+if TYPE_CHECKING:
+    from .client import (
+        API_KEY_HEADER, BASE_PATH, BASES_PATH, CONTACT_PATH, CONTACTS_PATH, FIND_BY_EXTERNAL_PATH, USER_PATH,
+        USERS_PATH, ObzvonilkaClient,
+    )
+
+#: the names that live in the client module
+_CLIENT_NAMES = frozenset(("API_KEY_HEADER", "BASE_PATH", "BASES_PATH", "CONTACT_PATH", "CONTACTS_PATH",
+                           "FIND_BY_EXTERNAL_PATH", "USER_PATH", "USERS_PATH", "ObzvonilkaClient"))
+
+
+def __getattr__(name: str) -> Any:
+    # lazy: the client imports requests, which a load's checks never need (module docstring)
+    if name not in _CLIENT_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(".client", __name__), name)
+
 
 __all__ = [
     "API_KEY_HEADER", "BASE_PATH", "BASES_PATH", "CONTACT_PATH", "CONTACTS_PATH", "FIND_BY_EXTERNAL_PATH", "USER_PATH",

@@ -28,9 +28,8 @@ from vendors import errors
 from vendors.http import DEFAULT_TIMEOUT_S, VendorHttp, body_of, raise_for_status
 from vendors.surprises import unexpected
 
+from . import VENDOR
 from .models import Contact, ContactBase, ContactFields, User
-
-VENDOR = "obzvonilka"
 API_KEY_HEADER = "X-API-KEY"
 
 BASES_PATH = "/api/contact_bases.json"

@@ -17,6 +17,7 @@ import functools
 import json
 import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -100,8 +101,57 @@ def store() -> JobStore:
     return JobStore(get_redis(), get_keys())
 
 
+def follow_handed_over(job_id: str, *, timeout_s: float | None = None) -> int:
+    """What `load` shows once its job exists, for a load handed to a running loader
+    (workers.cli.via): the job id, a queue no worker reads, the progress bar, the summary.
+    Returns the exit code, as `load`'s: 0 once every row is accounted for."""
+    def follow() -> None:
+        try:
+            store().status(job_id)
+        except JobNotFound:  # the CLI's TELEQUEUE_REDIS_URL or TELEQUEUE_KEY_PREFIX is not Flower's
+            fail(f"job {job_id} was started by the loader, but it is not in the Redis this CLI reads (are its "
+                 f"TELEQUEUE_REDIS_URL/TELEQUEUE_KEY_PREFIX the loader's?): load with --detach, or follow the job "
+                 f"in Flower")
+        try:  # Ctrl-C or SIGTERM from the first line on: one line, exit 130, as the CLI's own load
+            console().print(f"job [bold]{job_id}[/]")
+            warn_if_no_worker(job_id)
+            status = progress.follow(store(), job_id, console(), timeout_s=timeout_s)
+        except KeyboardInterrupt:
+            console().print(f"\nstopped following; job {job_id} goes on: "
+                          f"telequeue job follow {job_id} | job pause/cancel {job_id}", soft_wrap=True)
+            raise typer.Exit(130) from None
+        finish(status)
+
+    return guarded(follow)
+
+
+VIA_HELP = ("hand the file to the running loader at URL (Flower, its /api/jobs), which reads and enqueues it: the "
+            "first row goes out without waiting for this process to start up; Flower's credentials from "
+            "TELEQUEUE_LOAD_VIA_AUTH=user:password; not with --resume (that load runs here)")
+
+
+def via_option():
+    return typer.Option(None, "--via", metavar="URL", envvar="TELEQUEUE_LOAD_VIA", show_envvar=True, help=VIA_HELP)
+
+
+def load_via(ctx: typer.Context) -> None:
+    """A load with --via that reached the full CLI (workers.cli.main hands it over before importing
+    this module; `workers.cli.commands:main` called directly does not): the same hand-over. Its
+    form fields are the running command's options that via.KIND_OPTIONS names, the one table of
+    them (the fast path's, and checked against Flower's forms), so no command spells them again."""
+    from workers.cli import via  # lazy: only with --via
+
+    kind, params = ctx.info_name, ctx.params
+    fields = {name: str(params[name]) for name in map(via.field_name, via.KIND_OPTIONS[kind])
+              if params[name] is not None}
+    request = via.Handover(url=params["via"], kind=kind, file=str(params["file"]), fields=fields,
+                           detach=params["detach"], timeout_s=params["timeout"])
+    raise typer.Exit(via.hand_over(request, lambda job_id, timeout_s: follow_handed_over(job_id, timeout_s=timeout_s)))
+
+
 @load_cli.command("ringostat-campaign")
 def load_ringostat_campaign(
+    ctx: typer.Context,
     file: Path = typer.Argument(..., help="CSV with a phone column and optionally fio/name"),
     campaign: int = typer.Option(..., "--campaign", min=1, help="Power Dialer campaign id (editCampaign)"),
     account: str = typer.Option("default", help="account alias from settings"),
@@ -112,8 +162,11 @@ def load_ringostat_campaign(
     timeout: Optional[float] = typer.Option(None, help="stop following after this many seconds (the job goes on)"),
     resume: Optional[str] = typer.Option(None, "--resume", metavar="JOB",
                                          help="go on with JOB, whose load of this same FILE ended early, after its last enqueued line"),
+    via: Optional[str] = via_option(),
 ) -> None:
     """Load a CSV of contacts into a Ringostat Power Dialer campaign, one number per request."""
+    if via and not resume:
+        load_via(ctx)
     status = run_campaign_load(file, campaign=campaign, account=account, region=region, phone_column=phone_column,
                                name_column=name_column, detach=detach, timeout=timeout, resume=resume)
     if status is not None:
@@ -170,6 +223,7 @@ def run_load(start, *, detach: bool = False, timeout: float | None = None):
 
 @load_cli.command("ringostat-contacts")
 def load_ringostat_contacts(
+    ctx: typer.Context,
     file: Path = typer.Argument(..., help="CRM export: JSON lines (.jsonl/.ndjson, the doc's contact objects) or CSV "
                                           "(full_name, origin, responsible, external_id and/or lead_id, phone, email, ...)"),
     account: str = typer.Option("default", help="account alias from settings"),
@@ -178,8 +232,11 @@ def load_ringostat_contacts(
     timeout: Optional[float] = typer.Option(None, help="stop following after this many seconds (the job goes on)"),
     resume: Optional[str] = typer.Option(None, "--resume", metavar="JOB",
                                          help="go on with JOB, whose load of this same FILE ended early, after its last enqueued line"),
+    via: Optional[str] = via_option(),
 ) -> None:
     """Sync CRM contacts to the Ringostat Smart Phone contact book (minicrm), a batch per request."""
+    if via and not resume:
+        load_via(ctx)
     from workers.jobs.kinds.ringostat_contacts import load_contacts_file  # lazy
 
     status = run_load(lambda on_created: load_contacts_file(file, publish=publish, account=account, batch_size=batch_size,
@@ -191,6 +248,7 @@ def load_ringostat_contacts(
 
 @load_cli.command("obzvonilka-contacts")
 def load_obzvonilka_contacts(
+    ctx: typer.Context,
     file: Path = typer.Argument(..., help="CSV with external_code and phone columns; optional name, email, "
                                           "address, description, www"),
     base: int = typer.Option(..., "--base", min=1, help="Obzvonilka contact base id"),
@@ -200,8 +258,11 @@ def load_obzvonilka_contacts(
     timeout: Optional[float] = typer.Option(None, help="stop following after this many seconds (the job goes on)"),
     resume: Optional[str] = typer.Option(None, "--resume", metavar="JOB",
                                          help="go on with JOB, whose load of this same FILE ended early, after its last enqueued line"),
+    via: Optional[str] = via_option(),
 ) -> None:
     """Upsert a CSV into an Obzvonilka contact base by external code: update the contact found, else create it."""
+    if via and not resume:
+        load_via(ctx)
     from workers.jobs.kinds.obzvonilka_contacts import load_contacts_csv  # lazy
 
     status = run_load(lambda on_created: load_contacts_csv(file, base_id=base, publish=publish, account=account,
@@ -405,23 +466,31 @@ def demo(
 
 
 def main() -> None:
-    """Every error a user can cause or meet ends as one line and a non-zero exit."""
+    """The full CLI (`workers.cli.main` comes here for everything but a load handed over with --via)."""
+    raise SystemExit(guarded(lambda: cli(standalone_mode=True)))
+
+
+def guarded(run: Callable[[], None]) -> int:
+    """Every error a user can cause or meet ends as one line and a non-zero exit: returns the exit code."""
     # SIGTERM (a process manager, `kill`) is Ctrl-C: follow stops, the demo stops what it started.
     terminate_like_interrupt()
     redis_connection.set_reporter(lambda line: console().print(f"[yellow]{line}[/]", highlight=False, soft_wrap=True))
     try:
-        cli(standalone_mode=True)
+        run()
+    except typer.Exit as exc:  # outside click's own main (follow_handed_over)
+        return exc.exit_code
     except (redis.RedisError, kombu.exceptions.OperationalError) as exc:
         console().print(f"[red]error:[/] cannot reach Redis/the broker at {_safe_url(get_settings().broker)}: {exc}",
                       highlight=False, soft_wrap=True)
-        raise SystemExit(1) from None
+        return 1
     except pydantic.ValidationError as exc:
         console().print(f"[red]error:[/] invalid settings (TELEQUEUE_* env or settings file): {_short(exc)}",
                       highlight=False, soft_wrap=True)
-        raise SystemExit(1) from None
+        return 1
     except OSError as exc:
         console().print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise SystemExit(1) from None
+        return 1
+    return 0
 
 
 def _safe_url(url: str) -> str:

@@ -25,9 +25,11 @@ class BadRequest(ValueError):
     """The form cannot start a load; the message is one line for the caller."""
 
 
-def prepare_load(fields: Mapping[str, str], publish: Publish) -> Callable[[str, OnCreated], str]:
+def prepare_load(fields: Mapping[str, str], publish: Publish, *,
+                 file_name: str | None = None) -> Callable[[str, OnCreated], str]:
     """Check the form's kind and options; returns run(path, on_created) -> job id, whose chunks
-    go out through `publish` (Flower's Celery app, which is workers.app's)."""
+    go out through `publish` (Flower's Celery app, which is workers.app's). `file_name`: the
+    file's own name, the job's (`path` is Flower's copy, under a safe name)."""
     fields = dict(fields)
     kind = fields.pop("kind", "")
     load = LOADS.get(kind)
@@ -37,4 +39,4 @@ def prepare_load(fields: Mapping[str, str], publish: Publish) -> Callable[[str, 
         options = load.options.model_validate({k: v for k, v in fields.items() if v != ""})
     except pydantic.ValidationError as exc:
         raise BadRequest(f"{kind}: {describe(exc)}") from None
-    return lambda path, on_created: load.run(path, options, on_created, publish)
+    return lambda path, on_created: load.run(path, options, on_created, publish, file_name)

@@ -33,8 +33,20 @@ logger = logging.getLogger(__name__)
 
 MAX_FIELDS = 16
 MAX_FIELD_BYTES = 1024
-#: the name a stored file keeps (the job's target shows it; a .jsonl suffix selects JSON lines)
+#: the name of Flower's temporary copy of an upload (its .jsonl suffix selects JSON lines)
 SAFE_NAME = re.compile(r"[^\w.-]+")
+#: taken out of the file's own name, the job's (C0 and C1 controls: no line breaks in a target or a log line)
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: the longest own name kept, in characters (a form's header is bounded by Tornado's; this bounds the job's record)
+MAX_NAME_CHARS = 255
+
+
+def own_name(sent: str) -> str:
+    """The uploaded file's own name, as the job records it: what `telequeue load` names it
+    (Path(FILE).name), so that --resume of that file finds it the same; only the folders
+    (`/` or `\\`, as an old browser sends a Windows path) and control characters are taken out."""
+    name = CONTROL.sub("", sent.replace("\\", "/").rsplit("/", 1)[-1]).strip()[:MAX_NAME_CHARS]
+    return name if name.strip(".") else "upload.csv"
 
 
 class UploadForm:
@@ -42,7 +54,8 @@ class UploadForm:
 
     def __init__(self, boundary: str, folder: str) -> None:
         self.fields: dict[str, str] = {}
-        self.path: str | None = None
+        self.path: str | None = None  # Flower's temporary copy, under a safe name
+        self.name: str | None = None  # the file's own name (own_name), the job's
         self._folder = folder
         self._parser = multipart.PushMultipartParser(boundary, max_segment_count=MAX_FIELDS + 1)
         self._segment: multipart.MultipartSegment | None = None
@@ -86,8 +99,9 @@ class UploadForm:
     def _open_file(self, segment) -> None:
         if self.path is not None:
             raise BadRequest("one file per upload")
-        name = SAFE_NAME.sub("_", os.path.basename(segment.filename or ""))[-100:].lstrip(".") or "upload.csv"
-        self.path = os.path.join(self._folder, name)
+        self.name = own_name(segment.filename or "")
+        safe = SAFE_NAME.sub("_", self.name)[-100:].lstrip(".") or "upload.csv"
+        self.path = os.path.join(self._folder, safe)
         self._file = open(self.path, "wb")
 
     def _end_segment(self) -> None:
@@ -138,14 +152,15 @@ class UploadHandler(ApiHandler):
             fields = self._form.finish()
             # Flower's Celery app is workers.app's: the same publish as `telequeue load`.
             load = prepare_load(fields, lambda name, kwargs, **options: self.capp.send_task(name, kwargs=kwargs,
-                                                                                            **options))
+                                                                                            **options),
+                                file_name=self._form.name)
         except BadRequest as exc:
             shutil.rmtree(folder, ignore_errors=True)
             self.fail(400, str(exc))
         try:
             job_id = await start_load(load, self._form.path, folder)
         except (CsvFormatError, UnknownAccount, ValueError) as exc:
-            self.fail(400, _one_line(exc, folder))
+            self.fail(400, _one_line(exc, folder, self._form.path, self._form.name))
         self.set_status(202)
         self.write({"job_id": job_id, "state": "loading",
                     "status": self.reverse_url("api_job", job_id), "page": self.reverse_url("job", job_id)})
@@ -192,7 +207,9 @@ def start_load(load, path: str, folder: str) -> asyncio.Future:
     return created
 
 
-def _one_line(exc: Exception, folder: str) -> str:
-    # The loaders name the file by its path: show the caller its own file name, not our folder.
+def _one_line(exc: Exception, folder: str, path: str | None = None, name: str | None = None) -> str:
+    # The loaders name the file by its path: show the caller its own file name, not our copy's.
     message = str(exc.args[0]) if exc.args else str(exc)
+    if path and name:
+        message = message.replace(path, name)
     return " ".join(message.replace(folder + os.sep, "").split())

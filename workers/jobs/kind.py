@@ -29,10 +29,11 @@ class LoadOptions(BaseModel):
 @dataclasses.dataclass(frozen=True)
 class FileLoad:
     """How a file becomes a job of a kind: its options, checked before the file is read, and
-    `run(path, options, on_created, publish) -> job id`, the kind's load function called with them."""
+    `run(path, options, on_created, publish, file_name) -> job id`, the kind's load function called
+    with them; `file_name` (None: the path's) is the name the job records, the one --resume compares."""
 
     options: type[LoadOptions]
-    run: Callable[[str, Any, OnCreated, Publish], str]
+    run: Callable[[str, Any, OnCreated, Publish, "str | None"], str]
 
 
 @dataclasses.dataclass(frozen=True)

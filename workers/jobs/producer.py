@@ -46,12 +46,12 @@ class ResumeRefused(ValueError):
     """`--resume` of a job that cannot be resumed, or with another file or other options."""
 
 
-def file_source(path: str | Path, **options) -> dict:
-    """What identifies a load's input for `--resume`: its name, a hash of its first 64 KiB,
-    and the options that change how its rows are read."""
+def file_source(path: str | Path, *, file_name: str | None = None, **options) -> dict:
+    """What identifies a load's input for `--resume`: its name (`file_name`, else the path's),
+    a hash of its first 64 KiB, and the options that change how its rows are read."""
     with open(path, "rb") as handle:
         head = hashlib.sha256(handle.read(SOURCE_HEAD_BYTES)).hexdigest()
-    return {"file": Path(path).name, "head_sha256": head, "options": options}
+    return {"file": file_name or Path(path).name, "head_sha256": head, "options": options}
 
 
 def start_job(

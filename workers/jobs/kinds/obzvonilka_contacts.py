@@ -64,16 +64,20 @@ def load_contacts_csv(
     on_created: Callable[[str], None] = lambda job_id: None,
     on_progress: Callable[[int], None] = lambda n: None,
     resume: str | None = None,
+    file_name: str | None = None,
 ) -> str:
     """Validate and enqueue a CSV; raises CsvFormatError (or ValueError) before creating a job.
-    `resume`: a job whose load of this same file ended early, to go on after its last counted line."""
+    `resume`: a job whose load of this same file ended early, to go on after its last counted line.
+    `file_name`: the name the job records, which --resume compares (None: the path's; Flower's
+    temporary copy of an upload has a safe name, the job the file's own)."""
     vendor_account(VENDOR, account)  # an unknown account fails before the file is even opened
     region = _region(region or get_settings().default_region)
     with read_table(path, columns=COLUMNS, required=REQUIRED) as records:
         return start_job(JOB_KIND, validate_upserts(records, region=region), account=account,
-                         target=f"contact base {base_id} from {Path(path).name}", params={"base_id": base_id},
-                         publish=publish, on_created=on_created, on_progress=on_progress,
-                         source=file_source(path, region=region), resume=resume)
+                         target=f"contact base {base_id} from {file_name or Path(path).name}",
+                         params={"base_id": base_id}, publish=publish, on_created=on_created,
+                         on_progress=on_progress, source=file_source(path, file_name=file_name, region=region),
+                         resume=resume)
 
 
 def validate_upserts(records: Iterable[TableRecord | TableRejectedRow], *, region: str) -> Iterator[
@@ -135,9 +139,10 @@ class ObzvonilkaOptions(LoadOptions):
     region: str | None = None
 
 
-def _load_file(path: str, options: ObzvonilkaOptions, on_created: OnCreated, publish: Publish) -> str:
+def _load_file(path: str, options: ObzvonilkaOptions, on_created: OnCreated, publish: Publish,
+               file_name: str | None = None) -> str:
     return load_contacts_csv(path, base_id=options.base, publish=publish, account=options.account,
-                             region=options.region, on_created=on_created)
+                             region=options.region, on_created=on_created, file_name=file_name)
 
 
 JOB_KIND = JobKind(KIND, VENDOR, UPSERT_CHUNK, UpsertChunkPayload.for_job, to_wire=UpsertRow.to_wire,

@@ -45,17 +45,21 @@ def load_campaign_csv(
     on_created: Callable[[str], None] = lambda job_id: None,
     on_progress: Callable[[int], None] = lambda n: None,
     resume: str | None = None,
+    file_name: str | None = None,
 ) -> str:
     """Validate and enqueue a CSV; raises CsvFormatError before creating a job when the file is unusable.
     `publish(task_name, kwargs, **options)` sends each chunk (workers.app.publish in a worker's setup).
-    `resume`: a job whose load of this same file ended early, to go on after its last counted line."""
+    `resume`: a job whose load of this same file ended early, to go on after its last counted line.
+    `file_name`: the name the job records, which --resume compares (None: the path's; Flower's
+    temporary copy of an upload has a safe name, the job the file's own)."""
     ringostat_account(account)  # an unknown account fails before the file is even opened
     region = (region or get_settings().default_region).upper()
     # read_csv checks the header at once: an unusable file fails before any job exists
     with read_csv(path, phone_column=phone_column, name_column=name_column) as records:
         rows = validate_contacts(records, region=region)
-        target = f"campaign {campaign_id} from {Path(path).name}"
-        source = file_source(path, region=region, phone_column=phone_column, name_column=name_column)
+        target = f"campaign {campaign_id} from {file_name or Path(path).name}"
+        source = file_source(path, file_name=file_name, region=region, phone_column=phone_column,
+                             name_column=name_column)
         return _load(rows, campaign_id, account, target, on_created, on_progress, publish, source=source,
                      resume=resume)
 
@@ -155,10 +159,11 @@ class CampaignOptions(LoadOptions):
     name_column: str | None = None
 
 
-def _load_file(path: str, options: CampaignOptions, on_created: OnCreated, publish: Publish) -> str:
+def _load_file(path: str, options: CampaignOptions, on_created: OnCreated, publish: Publish,
+               file_name: str | None = None) -> str:
     return load_campaign_csv(path, campaign_id=options.campaign, publish=publish, account=options.account,
                              region=options.region, phone_column=options.phone_column,
-                             name_column=options.name_column, on_created=on_created)
+                             name_column=options.name_column, on_created=on_created, file_name=file_name)
 
 
 JOB_KIND = JobKind(KIND, VENDOR, ADD_CHUNK, CampaignChunkPayload.for_job, to_wire=CampaignChunkRow.to_wire,

@@ -92,15 +92,18 @@ def load_contacts_file(
     on_created: Callable[[str], None] = lambda job_id: None,
     on_progress: Callable[[int], None] = lambda n: None,
     resume: str | None = None,
+    file_name: str | None = None,
 ) -> str:
     """Validate and enqueue an export; a file unusable as a whole raises CsvFormatError, and no job exists.
-    `resume`: a job whose load of this same file ended early, to go on after its last counted line."""
+    `resume`: a job whose load of this same file ended early, to go on after its last counted line.
+    `file_name`: the name the job records, which --resume compares (None: the path's; Flower's
+    temporary copy of an upload has a safe name, the job the file's own)."""
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise ValueError(f"batch size must be 1..{MAX_BATCH_SIZE}, got {batch_size}")
     project_id = project_of(account)  # an unknown account fails before the file is even opened
     with open_contacts(path, project_id=project_id) as items:
-        return _load(items, account, batch_size, f"contacts from {Path(path).name}", on_created, on_progress,
-                     publish=publish, source=file_source(path), resume=resume)
+        return _load(items, account, batch_size, f"contacts from {file_name or Path(path).name}", on_created,
+                     on_progress, publish=publish, source=file_source(path, file_name=file_name), resume=resume)
 
 
 def project_of(account: str) -> int:
@@ -273,9 +276,10 @@ class RingostatContactsOptions(LoadOptions):
     batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1, le=MAX_BATCH_SIZE)
 
 
-def _load_file(path: str, options: RingostatContactsOptions, on_created: OnCreated, publish: Publish) -> str:
+def _load_file(path: str, options: RingostatContactsOptions, on_created: OnCreated, publish: Publish,
+               file_name: str | None = None) -> str:
     return load_contacts_file(path, publish=publish, account=options.account, batch_size=options.batch_size,
-                              on_created=on_created)
+                              on_created=on_created, file_name=file_name)
 
 
 JOB_KIND = JobKind(KIND, VENDOR, SYNC_CONTACTS_CHUNK, ContactsChunkPayload.for_job, to_wire=record_wire,
