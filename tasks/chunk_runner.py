@@ -258,11 +258,11 @@ class ChunkRunner:
 
     def _collect(self, sends: _Sends, wait_s: float | None, outcome: ChunkOutcome, busy: list[JobRow]) -> None:
         """Take in the sends that end within wait_s (None: until one does)."""
-        for future in sends.flights.ended(wait_s):
+        for ended in sends.flights.ended(wait_s):
             if sends.freed_at is None:
                 sends.freed_at = time.monotonic()
             try:
-                flight = future.result()
+                flight = ended.result()
             except Exception as exc:  # a bug or a surprise in a send: the others end first
                 sends.error = sends.error or exc
                 continue

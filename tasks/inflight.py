@@ -8,6 +8,12 @@ session and keeps it from chunk to chunk. Measured against the sandbox at 100 ms
 threads with a session each 75/273/366 calls/s at 8/32/64 in flight, aiohttp 75/267/471 with a
 quarter of the CPU per call; threads keep one client interface for every vendor.
 
+A send is handed to a sender thread through one queue and its outcome comes back through
+another, the chunk's own: no Future, no waiter installed on every send in flight at each
+wait, no semaphore. concurrent.futures' ThreadPoolExecutor and wait() cost about a quarter of
+the chunk runner's own CPU per row (BENCHMARKS.md, issue 11 fourth session); the threads, and
+how they are kept, are the same.
+
 limit 1 sends in the calling thread, as chunks always did.
 """
 
@@ -15,12 +21,25 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Callable, TypeVar
-
-T = TypeVar("T")
+from queue import Empty, SimpleQueue
+from typing import Any, Callable
 
 _local = threading.local()
+
+
+class Ended:
+    """What one call in flight came to: `result()` returns its value or raises its exception."""
+
+    __slots__ = ("_value", "_error")
+
+    def __init__(self, value: Any = None, error: BaseException | None = None) -> None:
+        self._value = value
+        self._error = error
+
+    def result(self) -> Any:
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 class InFlight:
@@ -30,43 +49,77 @@ class InFlight:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         self.limit = limit
-        self._running: set[Future] = set()
+        self.running = 0
+        self._ended: SimpleQueue[Ended] = SimpleQueue()
+        self._senders = _senders(limit) if limit > 1 else None
 
-    @property
-    def running(self) -> int:
-        return len(self._running)
-
-    def submit(self, fn: Callable[..., T], *args) -> Future:
+    def submit(self, fn: Callable[..., Any], *args) -> None:
         if self.running >= self.limit:
             raise RuntimeError("no free place in flight")
-        future = _pool(self.limit).submit(fn, *args) if self.limit > 1 else _run_here(fn, *args)
-        self._running.add(future)
-        return future
+        self.running += 1
+        if self._senders is None:
+            try:
+                self._ended.put(Ended(fn(*args)))
+            except Exception as exc:  # handed to whoever collects it, as from a sender thread
+                self._ended.put(Ended(error=exc))
+        else:
+            self._senders.send(fn, args, self._ended)
 
-    def ended(self, timeout_s: float | None = None) -> list[Future]:
+    def ended(self, timeout_s: float | None = None) -> list[Ended]:
         """The calls that ended, waiting up to timeout_s (None: until one does) when none has."""
-        if not self._running:
+        if not self.running:
             return []
-        done, _ = wait(self._running, timeout=timeout_s, return_when=FIRST_COMPLETED)
-        self._running -= done
-        return list(done)
+        try:
+            done = [self._ended.get(timeout=timeout_s)]
+        except Empty:
+            return []
+        while True:
+            try:
+                done.append(self._ended.get_nowait())
+            except Empty:
+                break
+        self.running -= len(done)
+        return done
 
 
-def _pool(limit: int) -> ThreadPoolExecutor:
+class _Senders:
+    """Up to `limit` sender threads taking calls from one queue, started as calls wait for one
+    and kept while the process lives (their vendor sessions and connections with them)."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._work: SimpleQueue[tuple[Callable[..., Any], tuple, SimpleQueue[Ended]]] = SimpleQueue()
+        self._threads = 0
+
+    def send(self, fn: Callable[..., Any], args: tuple, ended: SimpleQueue[Ended]) -> None:
+        self._work.put((fn, args, ended))
+        # A call nobody took yet and room for a thread: start one (an idle thread that was just
+        # woken may take it first; then the new one waits for the next call, as a pool's would).
+        if self._threads < self._limit and not self._work.empty():
+            self._threads += 1
+            threading.Thread(target=self._serve, name=f"telequeue-send_{self._threads}", daemon=True).start()
+
+    def _serve(self) -> None:
+        work = self._work
+        while True:
+            fn, args, ended = work.get()
+            ended.put(_call(fn, args))
+            del fn, args, ended  # not kept alive while this thread waits
+
+
+def _senders(limit: int) -> _Senders:
     """The sender threads of the calling thread (a worker's pool slot), kept for its next
     chunks so that their vendor sessions, and the connections in them, live on. A forked child
     (prefork) starts its own: the parent's threads are not in it."""
-    pools = _local.__dict__.setdefault("pools", {})
+    pools = _local.__dict__.setdefault("senders", {})
     key = (os.getpid(), limit)
     if key not in pools:
-        pools[key] = ThreadPoolExecutor(limit, thread_name_prefix="telequeue-send")
+        pools[key] = _Senders(limit)
     return pools[key]
 
 
-def _run_here(fn: Callable[..., T], *args) -> Future:
-    future: Future = Future()
+def _call(fn: Callable[..., Any], args: tuple) -> Ended:
     try:
-        future.set_result(fn(*args))
-    except Exception as exc:  # handed to whoever collects the future, as a pool does
-        future.set_exception(exc)
-    return future
+        return Ended(fn(*args))
+    except BaseException as exc:  # handed to whoever collects it (as a pool's future did): the thread lives on
+        return Ended(error=exc)
