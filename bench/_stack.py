@@ -322,8 +322,8 @@ def tree_threads(pid: int, *, children: bool = True) -> dict[int, tuple[str, flo
         switches = dict(line.split(":\t") for line in status.splitlines() if "ctxt_switches" in line)
         threads[tid] = (stat[stat.index("(") + 1:stat.rindex(")")], on_cpu_ns / 1e9,
                         int(switches["voluntary_ctxt_switches"]), int(switches["nonvoluntary_ctxt_switches"]))
-    for child in kids if children else ():
-        threads.update(tree_threads(int(child)))
+    for child in kids if children else ():  # a prefork child's threads: "child MainThread"
+        threads.update({tid: (f"child {name}", *rest) for tid, (name, *rest) in tree_threads(int(child)).items()})
     return threads
 
 

@@ -148,7 +148,8 @@ def threads_by_kind(workers: list, before: dict) -> dict[str, list[float]]:
     for worker in workers:
         after.update(tree_threads(worker.pid))
     names = python_thread_names([w.pid for w in workers])
-    named = {tid: (names.get(tid, name), *rest) for tid, (name, *rest) in after.items()}
+    named = {tid: ((f"child {names[tid]}" if name.startswith("child ") else names[tid]) if tid in names else name, *rest)
+             for tid, (name, *rest) in after.items()}
     return thread_groups({tid: (named.get(tid, v)[0], *v[1:]) for tid, v in before.items()}, named)
 
 
@@ -236,8 +237,6 @@ def run_naive(procs: Procs, sandbox, shape, rows: int, csv_path: Path, timeout_s
         enqueue_s = time.time() - start
         finished = poll(lambda: sandbox.control.stats()["accepted"] >= len(records), timeout_s, 0.05)
         window = measured.stop(rows)
-        # missed: slots a sender reached too late (a busy worker): each costs the row a new slot and claim
-        limiter = {k.decode(): float(v) for k, v in client.hgetall(f"{prefix}limit:ringostat:default:stats").items()}
     finally:
         procs.stop_workers()
         delete_prefix(client, naive_prefix + "naive:")
