@@ -83,28 +83,36 @@ class InFlight:
 
 
 class _Senders:
-    """Up to `limit` sender threads taking calls from one queue, started as calls wait for one
-    and kept while the process lives (their vendor sessions and connections with them)."""
+    """Up to `limit` sender threads taking calls from one queue, started only when no thread is
+    free for a call (as ThreadPoolExecutor does: a new thread is a new vendor session and
+    connection, made while a send waits) and kept while the process lives."""
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
         self._work: SimpleQueue[tuple[Callable[..., Any], tuple, SimpleQueue[Ended]]] = SimpleQueue()
         self._threads = 0
+        #: one entry per thread done with its call and not yet counted on by send(): list.append
+        #: and list.pop are atomic, so this needs no lock
+        self._free: list[None] = []
 
     def send(self, fn: Callable[..., Any], args: tuple, ended: SimpleQueue[Ended]) -> None:
         self._work.put((fn, args, ended))
-        # A call nobody took yet and room for a thread: start one (an idle thread that was just
-        # woken may take it first; then the new one waits for the next call, as a pool's would).
-        if self._threads < self._limit and not self._work.empty():
-            self._threads += 1
-            threading.Thread(target=self._serve, name=f"telequeue-send_{self._threads}", daemon=True).start()
+        try:
+            self._free.pop()  # a thread done with its call takes this one
+        except IndexError:
+            if self._threads < self._limit:
+                self._threads += 1
+                threading.Thread(target=self._serve, name=f"telequeue-send_{self._threads}", daemon=True).start()
 
     def _serve(self) -> None:
-        work = self._work
+        work, free = self._work, self._free
         while True:
             fn, args, ended = work.get()
-            ended.put(_call(fn, args))
-            del fn, args, ended  # not kept alive while this thread waits
+            result = _call(fn, args)
+            # Free before the outcome is out: the next call its chunk sends on it finds this thread.
+            free.append(None)
+            ended.put(result)
+            del fn, args, ended, result  # not kept alive while this thread waits
 
 
 def _senders(limit: int) -> _Senders:
