@@ -85,7 +85,9 @@ class InFlight:
 class _Senders:
     """Up to `limit` sender threads taking calls from one queue, started only when no thread is
     free for a call (as ThreadPoolExecutor does: a new thread is a new vendor session and
-    connection, made while a send waits) and kept while the process lives."""
+    connection, made while a send waits) and kept while the process lives. They are daemon
+    threads: a worker's warm shutdown waits for its chunks, which wait for their sends; a
+    process that exits otherwise leaves its rows' claims to run out, as a killed worker does."""
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
