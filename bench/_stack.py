@@ -308,6 +308,48 @@ def tree_cpu_s(pid: int) -> float:
     return total
 
 
+def tree_threads(pid: int, *, children: bool = True) -> dict[int, tuple[str, float, int, int]]:
+    """Per thread of a process and (unless children=False) its live descendants: (name, CPU seconds, voluntary and
+    involuntary context switches), from /proc, keyed by thread id. Threads that end between two
+    readings are missed; a worker's pool and sender threads live as long as it does."""
+    threads: dict[int, tuple[str, float, int, int]] = {}
+    try:
+        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return threads
+    for tid in tids:
+        try:
+            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+            status = Path(f"/proc/{pid}/task/{tid}/status").read_text()
+            # ns on the CPU: stat's utime + stime are in clock ticks (10 ms), too coarse per thread
+            on_cpu_ns = int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+        except OSError:
+            continue
+        switches = dict(line.split(":\t") for line in status.splitlines() if "ctxt_switches" in line)
+        threads[tid] = (stat[stat.index("(") + 1:stat.rindex(")")], on_cpu_ns / 1e9,
+                        int(switches["voluntary_ctxt_switches"]), int(switches["nonvoluntary_ctxt_switches"]))
+    for child in kids if children else ():  # a prefork child's threads: "child MainThread"
+        threads.update({tid: (f"child {name}", *rest) for tid, (name, *rest) in tree_threads(int(child)).items()})
+    return threads
+
+
+def thread_groups(before: dict, after: dict) -> dict[str, list[float]]:
+    """What tree_threads() readings differ by, summed per kind of thread (the name without its
+    number: `telequeue-send_12` -> `telequeue-send`): [CPU s, voluntary, involuntary switches, threads]."""
+    import re
+
+    groups: dict[str, list[float]] = {}
+    for tid, (name, cpu, vol, nonvol) in after.items():
+        _, cpu0, vol0, nonvol0 = before.get(tid, (name, 0.0, 0, 0))
+        group = groups.setdefault(re.sub(r"[-_]?\d+$", "", name) or name, [0.0, 0, 0, 0])
+        group[0] += cpu - cpu0
+        group[1] += vol - vol0
+        group[2] += nonvol - nonvol0
+        group[3] += 1
+    return groups
+
+
 def ensure_contacts(rows: int, *, bad_share: float = 0.0, dup_share: float = 0.0, seed: int = 1) -> Path:
     """A generated contacts CSV under bench/out/, made once per (rows, shares, seed)."""
     OUT.mkdir(parents=True, exist_ok=True)

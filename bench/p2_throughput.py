@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _stack import (  # noqa: E402
     CAMPAIGN_ID, LOGS, OUT, PY, ROOT, Procs, delete_prefix, ensure_contacts, exit_on_sigterm, git_state, load_now,
     load_text, machine, machine_busy_s, naive_env, parse_env, poll, redis_client, redis_cpu_s, telequeue_client,
-    telequeue_env, tree_cpu_s, unique_prefix, wait_quiet, wait_workers, write_result,
+    telequeue_env, thread_groups, tree_cpu_s, tree_threads, unique_prefix, wait_quiet, wait_workers, write_result,
 )
 
 TARGET_CALLS_S = 2000.0
@@ -98,6 +98,7 @@ def _own_cpu_s() -> float:
 
 QUIET_WAIT_S = 20.0  # --quiet-wait
 PROFILE_WITH: str | None = None  # a py-spy binary when --profile is given
+THREAD_NAMES_WITH: str | None = None  # a py-spy binary when --thread-names is given
 EXTRA_ENV: dict[str, str] = {}  # --env KEY=VALUE: settings for the telequeue workers and CLI
 
 
@@ -129,6 +130,29 @@ def stop_profilers(spies: list) -> None:
             spy.wait()
 
 
+def python_thread_names(pids: list[int]) -> dict[int, str]:
+    """Thread id -> Python thread name, from `py-spy dump` (Python 3.11 does not name OS threads)."""
+    names: dict[int, str] = {}
+    if not THREAD_NAMES_WITH:
+        return names
+    for pid in pids:
+        dump = subprocess.run([THREAD_NAMES_WITH, "dump", "--subprocesses", "--pid", str(pid)],
+                              capture_output=True, text=True, timeout=60).stdout
+        names.update((int(tid), name) for tid, name in re.findall(r'^Thread (\d+) \(\w+\): "(.*)"', dump, re.M))
+    return names
+
+
+def threads_by_kind(workers: list, before: dict) -> dict[str, list[float]]:
+    """CPU and context switches of the workers' threads since `before`, per kind of thread."""
+    after: dict = {}
+    for worker in workers:
+        after.update(tree_threads(worker.pid))
+    names = python_thread_names([w.pid for w in workers])
+    named = {tid: ((f"child {names[tid]}" if name.startswith("child ") else names[tid]) if tid in names else name, *rest)
+             for tid, (name, *rest) in after.items()}
+    return thread_groups({tid: (named.get(tid, v)[0], *v[1:]) for tid, v in before.items()}, named)
+
+
 def sandbox_window(sandbox, n: int) -> dict:
     stats = sandbox.control.stats()
     rows = sandbox.control.rows(project=None, campaign=CAMPAIGN_ID)
@@ -147,6 +171,9 @@ class Measured:
         self._sandbox, self._workers = sandbox, workers
         self._sandbox_cpu_before = tree_cpu_s(sandbox.pid)
         self._worker_cpu_before = sum(tree_cpu_s(w.pid) for w in workers)
+        self._threads_before: dict = {}
+        for worker in workers:
+            self._threads_before.update(tree_threads(worker.pid))
         self.load = Load(client)
         self._spies = start_profilers(procs, workers, tag)
 
@@ -154,6 +181,7 @@ class Measured:
         """Take the CPU figures, end the load sampling and profiles; returns the sandbox's window."""
         self.worker_cpu = sum(tree_cpu_s(w.pid) for w in self._workers) - self._worker_cpu_before
         self.sandbox_cpu = tree_cpu_s(self._sandbox.pid) - self._sandbox_cpu_before
+        self.threads = threads_by_kind(self._workers, self._threads_before)
         self.load.stop(self.worker_cpu + self.sandbox_cpu)
         window = sandbox_window(self._sandbox, rows)
         stop_profilers(self._spies)
@@ -188,7 +216,7 @@ def run_telequeue(procs: Procs, sandbox, shape, rows: int, csv_path: Path, timeo
     return summarize("telequeue", rows, start, end, finished, window, measured.worker_cpu, measured.sandbox_cpu,
                      extra={**measured.load.result, "busy_share_before": round(measured.idle_before, 3), "cli_wall_s": round(cli_s, 2), "delivered": status.delivered,
                             "failed": status.failed, "job_state": status.state,
-                            "limiter_stats": limiter})
+                            "limiter_stats": limiter, "threads": measured.threads})
 
 
 def run_naive(procs: Procs, sandbox, shape, rows: int, csv_path: Path, timeout_s: float, naive_prefix: str) -> dict:
@@ -209,14 +237,12 @@ def run_naive(procs: Procs, sandbox, shape, rows: int, csv_path: Path, timeout_s
         enqueue_s = time.time() - start
         finished = poll(lambda: sandbox.control.stats()["accepted"] >= len(records), timeout_s, 0.05)
         window = measured.stop(rows)
-        # missed: slots a sender reached too late (a busy worker): each costs the row a new slot and claim
-        limiter = {k.decode(): float(v) for k, v in client.hgetall(f"{prefix}limit:ringostat:default:stats").items()}
     finally:
         procs.stop_workers()
         delete_prefix(client, naive_prefix + "naive:")
     end = window["last_t"] if finished and window["last_t"] else time.time()
     return summarize("naive", rows, start, end, finished, window, measured.worker_cpu, measured.sandbox_cpu,
-                     extra={**measured.load.result, "busy_share_before": round(measured.idle_before, 3), "enqueue_s": round(enqueue_s, 2), "enqueue_per_s": round(len(records) / enqueue_s)})
+                     extra={**measured.load.result, "threads": measured.threads, "busy_share_before": round(measured.idle_before, 3), "enqueue_s": round(enqueue_s, 2), "enqueue_per_s": round(len(records) / enqueue_s)})
 
 
 def summarize(kind, rows, start, end, finished, window, worker_cpu, sandbox_cpu, extra) -> dict:
@@ -255,11 +281,14 @@ def main() -> int:
                         help="before each run, wait up to this many seconds for the machine to be idle (shared box)")
     parser.add_argument("--env", action="append", metavar="KEY=VALUE",
                         help="a setting for the telequeue workers and CLI (repeatable)")
+    parser.add_argument("--thread-names", metavar="PY_SPY", help="py-spy binary: name the workers' threads "
+                        "(py-spy dump at the end) in the CPU and context switches printed per kind of thread")
     parser.add_argument("--profile", metavar="PY_SPY", help="py-spy binary: profile the workers of each run "
                         "into bench/out/profiles/ (summarise with bench/_flame.py)")
     args = parser.parse_args()
-    global PROFILE_WITH, QUIET_WAIT_S, EXTRA_ENV
+    global PROFILE_WITH, QUIET_WAIT_S, EXTRA_ENV, THREAD_NAMES_WITH
     PROFILE_WITH = args.profile
+    THREAD_NAMES_WITH = args.thread_names
     EXTRA_ENV = parse_env(args.env)
     QUIET_WAIT_S = args.quiet_wait
     shapes = [parse_shape(s) for s in args.shapes.split(",")]
@@ -307,6 +336,12 @@ def print_run(shape: str, r: dict) -> None:
           f"statuses {r['status_counts']}; {load_text(r['load_at_end'])} at the end)"
           f"{'; limiter ' + str(r['limiter_stats']) if r.get('limiter_stats') else ''}"
           f"{'' if r['kind'] == 'naive' else ' ' + mark}{note}")
+    rows = r["accepted"] or 1
+    switches = sum(g[1] + g[2] for g in r["threads"].values())
+    print(f"  {'':14} context switches {switches / rows:.1f}/row; per kind of thread: CPU µs/row, switches/row "
+          f"voluntary + involuntary (threads): " + "; ".join(
+              f"{kind} {1e6 * cpu / rows:.0f}, {vol / rows:.2f} + {nonvol / rows:.2f} ({n})"
+              for kind, (cpu, vol, nonvol, n) in sorted(r["threads"].items(), key=lambda kv: -kv[1][0])))
 
 
 def save(args, results: dict) -> None:

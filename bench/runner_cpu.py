@@ -4,6 +4,7 @@ and RingostatClient against a loopback sandbox.
     python bench/runner_cpu.py 8        # rows in flight; 30 chunks of 100 rows (the first a warm-up)
     python bench/runner_cpu.py 1 20
     python bench/runner_cpu.py 8 16 1000   # a third number: the limiter's LATE_FLOOR_S (see below)
+    python bench/runner_cpu.py 8 40 --slots 8   # 8 chunks at once, as a `-P threads -c 8` worker runs them
 
 Instructions per row, which the shared machine's load does not move (CPU time here varies by
 ±30 % between runs at a load of 3-4): two runs under callgrind, where every sender wakes late,
@@ -30,7 +31,8 @@ sys.path[:0] = [str(ROOT / "bench"), str(ROOT)]
 
 from pydantic import SecretStr  # noqa: E402
 
-from _stack import AUTH_KEY, PROJECT_ID, Procs, delete_prefix, redis_client, unique_prefix  # noqa: E402
+from _stack import (AUTH_KEY, PROJECT_ID, Procs, delete_prefix, redis_client, thread_groups, tree_threads,  # noqa: E402
+                    unique_prefix)
 from tasks.chunk_runner import ChunkRunner, JobRow  # noqa: E402
 from tasks.retry import RetryPolicy  # noqa: E402
 from tests.support.scripted import job_with_rows  # noqa: E402
@@ -49,11 +51,25 @@ def counted(obj, name: str, counts: Counter) -> None:
     setattr(obj, name, call)
 
 
+def threads_now() -> dict:
+    """This process's threads (tree_threads) under their Python names."""
+    import os
+
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    return {tid: (names.get(tid, name), *rest) for tid, (name, *rest) in tree_threads(os.getpid(), children=False).items()}
+
+
 def main() -> None:
-    in_flight = int(sys.argv[1])
-    chunks = int(sys.argv[2]) if len(sys.argv) > 2 else 30
-    if len(sys.argv) > 3:
-        limiter_module.LATE_FLOOR_S = float(sys.argv[3])
+    args = sys.argv[1:]
+    slots = 1
+    if "--slots" in args:  # pool slots: threads each running chunks, as a `-P threads -c N` worker does
+        at = args.index("--slots")
+        slots = int(args[at + 1])
+        del args[at:at + 2]
+    in_flight = int(args[0])
+    chunks = int(args[1]) if len(args) > 1 else 30
+    if len(args) > 2:
+        limiter_module.LATE_FLOOR_S = float(args[2])
     procs, r, prefix = Procs(), redis_client(), unique_prefix("runnercpu")
     try:
         box = procs.sandbox()
@@ -78,13 +94,29 @@ def main() -> None:
                              send=lambda row: client().add_campaign_row(456, row.fields["phone"], ""),
                              in_flight=in_flight)
         runner.run(rows[:100])  # warm-up: connections, scripts loaded
-        cpu0, wall0 = time.process_time(), time.perf_counter()
-        delivered = sum(runner.run(rows[100 * i:100 * (i + 1)]).delivered for i in range(1, chunks))
+        r.delete(prefix + "stats")
+        cpu0, wall0, threads0 = time.process_time(), time.perf_counter(), threads_now()
+        # (CPU is taken at the end, so a slot pool's shutdown is in it: a few threads' exits)
+        if slots == 1:
+            delivered = sum(runner.run(rows[100 * i:100 * (i + 1)]).delivered for i in range(1, chunks))
+            threads1 = threads_now()
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+            pool = ThreadPoolExecutor(slots, thread_name_prefix="slot")
+            delivered = sum(pool.map(lambda i: runner.run(rows[100 * i:100 * (i + 1)]).delivered, range(1, chunks)))
+            threads1 = threads_now()  # before the slots end: their sender threads end with them
+            pool.shutdown()
         n = 100 * (chunks - 1)
+        groups = thread_groups(threads0, threads1)
         calls = ", ".join(f"{name} {count / (n + 100):.2f}/row" for name, count in counts.items())
-        print(f"rows in flight {in_flight}: {delivered}/{n} delivered, CPU "
+        calls += f", missed {int(r.hget(prefix + 'stats', 'missed') or 0) / n:.2f}/row"
+        print(f"rows in flight {in_flight} x {slots} slots: {delivered}/{n} delivered, CPU "
               f"{(time.process_time() - cpu0) / n * 1e3:.3f} ms/row, {n / (time.perf_counter() - wall0):.0f} rows/s, "
               f"{calls}")
+        print(f"context switches {sum(g[1] + g[2] for g in groups.values()) / n:.1f}/row; per kind of thread: CPU "
+              f"µs/row, switches/row voluntary + involuntary (threads): " + "; ".join(
+                  f"{kind} {1e6 * cpu / n:.0f}, {vol / n:.2f} + {nonvol / n:.2f} ({count})"
+                  for kind, (cpu, vol, nonvol, count) in sorted(groups.items(), key=lambda kv: -kv[1][0])))
     finally:
         procs.stop_all()
         delete_prefix(r, prefix)
