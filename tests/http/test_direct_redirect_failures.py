@@ -7,21 +7,11 @@ from __future__ import annotations
 import socket
 
 import pytest
-import urllib3
 
 from tests.support.raw_http import RawServer
 from vendors import errors
 from vendors.deadline_adapter import DeadlineAdapter
 from vendors.http import VendorHttp, new_session
-
-
-@pytest.fixture
-def urllib3_calls(monkeypatch) -> list[str]:
-    calls: list[str] = []
-    urlopen = urllib3.connectionpool.HTTPConnectionPool.urlopen
-    monkeypatch.setattr(urllib3.connectionpool.HTTPConnectionPool, "urlopen",
-                        lambda pool, method, url, *a, **k: calls.append(url) or urlopen(pool, method, url, *a, **k))
-    return calls
 
 
 def refused_url() -> str:

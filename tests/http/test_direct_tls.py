@@ -65,15 +65,6 @@ def cn_only_vendor(tmp_path_factory):
 
 
 @pytest.fixture
-def urllib3_calls(monkeypatch) -> list[str]:
-    calls: list[str] = []
-    urlopen = urllib3.connectionpool.HTTPConnectionPool.urlopen
-    monkeypatch.setattr(urllib3.connectionpool.HTTPConnectionPool, "urlopen",
-                        lambda pool, method, url, *a, **k: calls.append(url) or urlopen(pool, method, url, *a, **k))
-    return calls
-
-
-@pytest.fixture
 def trusting(monkeypatch, tls_vendor):
     """requests' CA bundle replaced by the test server's certificate."""
     monkeypatch.setattr(direct, "DEFAULT_CA_BUNDLE_PATH", tls_vendor[1])

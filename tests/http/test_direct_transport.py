@@ -21,20 +21,6 @@ from vendors.http import VendorHttp, new_session
 HEADERS = {"Auth-key": "k-123", "x-project-id": "77", "Content-Type": "application/json"}
 
 
-@pytest.fixture
-def urllib3_calls(monkeypatch) -> list[str]:
-    """The URLs urllib3's pools were asked to open during the test."""
-    calls: list[str] = []
-    urlopen = urllib3.connectionpool.HTTPConnectionPool.urlopen
-
-    def counted(pool, method, url, *args, **kwargs):
-        calls.append(url)
-        return urlopen(pool, method, url, *args, **kwargs)
-
-    monkeypatch.setattr(urllib3.connectionpool.HTTPConnectionPool, "urlopen", counted)
-    return calls
-
-
 def over_urllib3(session: requests.Session) -> requests.Session:
     """The session as it was before the lean transport: DeadlineAdapter mounted."""
     adapter = DeadlineAdapter(max_retries=0)
