@@ -5,6 +5,7 @@ http.client, not urllib3, with the bytes urllib3 would send, and everything abov
 from __future__ import annotations
 
 import gzip
+import http.client
 import json
 import threading
 
@@ -54,6 +55,21 @@ def test_the_bytes_sent_are_those_urllib3_sends(raw, call):
     # Then the vendor got the same bytes, head and body
     lean, urllib3_sent = raw.received
     assert lean == urllib3_sent
+
+
+def test_a_request_head_and_body_go_out_in_one_write(raw, monkeypatch):
+    # Given every write http.client makes counted, with what it wrote
+    writes: list[bytes] = []
+    send = http.client.HTTPConnection.send
+    monkeypatch.setattr(http.client.HTTPConnection, "send", lambda conn, data: writes.append(data) or send(conn, data))
+    http_ = VendorHttp("test", base_url=raw.url, session=new_session(base_url=raw.url), headers=HEADERS)
+    # When two calls with a body and one without are made
+    http_.request("POST", "/rows", json={"n": 1})
+    http_.request("POST", "/rows", json={"n": 2})
+    http_.request("GET", "/rows")
+    # Then each request, head and body, was one write, and the vendor got those bytes
+    assert len(writes) == 3 and writes == raw.received
+    assert writes[0].endswith(b'{"n": 1}') and writes[2].endswith(b"\r\n\r\n")
 
 
 def test_settings_the_lean_transport_cannot_keep_go_through_urllib3(raw, urllib3_calls):
