@@ -61,8 +61,8 @@ class _OneWrite:
     """http.client writes a request's head and its body with a send() each: two system calls,
     each (the socket having a timeout) a poll and a send that hand the interpreter lock over,
     and for a small body two TCP segments. Held here and written with one send by `write_held`,
-    the same bytes go out in one: about a tenth of a bulk row's worker CPU (BENCHMARKS.md,
-    issue 11, fourth session: "one write a request")."""
+    the same bytes go out in one: one context switch fewer a row in a prefork worker with 32
+    rows in flight (BENCHMARKS.md, issue 11, fourth session: "One write a request")."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
