@@ -61,7 +61,7 @@ def sentinel_redis():
     try:
         master_port, master = start_redis_node()
         procs.append(master)
-        _, replica = start_redis_node("--replicaof", "127.0.0.1", str(master_port))
+        replica_port, replica = start_redis_node("--replicaof", "127.0.0.1", str(master_port))
         procs.append(replica)
         sentinel_ports = []
         for _ in range(3):
@@ -70,13 +70,18 @@ def sentinel_redis():
             sentinel_ports.append(port)
 
         def settled() -> bool:
+            # The replica holds the master's data only once its first sync is done: Redis 7 waits
+            # repl-diskless-sync-delay (5 s) before it sends it, and a replica promoted before that
+            # is empty (the job, its ledger and the broker's queues lost with the master).
+            if redis.Redis(port=replica_port).info("replication").get("master_link_status") != "up":
+                return False
             for port in sentinel_ports:
                 s = redis.Redis(port=port, decode_responses=True)
                 if len(s.sentinel_slaves(MASTER)) < 1 or len(s.sentinel_sentinels(MASTER)) < 2:
                     return False
             return True
 
-        devstack.wait_until(settled, 30, "the Sentinels to know the replica and each other", interval_s=0.3)
+        devstack.wait_until(settled, 30, "the replica in sync and the Sentinels to know it and each other", interval_s=0.3)
         url = ";".join(f"sentinel://127.0.0.1:{port}/0" for port in sentinel_ports)
         yield master_port, master, url, sentinel_ports[0]
     finally:
