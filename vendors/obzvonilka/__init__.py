@@ -10,8 +10,9 @@ of this package is its models and its name (BENCHMARKS.md, "Issue 11, fourth ses
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from vendors.lazy import lazy_names
 
 from .models import Contact, ContactBase, ContactFields, User
 
@@ -25,15 +26,11 @@ if TYPE_CHECKING:
     )
 
 #: the names that live in the client module
-_CLIENT_NAMES = frozenset(("API_KEY_HEADER", "BASE_PATH", "BASES_PATH", "CONTACT_PATH", "CONTACTS_PATH",
-                           "FIND_BY_EXTERNAL_PATH", "USER_PATH", "USERS_PATH", "ObzvonilkaClient"))
+_CLIENT_NAMES = dict.fromkeys(("API_KEY_HEADER", "BASE_PATH", "BASES_PATH", "CONTACT_PATH", "CONTACTS_PATH",
+                               "FIND_BY_EXTERNAL_PATH", "USER_PATH", "USERS_PATH", "ObzvonilkaClient"), ".client")
 
-
-def __getattr__(name: str) -> Any:
-    # lazy: the client imports requests, which a load's checks never need (module docstring)
-    if name not in _CLIENT_NAMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(".client", __name__), name)
+# lazy: the client imports requests, which a load's checks never need (module docstring)
+__getattr__ = lazy_names(__name__, _CLIENT_NAMES)
 
 
 __all__ = [

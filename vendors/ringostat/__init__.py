@@ -11,8 +11,9 @@ of this package is its models and limits (BENCHMARKS.md, "Issue 11, third sessio
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from vendors.lazy import lazy_names
 
 from .models import (
     FIO_MAX_CHARS, MAX_TEXT_CHARS, CampaignRow, Contact, ContactDirection, ContactsSync, Organization, OrganizationsSync,
@@ -29,12 +30,8 @@ _CLIENT_NAMES = {
     **dict.fromkeys(("CONTACTS_SYNC_PATH", "ORGANIZATIONS_SYNC_PATH", "MiniCrmClient", "RingostatApi"), ".minicrm"),
 }
 
-
-def __getattr__(name: str) -> Any:
-    # lazy: the clients import requests, which a load's checks never need (module docstring)
-    if name not in _CLIENT_NAMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_CLIENT_NAMES[name], __name__), name)
+# lazy: the clients import requests, which a load's checks never need (module docstring)
+__getattr__ = lazy_names(__name__, _CLIENT_NAMES)
 
 
 __all__ = [
