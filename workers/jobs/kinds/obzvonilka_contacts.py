@@ -73,10 +73,10 @@ def load_contacts_csv(
     vendor_account(VENDOR, account)  # an unknown account fails before the file is even opened
     region = _region(region or get_settings().default_region)
     with read_table(path, columns=COLUMNS, required=REQUIRED) as records:
+        source = file_source(path, file_name=file_name, region=region)
         return start_job(JOB_KIND, validate_upserts(records, region=region), account=account,
-                         target=f"contact base {base_id} from {file_name or Path(path).name}",
-                         params={"base_id": base_id}, publish=publish, on_created=on_created,
-                         on_progress=on_progress, source=file_source(path, file_name=file_name, region=region),
+                         target=f"contact base {base_id} from {source['file']}", params={"base_id": base_id},
+                         publish=publish, on_created=on_created, on_progress=on_progress, source=source,
                          resume=resume)
 
 

@@ -57,9 +57,9 @@ def load_campaign_csv(
     # read_csv checks the header at once: an unusable file fails before any job exists
     with read_csv(path, phone_column=phone_column, name_column=name_column) as records:
         rows = validate_contacts(records, region=region)
-        target = f"campaign {campaign_id} from {file_name or Path(path).name}"
         source = file_source(path, file_name=file_name, region=region, phone_column=phone_column,
                              name_column=name_column)
+        target = f"campaign {campaign_id} from {source['file']}"
         return _load(rows, campaign_id, account, target, on_created, on_progress, publish, source=source,
                      resume=resume)
 

@@ -102,8 +102,9 @@ def load_contacts_file(
         raise ValueError(f"batch size must be 1..{MAX_BATCH_SIZE}, got {batch_size}")
     project_id = project_of(account)  # an unknown account fails before the file is even opened
     with open_contacts(path, project_id=project_id) as items:
-        return _load(items, account, batch_size, f"contacts from {file_name or Path(path).name}", on_created,
-                     on_progress, publish=publish, source=file_source(path, file_name=file_name), resume=resume)
+        source = file_source(path, file_name=file_name)
+        return _load(items, account, batch_size, f"contacts from {source['file']}", on_created, on_progress,
+                     publish=publish, source=source, resume=resume)
 
 
 def project_of(account: str) -> int:
