@@ -117,12 +117,17 @@ def follow_handed_over(job_id: str, *, timeout_s: float | None = None) -> int:
             warn_if_no_worker(job_id)
             status = progress.follow(store(), job_id, console(), timeout_s=timeout_s)
         except KeyboardInterrupt:
-            console().print(f"\nstopped following; job {job_id} goes on: "
-                          f"telequeue job follow {job_id} | job pause/cancel {job_id}", soft_wrap=True)
+            stopped_following(job_id)
             raise typer.Exit(130) from None
         finish(status)
 
     return guarded(follow)
+
+
+def stopped_following(job_id: str, still: str = "") -> None:
+    """Ctrl-C stops a load's progress bar, not its job: say so, and how to reach it again."""
+    console().print(f"\nstopped following; job {job_id} goes on{still}: "
+                  f"telequeue job follow {job_id} | job pause/cancel {job_id}", soft_wrap=True)
 
 
 VIA_HELP = ("hand the file to the running loader at URL (Flower, its /api/jobs), which reads and enqueues it: the "
@@ -209,9 +214,7 @@ def run_load(start, *, detach: bool = False, timeout: float | None = None):
                                      timeout_s=timeout)
         except KeyboardInterrupt:
             # Ctrl-C stops the progress bar, not the job: say so, and how to reach it again.
-            still = "" if producing.done() else " (the rest of the file is enqueued first)"
-            console().print(f"\nstopped following; job {job['id']} goes on{still}: "
-                          f"telequeue job follow {job['id']} | job pause/cancel {job['id']}", soft_wrap=True)
+            stopped_following(job["id"], "" if producing.done() else " (the rest of the file is enqueued first)")
             producing.result()
             raise typer.Exit(130) from None
         _raise_load_error(producing, job["id"])
