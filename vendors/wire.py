@@ -1,0 +1,162 @@
+"""HTTP/1.1 on the wire for the lean transport (vendors/direct.py): a request's bytes, and its
+answer parsed by httptools (llhttp, the parser Node.js uses) as it is read off the socket.
+
+http.client did both at ~150 Python calls a call (its `email` header parser alone 92); here a
+request is one string checked by one regular expression, and an answer is a few callbacks from
+C. What http.client checked is checked here too, a little more strictly: no control character
+in the method, path, header names or values (no header injection), a head of at most
+`MAX_HEAD_BYTES` and `MAX_HEADERS`, and an answer that is not HTTP/1.x, or ends before it is
+complete, is `Malformed`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+
+from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
+
+#: a head (status line and headers, informational answers before it included) longer than this
+#: is refused, so a hostile vendor cannot make a worker hold unbounded headers (http.client:
+#: 65,536 bytes a line, 100 headers)
+MAX_HEAD_BYTES = 65_536
+MAX_HEADERS = 100
+
+#: methods whose request without a body still says Content-Length: 0 (as http.client does)
+_EXPECTING_BODY = frozenset({"PATCH", "POST", "PUT"})
+
+#: a request line and its headers, nothing else: method and path without a space or control
+#: character, header names as RFC 9110 tokens, values without a control character but tab (so no
+#: CR or LF, which would start a header or a request of the caller's choosing)
+_HEAD = re.compile(r"[^\x00-\x20\x7f]+ [^\x00-\x20\x7f]+ HTTP/1\.1"
+                   r"(?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+: [^\x00-\x08\x0a-\x1f\x7f]*)*")
+
+
+class Malformed(Exception):
+    """The answer is not one HTTP/1.x answer, or ended (or grew) before it was complete."""
+
+
+def request_bytes(method: str, path: str, host: str, headers: Mapping[str, str | bytes],
+                  body: bytes | None) -> bytes:
+    """The request as http.client would write it: request line; Host (`host`) and
+    `Accept-Encoding: identity` unless given; Content-Length unless given (or Transfer-Encoding);
+    the headers in their order; the body. ValueError (nothing to send) for a request line or
+    header HTTP forbids; UnicodeEncodeError for a header beyond latin-1, as http.client."""
+    given = {name.lower() for name in headers}
+    lines = [f"{method} {path} HTTP/1.1"]
+    if "host" not in given:
+        lines.append(f"Host: {host}")
+    if "accept-encoding" not in given:
+        lines.append("Accept-Encoding: identity")
+    if "content-length" not in given and "transfer-encoding" not in given:
+        if body is not None:
+            lines.append(f"Content-Length: {len(body)}")
+        elif method.upper() in _EXPECTING_BODY:
+            lines.append("Content-Length: 0")
+    for name, value in headers.items():
+        lines.append(f"{name}: {value.decode('latin-1') if isinstance(value, bytes) else value}")
+    head = "\r\n".join(lines)
+    if _HEAD.fullmatch(head) is None:  # the header's value is not named: it may be a credential
+        raise ValueError("the request line or a header holds a character HTTP forbids there "
+                         "(a control character, CR or LF, or a name that is not a token)")
+    data = (head + "\r\n\r\n").encode("latin-1")
+    return data + body if body else data
+
+
+class Answer:
+    """An answer read whole: `reusable` when the connection may carry another request."""
+
+    __slots__ = ("status", "reason", "version", "headers", "body", "reusable")
+
+    def __init__(self, status: int, reason: str, version: int, headers: list[tuple[str, str]], body: bytes,
+                 reusable: bool) -> None:
+        self.status, self.reason, self.version = status, reason, version
+        self.headers, self.body, self.reusable = headers, body, reusable
+
+
+def read_answer(read_into: Callable[[memoryview], int], buffer: memoryview) -> Answer:
+    """Read one answer through `read_into(buffer)` (a socket's recv_into: 0 at end of file)."""
+    reading = _Reading()
+    parser = HttpResponseParser(reading)
+    reading.parser = parser
+    try:
+        received = 0
+        while not reading.complete:
+            count = read_into(buffer)
+            if not count:
+                reading.end_of_file()
+                break
+            received += count
+            try:
+                parser.feed_data(buffer[:count])
+            except (HttpParserError, HttpParserUpgrade) as exc:
+                if isinstance(exc.__context__, Malformed):  # raised by a callback below
+                    raise exc.__context__ from None
+                if not reading.complete:
+                    raise Malformed(f"not an HTTP answer: {exc}") from None
+                reading.keep_alive = False  # bytes after the answer: the connection is out of step
+            if not reading.head_done and received > MAX_HEAD_BYTES:
+                raise Malformed(f"an answer's head longer than {MAX_HEAD_BYTES} bytes")
+    finally:
+        reading.parser = None  # the parser holds the reading's methods: no cycle left to the collector
+    return reading.answer()
+
+
+class _Extra(Exception):
+    """Bytes after the answer: the start of a second one nobody asked for."""
+
+
+class _Reading:
+    """httptools' callbacks: one answer's parts, informational (1xx) answers before it skipped."""
+
+    def __init__(self) -> None:
+        self.parser: HttpResponseParser | None = None
+        self.complete = self.head_done = self.keep_alive = False
+        self._start()
+
+    def _start(self) -> None:
+        self.status, self.reason, self.version = 0, b"", 11
+        self.headers: list[tuple[str, str]] = []
+        self.body: list[bytes] = []
+        self.head_done = False
+
+    def on_message_begin(self) -> None:
+        if self.complete:
+            raise _Extra()  # stops the parser: nothing of a second answer is taken for this one
+
+    def on_status(self, reason: bytes) -> None:
+        self.reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if len(self.headers) == MAX_HEADERS:
+            raise Malformed(f"an answer with more than {MAX_HEADERS} headers")
+        self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+
+    def on_headers_complete(self) -> None:
+        self.head_done = True
+        self.status = self.parser.get_status_code()
+        self.version = 10 if self.parser.get_http_version() == "1.0" else 11
+
+    def on_body(self, data: bytes) -> None:
+        self.body.append(data)
+
+    def on_message_complete(self) -> None:
+        if self.status < 200:  # 100 Continue, 102, 103: the answer comes after (101 fails as an upgrade)
+            self._start()
+            return
+        self.complete = True
+        self.keep_alive = self.parser.should_keep_alive()
+
+    def end_of_file(self) -> None:
+        """The vendor closed: complete only for an answer whose body runs until the close."""
+        names = {name.lower() for name, _ in self.headers}
+        if not self.head_done or "content-length" in names or "transfer-encoding" in names:
+            raise Malformed("the connection closed before the answer was complete")
+        self.complete, self.keep_alive = True, False
+
+    def answer(self) -> Answer:
+        return Answer(self.status, self.reason.decode("latin-1").strip(), self.version, self.headers,
+                      b"".join(self.body), self.keep_alive)
+
+
+__all__ = ["MAX_HEADERS", "MAX_HEAD_BYTES", "Answer", "Malformed", "read_answer", "request_bytes"]
