@@ -56,7 +56,9 @@ def request_bytes(method: str, path: str, host: str, headers: Mapping[str, str |
     for name, value in headers.items():
         lines.append(f"{name}: {value.decode('latin-1') if isinstance(value, bytes) else value}")
     head = "\r\n".join(lines)
-    if _HEAD.fullmatch(head) is None:  # the header's value is not named: it may be a credential
+    # One line a header (a CR LF inside one would look like a header of its own to the pattern),
+    # and each as HTTP allows. The offending value is not named: it may be a credential.
+    if head.count("\n") != len(lines) - 1 or _HEAD.fullmatch(head) is None:
         raise ValueError("the request line or a header holds a character HTTP forbids there "
                          "(a control character, CR or LF, or a name that is not a token)")
     data = (head + "\r\n\r\n").encode("latin-1")
