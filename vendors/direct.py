@@ -1,17 +1,20 @@
-"""The lean transport: a prepared request sent over a kept-alive `http.client` connection.
+"""The lean transport: a prepared request sent over a kept-alive connection of its own.
 
 One call through requests' HTTPAdapter and urllib3 costs ~1.4 M instructions, most of it in
-urllib3's pool and response machinery; `http.client` underneath does the actual exchange for
-a fraction of that. `DirectAdapter`, the `DeadlineAdapter` that `vendors.http.new_session`
-mounts, sends a request this way when it can serve it exactly as urllib3 would (`serves`), and
-through urllib3 (`DeadlineAdapter.send`) otherwise. Everything above the adapter
-(preparing, `Session.send`'s cookies, redirects and hooks, `CredentialSafeSession`) is still
-requests' own code, and the answer is still a `requests.Response` built by the adapter's own
+urllib3's pool and response machinery. `DirectAdapter`, the `DeadlineAdapter` that
+`vendors.http.new_session` mounts, sends a request this way when it can serve it exactly as
+urllib3 would (`serves`), and through urllib3 (`DeadlineAdapter.send`) otherwise. The
+connection is http.client's for connecting (TCP, TLS) only: the request's bytes are written in
+one `sendall` and the answer parsed by httptools as it is read (vendors/wire.py), where
+http.client's putheader, email header parser and socket files took ~150 Python calls a call
+(BENCHMARKS.md, issue 11, fifth session). Everything above the adapter (preparing,
+`Session.send`'s cookies, redirects and hooks, `CredentialSafeSession`) is still requests' own
+code, and the answer is still a `requests.Response` built by the adapter's own
 `build_response` around a `urllib3.HTTPResponse` (same headers, decoding, cookies, `raw`).
 
 Kept as urllib3 keeps it:
-- the total deadline: the connection classes are `Bounded` (every write and read waits at
-  most what is left of `vendors.deadline.within`); connect and read timeouts as given;
+- the total deadline: as with `vendors.deadline_adapter.Bounded`, every write and read waits
+  at most what is left of `vendors.deadline.within`; connect and read timeouts as given;
 - `vendors.deadline.check_start()` before a connection is taken or made;
 - failures come out as the exceptions requests raises for the same event (`_mapped`), so
   `vendors.http.within_deadline` classes them the same way: never connected (refused, name
@@ -225,7 +228,7 @@ class DirectConnections:
             except IndexError:  # another thread took the last one
                 break
             if conn.sock is not None and not _dropped(conn.sock):
-                # What a write may wait, as urllib3 has it: `timeout` for Bounded, and the socket's
+                # What a write may wait, as urllib3 has it: `timeout` for `_bound`, and the socket's
                 # own (the last answer's reads may have shrunk it to what was left of a deadline).
                 try:
                     conn.timeout = connect_s
