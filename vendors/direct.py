@@ -36,11 +36,8 @@ import functools
 import http.client
 import io
 import os
-import select
-import socket
 import ssl
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,7 +48,8 @@ from urllib3 import HTTPHeaderDict, HTTPResponse
 from urllib3.util.ssl_ import ALPN_PROTOCOLS, create_urllib3_context
 
 from vendors import wire
-from vendors.deadline import DeadlinePassed, check_start, current, left_s
+from vendors.channel import Channel
+from vendors.deadline import check_start, current
 from vendors.deadline_adapter import DeadlineAdapter
 
 #: idle connections kept per (scheme, host, port), like the adapter's pool_maxsize
@@ -68,11 +66,13 @@ READ_BYTES = 65_536
 
 class _Wire:
     """http.client's connection for its connect (TCP_NODELAY; for https the handshake with SNI
-    and the hostname checked by the context) and close; the exchange is `_exchange`'s."""
+    and the hostname checked by the context) and close; the exchange is `_exchange`'s, over
+    `channel` (the socket made non-blocking once connected)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.buffer = memoryview(bytearray(READ_BYTES))
+        self.channel: Channel | None = None
 
 
 class _HTTPConnection(_Wire, http.client.HTTPConnection):
@@ -227,15 +227,8 @@ class DirectConnections:
                 conn = idle.pop()
             except IndexError:  # another thread took the last one
                 break
-            if conn.sock is not None and not _dropped(conn.sock):
-                # What a write may wait, as urllib3 has it: `timeout` for `_bound`, and the socket's
-                # own (the last answer's reads may have shrunk it to what was left of a deadline).
-                try:
-                    conn.timeout = connect_s
-                    conn.sock.settimeout(connect_s)
-                except BaseException:  # neither pooled nor in use: closed
-                    conn.close()
-                    raise
+            if conn.sock is not None and not conn.channel.dropped():
+                conn.timeout = connect_s  # what a write may wait, as urllib3 has it
                 return conn
             conn.close()
         scheme, host, port, verify = key
@@ -244,6 +237,7 @@ class DirectConnections:
         try:
             with _mapped(request, connected=False):
                 conn.connect()
+                conn.channel = Channel(conn.sock)
         except BaseException:  # a socket half made (TLS failed, a task's time limit): closed, not leaked
             conn.close()
             raise
@@ -266,53 +260,16 @@ class DirectConnections:
                 idle.pop().close()
 
 
-def _dropped(sock: socket.socket) -> bool:
-    """An idle kept-alive connection is readable only when the server closed it (or sent what
-    nobody asked for): either way it cannot carry a request. urllib3 checks the same way (poll,
-    not select: a worker's descriptors may pass select's limit of 1,024)."""
-    try:
-        poll = select.poll()
-        poll.register(sock, select.POLLIN)
-        return bool(poll.poll(0))
-    except (OSError, ValueError):
-        return True
-
-
 def _exchange(conn: http.client.HTTPConnection, data: bytes, read_s: float | None) -> wire.Answer:
-    """Write the request in one write and read its answer; a connection that cannot carry another
-    request after it (the vendor said close, or sent more than the answer) is closed."""
-    sock = conn.sock
-    _bound(sock, conn.timeout)  # the write waits at most what is left of the deadline, as `Bounded`
-    sock.sendall(data)  # one system call, one TCP segment for a small request
-    sock.settimeout(read_s)
+    """Write the request in one write and read its answer, each wait bounded by the deadline; a
+    connection that cannot carry another request after it (the vendor said close, or sent more
+    than the answer) is closed."""
     deadline = current()
-    read_into = sock.recv_into if deadline is None else _bounded_reads(sock, deadline, read_s)
-    answer = wire.read_answer(read_into, conn.buffer)
+    conn.channel.write(data, conn.timeout, deadline)  # one system call, one TCP segment for a small request
+    answer = wire.read_answer(conn.channel.reader(read_s, deadline), conn.buffer)
     if not answer.reusable:
         conn.close()
     return answer
-
-
-def _bound(sock: socket.socket, gap_s: float | None) -> None:
-    """Let the next write wait no longer than the deadline allows (nothing to do without one)."""
-    left = left_s()
-    if left is None:
-        return
-    if left <= 0:
-        raise DeadlinePassed("the call's deadline passed")
-    sock.settimeout(left if gap_s is None else min(gap_s, left))
-
-
-def _bounded_reads(sock: socket.socket, deadline: float, gap_s: float | None) -> Callable[[memoryview], int]:
-    """recv_into, each read waiting at most `gap_s` (the read timeout) and what is left until
-    `deadline`: an answer trickled a byte at a time still ends by the deadline."""
-    def read_into(buffer: memoryview) -> int:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise DeadlinePassed("the call's deadline passed before its answer was complete")
-        sock.settimeout(left if gap_s is None else min(gap_s, left))
-        return sock.recv_into(buffer)
-    return read_into
 
 
 class _CookieSource:
