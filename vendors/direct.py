@@ -5,9 +5,9 @@ urllib3's pool and response machinery. `DirectAdapter`, the `DeadlineAdapter` th
 `vendors.http.new_session` mounts, sends a request this way when it can serve it exactly as
 urllib3 would (`serves`), and through urllib3 (`DeadlineAdapter.send`) otherwise. The
 connection is http.client's for connecting (TCP, TLS) only: the request's bytes are written in
-one `sendall` and the answer parsed by httptools as it is read (vendors/wire.py), where
-http.client's putheader, email header parser and socket files took ~150 Python calls a call
-(BENCHMARKS.md, issue 11, fifth session). Everything above the adapter (preparing,
+one send and the answer parsed by httptools as it is read (vendors/wire.py), where
+http.client's putheader, email header parser and socket files took ~150 Python calls a call,
+over a non-blocking socket (vendors/channel.py; BENCHMARKS.md, issue 11, fifth session). Everything above the adapter (preparing,
 `Session.send`'s cookies, redirects and hooks, `CredentialSafeSession`) is still requests' own
 code, and the answer is still a `requests.Response` built by the adapter's own
 `build_response` around a `urllib3.HTTPResponse` (same headers, decoding, cookies, `raw`).
