@@ -82,13 +82,13 @@ def read_answer(read_into: Callable[[memoryview], int], buffer: memoryview) -> A
     parser = HttpResponseParser(reading)
     reading.parser = parser
     try:
-        received = 0
+        bare = 0  # bytes read since the last body byte (the head, chunk framing, trailers): capped
         while not reading.complete:
             count = read_into(buffer)
             if not count:
                 reading.end_of_file()
                 break
-            received += count
+            body_before = reading.body_bytes
             try:
                 parser.feed_data(buffer[:count])
             except (HttpParserError, HttpParserUpgrade) as exc:
@@ -97,8 +97,11 @@ def read_answer(read_into: Callable[[memoryview], int], buffer: memoryview) -> A
                 if not reading.complete:
                     raise Malformed(f"not an HTTP answer: {exc}") from None
                 reading.keep_alive = False  # bytes after the answer: the connection is out of step
-            if not reading.head_done and received > MAX_HEAD_BYTES:
-                raise Malformed(f"an answer's head longer than {MAX_HEAD_BYTES} bytes")
+            # A read holding body bytes restarts the count (its bytes besides the body are at most
+            # one read); one without adds to it: a head, a chunk-size line or trailers that never end.
+            bare = count - (reading.body_bytes - body_before) if reading.body_bytes != body_before else bare + count
+            if bare > MAX_HEAD_BYTES and not reading.complete:
+                raise Malformed(f"an answer's head or trailers longer than {MAX_HEAD_BYTES} bytes")
     finally:
         reading.parser = None  # the parser holds the reading's methods: no cycle left to the collector
     return reading.answer()
@@ -120,6 +123,7 @@ class _Reading:
         self.status, self.reason, self.version = 0, b"", 11
         self.headers: list[tuple[str, str]] = []
         self.body: list[bytes] = []
+        self.body_bytes = 0
         self.head_done = False
 
     def on_message_begin(self) -> None:
@@ -130,6 +134,8 @@ class _Reading:
         self.reason += reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self.head_done:  # a chunked answer's trailers: dropped, as http.client and urllib3 drop them
+            return  # (they could set a cookie or a Content-Encoding the answer never had)
         if len(self.headers) == MAX_HEADERS:
             raise Malformed(f"an answer with more than {MAX_HEADERS} headers")
         self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
@@ -140,6 +146,7 @@ class _Reading:
         self.version = 10 if self.parser.get_http_version() == "1.0" else 11
 
     def on_body(self, data: bytes) -> None:
+        self.body_bytes += len(data)
         self.body.append(data)
 
     def on_message_complete(self) -> None:

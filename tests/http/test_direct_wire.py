@@ -295,3 +295,39 @@ def test_a_refused_request_leaves_a_kept_alive_connection_usable(serve):
         session.send(request, timeout=(1.0, 1.0))
     assert session.send(prepared(server.url), timeout=(1.0, 1.0)).json() == {"result": True}
     assert server.connections == 1 and len(server.received) == 2
+
+
+# Trailers of a chunked answer: dropped, as http.client and urllib3 drop them, and capped
+
+TRAILED = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+           b"10\r\n{\"result\": true}\r\n0\r\n")
+
+
+def test_a_trailer_sets_no_cookie(serve):
+    server = serve(answer_each(TRAILED + b"Set-Cookie: evil=1; Path=/\r\n\r\n"))
+    http_ = vendor(server.url)
+    assert http_.request("POST", "/rows", json={}).json() == {"result": True}
+    assert http_.session.cookies.get_dict() == {}
+
+
+def test_a_trailer_changes_no_header_of_the_answer(serve):
+    server = serve(answer_each(TRAILED + b"Content-Encoding: gzip\r\nX-Late: 1\r\n\r\n"))
+    response = vendor(server.url).request("POST", "/rows", json={})
+    assert response.json() == {"result": True} and "X-Late" not in response.headers
+    assert server.connections == 1
+
+
+def test_trailers_that_never_end_are_refused_as_they_come(serve):
+    def endless(conn, server):
+        server.read_request(conn)
+        conn.sendall(TRAILED + b"X-Pad: ")
+        for _ in range(200):
+            conn.sendall(b"a" * 1_000)  # one trailer value growing past the cap, then more
+            time.sleep(0.001)
+        time.sleep(3)
+
+    server = serve(endless)
+    started = time.monotonic()
+    with pytest.raises(errors.OutcomeUnknown, match="connection lost"):
+        vendor(server.url, (1.0, 2.0, 5.0)).send("POST", "/rows", json={"a": 1})
+    assert time.monotonic() - started < 1.5  # refused as it came, not at the read timeout
