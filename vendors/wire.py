@@ -92,8 +92,9 @@ def read_answer(read_into: Callable[[memoryview], int], buffer: memoryview) -> A
             try:
                 parser.feed_data(buffer[:count])
             except (HttpParserError, HttpParserUpgrade) as exc:
-                if isinstance(exc.__context__, Malformed):  # raised by a callback below
-                    raise exc.__context__ from None
+                raised = exc.__context__  # what a callback below raised, httptools wrapping it
+                if raised is not None and not isinstance(raised, _Extra):  # Malformed, or a signal's
+                    raise raised from None  # exception (KeyboardInterrupt, a task's time limit): as it is
                 if not reading.complete:
                     raise Malformed(f"not an HTTP answer: {exc}") from None
                 reading.keep_alive = False  # bytes after the answer: the connection is out of step

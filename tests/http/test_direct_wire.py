@@ -331,3 +331,30 @@ def test_trailers_that_never_end_are_refused_as_they_come(serve):
     with pytest.raises(errors.OutcomeUnknown, match="connection lost"):
         vendor(server.url, (1.0, 2.0, 5.0)).send("POST", "/rows", json={"a": 1})
     assert time.monotonic() - started < 1.5  # refused as it came, not at the read timeout
+
+
+# An exception raised while the parser calls back (a signal's: Ctrl-C, a task's time limit) is not lost
+
+
+class Interrupted(BaseException):
+    pass
+
+
+@pytest.mark.parametrize("callback", ["on_header", "on_body", "on_message_complete"])
+def test_an_exception_raised_in_a_parser_callback_comes_out_as_it_is(monkeypatch, callback):
+    original = getattr(wire._Reading, callback)
+
+    def interrupted(self, *args):
+        original(self, *args)
+        raise Interrupted()
+
+    monkeypatch.setattr(wire._Reading, callback, interrupted)
+    left = [OK]
+
+    def read_into(buffer):
+        data = left.pop() if left else b""
+        buffer[:len(data)] = data
+        return len(data)
+
+    with pytest.raises(Interrupted):
+        wire.read_answer(read_into, memoryview(bytearray(1024)))
