@@ -21,6 +21,9 @@ from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
 #: 65,536 bytes a line, 100 headers)
 MAX_HEAD_BYTES = 65_536
 MAX_HEADERS = 100
+#: an answer body longer than this (as declared, or as it comes) is refused: a worker holds the
+#: whole body (and a joined copy), so a vendor cannot make it hold more (urllib3 had no cap)
+MAX_BODY_BYTES = 16 * 1024 * 1024
 
 #: methods whose request without a body still says Content-Length: 0 (as http.client does)
 _EXPECTING_BODY = frozenset({"PATCH", "POST", "PUT"})
@@ -145,9 +148,15 @@ class _Reading:
         self.head_done = True
         self.status = self.parser.get_status_code()
         self.version = 10 if self.parser.get_http_version() == "1.0" else 11
+        if self.status >= 200 and self.status not in (204, 304):  # (their Content-Length says no body's)
+            for name, value in self.headers:  # llhttp checked it: digits, one value
+                if len(name) == 14 and name.lower() == "content-length" and int(value) > MAX_BODY_BYTES:
+                    raise Malformed(f"an answer body declared longer than {MAX_BODY_BYTES} bytes")
 
     def on_body(self, data: bytes) -> None:
         self.body_bytes += len(data)
+        if self.body_bytes > MAX_BODY_BYTES:
+            raise Malformed(f"an answer body longer than {MAX_BODY_BYTES} bytes")
         self.body.append(data)
 
     def on_message_complete(self) -> None:
@@ -169,4 +178,4 @@ class _Reading:
                       b"".join(self.body), self.keep_alive)
 
 
-__all__ = ["MAX_HEADERS", "MAX_HEAD_BYTES", "Answer", "Malformed", "read_answer", "request_bytes"]
+__all__ = ["MAX_BODY_BYTES", "MAX_HEADERS", "MAX_HEAD_BYTES", "Answer", "Malformed", "read_answer", "request_bytes"]

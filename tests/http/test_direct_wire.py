@@ -358,3 +358,46 @@ def test_an_exception_raised_in_a_parser_callback_comes_out_as_it_is(monkeypatch
 
     with pytest.raises(Interrupted):
         wire.read_answer(read_into, memoryview(bytearray(1024)))
+
+
+# An answer body is capped (MAX_BODY_BYTES): refused as declared, or as it comes
+
+
+def read_from(chunks):
+    """read_into over `chunks`, then the end of file."""
+    left = list(reversed(chunks))
+
+    def read_into(buffer):
+        if not left:
+            return 0
+        data = left.pop()
+        buffer[:len(data)] = data
+        return len(data)
+    return read_into
+
+
+def test_an_answer_declaring_a_body_over_the_cap_is_refused_before_it_comes():
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (wire.MAX_BODY_BYTES + 1)
+    with pytest.raises(wire.Malformed, match="declared longer"):
+        wire.read_answer(read_from([head]), memoryview(bytearray(1024)))
+
+
+def test_a_304_may_declare_any_length_as_it_has_no_body():
+    head = b"HTTP/1.1 304 Not Modified\r\nContent-Length: %d\r\n\r\n" % (wire.MAX_BODY_BYTES * 4)
+    assert wire.read_answer(read_from([head]), memoryview(bytearray(1024))).status == 304
+
+
+@pytest.mark.parametrize("head", [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", b"HTTP/1.1 200 OK\r\n\r\n"],
+                         ids=["chunked", "until-close"])
+def test_a_body_growing_past_the_cap_is_refused_as_it_comes(monkeypatch, head):
+    monkeypatch.setattr(wire, "MAX_BODY_BYTES", 10_000)
+    piece = b"1000\r\n" + b"x" * 4096 + b"\r\n" if b"chunked" in head else b"x" * 4096
+    reads = [head] + [piece] * 3
+    with pytest.raises(wire.Malformed, match="body longer"):
+        wire.read_answer(read_from(reads), memoryview(bytearray(8192)))
+
+
+def test_a_body_at_the_cap_is_read_whole(monkeypatch):
+    monkeypatch.setattr(wire, "MAX_BODY_BYTES", 10_000)
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 10000\r\n\r\n" + b"x" * 10_000
+    assert len(wire.read_answer(read_from([answer]), memoryview(bytearray(65_536))).body) == 10_000
