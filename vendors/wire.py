@@ -91,6 +91,8 @@ def read_answer(read_into: Callable[[memoryview], int], buffer: memoryview) -> A
             if not count:
                 reading.end_of_file()
                 break
+            if not reading.protocol_seen:
+                reading.check_protocol(buffer[:count])
             body_before = reading.body_bytes
             try:
                 parser.feed_data(buffer[:count])
@@ -120,8 +122,20 @@ class _Reading:
 
     def __init__(self) -> None:
         self.parser: HttpResponseParser | None = None
-        self.complete = self.head_done = self.keep_alive = False
+        self.complete = self.head_done = self.keep_alive = self.protocol_seen = False
+        self._lead = b""
         self._start()
+
+    def check_protocol(self, data: memoryview) -> None:
+        """Malformed unless the answer starts (after any CR LF) with "HTTP/1.": llhttp also takes
+        RTSP/1.0 and ICE/1.0 answers, and reports them as HTTP/1.0."""
+        if data[:7] == b"HTTP/1." and not self._lead:  # the answer's first read, nearly always
+            self.protocol_seen = True
+            return
+        self._lead = (self._lead + bytes(data)).lstrip(b"\r\n")[:7]
+        if not b"HTTP/1.".startswith(self._lead[:7]):
+            raise Malformed("not an HTTP/1.x answer")
+        self.protocol_seen = len(self._lead) == 7
 
     def _start(self) -> None:
         self.status, self.reason, self.version = 0, b"", 11
@@ -146,8 +160,10 @@ class _Reading:
 
     def on_headers_complete(self) -> None:
         self.head_done = True
-        self.status = self.parser.get_status_code()
-        self.version = 10 if self.parser.get_http_version() == "1.0" else 11
+        self.status, version = self.parser.get_status_code(), self.parser.get_http_version()
+        if version not in ("1.0", "1.1") or self.status < 100:  # llhttp takes HTTP/2.0, 0.9 and 099
+            raise Malformed(f"not an HTTP/1.x answer: version {version}, status {self.status}")
+        self.version = 10 if version == "1.0" else 11
         if self.status >= 200 and self.status not in (204, 304):  # (their Content-Length says no body's)
             for name, value in self.headers:  # llhttp checked it: digits, one value
                 if len(name) == 14 and name.lower() == "content-length" and int(value) > MAX_BODY_BYTES:

@@ -401,3 +401,26 @@ def test_a_body_at_the_cap_is_read_whole(monkeypatch):
     monkeypatch.setattr(wire, "MAX_BODY_BYTES", 10_000)
     answer = b"HTTP/1.1 200 OK\r\nContent-Length: 10000\r\n\r\n" + b"x" * 10_000
     assert len(wire.read_answer(read_from([answer]), memoryview(bytearray(65_536))).body) == 10_000
+
+
+# Only HTTP/1.x answers (llhttp takes others, and reports them as 1.0 or 1.1)
+
+
+@pytest.mark.parametrize("status_line", [b"HTTP/2.0 200 OK", b"HTTP/0.9 200 OK", b"RTSP/1.0 200 OK", b"ICE/1.0 200 OK",
+                                         b"HTTP/1.1 099 Early"])
+def test_an_answer_that_is_not_http_1_is_malformed(status_line):
+    answer = status_line + b"\r\nContent-Length: 2\r\n\r\n{}" + OK
+    with pytest.raises(wire.Malformed):
+        wire.read_answer(read_from([answer]), memoryview(bytearray(1024)))
+
+
+@pytest.mark.parametrize("split", [1, 3, 7, 9])
+def test_an_http_1_answer_is_taken_however_its_first_bytes_are_split(split):
+    answer = b"\r\n" + OK
+    got = wire.read_answer(read_from([answer[:split], answer[split:]]), memoryview(bytearray(1024)))
+    assert (got.status, got.version, got.body) == (200, 11, b'{"result": true}')
+
+
+def test_an_rtsp_answer_split_before_its_name_is_malformed():
+    with pytest.raises(wire.Malformed):
+        wire.read_answer(read_from([b"RT", b"SP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"]), memoryview(bytearray(1024)))
