@@ -16,9 +16,10 @@ from collections.abc import Callable, Mapping
 
 from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
 
-#: a head (status line and headers, informational answers before it included) longer than this
-#: is refused, so a hostile vendor cannot make a worker hold unbounded headers (http.client:
-#: 65,536 bytes a line, 100 headers)
+#: a head (status line and headers, informational answers before it included), or a run of bytes
+#: without a body byte after it (chunk framing, trailers), longer than this is refused as soon as
+#: one byte over it is read (no read asks for more), so a hostile vendor cannot make a worker hold
+#: unbounded headers (http.client: 65,536 bytes a line, 100 headers)
 MAX_HEAD_BYTES = 65_536
 MAX_HEADERS = 100
 #: an answer body longer than this (as declared, or as it comes) is refused: a worker holds the
@@ -87,7 +88,8 @@ def read_answer(read_into: Callable[[memoryview], int], buffer: memoryview) -> A
     try:
         bare = 0  # bytes read since the last body byte (the head, chunk framing, trailers): capped
         while not reading.complete:
-            count = read_into(buffer)
+            room = MAX_HEAD_BYTES + 1 - bare  # no more read than takes a head to one byte over the cap
+            count = read_into(buffer if room >= len(buffer) else buffer[:room])
             if not count:
                 reading.end_of_file()
                 break

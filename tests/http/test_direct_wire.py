@@ -424,3 +424,19 @@ def test_an_http_1_answer_is_taken_however_its_first_bytes_are_split(split):
 def test_an_rtsp_answer_split_before_its_name_is_malformed():
     with pytest.raises(wire.Malformed):
         wire.read_answer(read_from([b"RT", b"SP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"]), memoryview(bytearray(1024)))
+
+
+def test_no_more_than_one_byte_over_the_head_cap_is_read():
+    # Given a head that never ends, offered as fast as it is read
+    taken = []
+
+    def read_into(buffer):
+        data = (b"HTTP/1.1 200 OK\r\nX-Pad: " if not taken else b"") + b"a" * len(buffer)
+        data = data[:len(buffer)]
+        buffer[:len(data)] = data
+        taken.append(len(data))
+        return len(data)
+
+    with pytest.raises(wire.Malformed, match="longer than"):
+        wire.read_answer(read_into, memoryview(bytearray(direct.READ_BYTES)))
+    assert sum(taken) == wire.MAX_HEAD_BYTES + 1
