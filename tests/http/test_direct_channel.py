@@ -13,13 +13,14 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 import urllib3
 
 from tests.http.test_direct_tls import serve_tls
 from tests.support.raw_http import RawServer, answer_each
 from vendors import direct, errors
 from vendors.channel import Channel
-from vendors.deadline import DeadlinePassed
+from vendors.deadline import DeadlinePassed, within
 from vendors.http import VendorHttp, new_session
 
 HEADERS = {"Auth-key": "k-123", "Content-Type": "application/json"}
@@ -152,3 +153,79 @@ def test_a_read_past_the_deadline_fails_even_when_the_answer_keeps_coming():
     finally:
         ours.close()
         vendors_side.close()
+
+
+# A write's waits: bounded by the deadline and by the gap timeout, each on its own
+
+
+@pytest.fixture
+def unread():
+    """A connected socket whose peer never reads, and the peer."""
+    ours, peer = socket.socketpair()
+    yield ours, peer
+    ours.close()
+    peer.close()
+
+
+def test_a_write_never_read_ends_at_the_deadline_before_its_gap_timeout(unread):
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):  # the wait the deadline cut short times out as the poll's
+        Channel(unread[0]).write(b"x" * 50_000_000, 5.0, time.monotonic() + 0.3)
+    assert 0.25 <= time.monotonic() - started < 1.0
+
+
+def test_a_write_never_read_ends_at_its_gap_timeout_without_a_deadline(unread):
+    outcome: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            Channel(unread[0]).write(b"x" * 50_000_000, 0.3, None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    writer = threading.Thread(target=write, daemon=True)
+    started = time.monotonic()
+    writer.start()
+    writer.join(2.0)
+    if writer.is_alive():  # still waiting: let it out (the peer's close makes the socket writable)
+        unread[1].close()
+        writer.join(2.0)
+    assert len(outcome) == 1 and type(outcome[0]) is TimeoutError and time.monotonic() - started < 1.0
+
+
+def test_a_write_after_the_deadline_sends_nothing(unread):
+    with pytest.raises(DeadlinePassed):
+        Channel(unread[0]).write(b"POST / HTTP/1.1\r\n\r\n", 5.0, time.monotonic() - 0.01)
+    unread[1].setblocking(False)
+    with pytest.raises(BlockingIOError):
+        unread[1].recv(100)
+
+
+def test_a_call_whose_request_is_never_read_ends_at_the_deadline_not_the_connect_timeout(serve):
+    server = serve(lambda conn, s: time.sleep(3))  # accepts, never reads
+    session = new_session(base_url=server.url)
+    request = requests.Request("POST", server.url + "/rows", data="x" * 50_000_000).prepare()
+    started = time.monotonic()
+    with within(0.5), pytest.raises(requests.ReadTimeout):
+        session.send(request, timeout=(5.0, 5.0))  # the write's gap (the connect timeout) is the longer
+    assert time.monotonic() - started < 1.2
+
+
+def test_a_call_outside_a_deadline_still_ends_at_its_read_timeout(serve):
+    server = serve(lambda conn, s: s.read_request(conn) and time.sleep(3))  # reads, never answers
+    session = new_session(base_url=server.url)
+    request = requests.Request("POST", server.url + "/rows", json={"a": 1}).prepare()
+    started = time.monotonic()
+    with pytest.raises(requests.ReadTimeout):
+        session.send(request, timeout=(1.0, 0.3))
+    assert time.monotonic() - started < 1.0
+
+
+def test_a_call_outside_a_deadline_whose_request_is_never_read_ends_at_the_connect_timeout(serve):
+    server = serve(lambda conn, s: time.sleep(3))  # accepts, never reads
+    session = new_session(base_url=server.url)
+    request = requests.Request("POST", server.url + "/rows", data="x" * 50_000_000).prepare()
+    started = time.monotonic()
+    with pytest.raises(requests.ReadTimeout):
+        session.send(request, timeout=(0.3, 5.0))
+    assert time.monotonic() - started < 1.2
