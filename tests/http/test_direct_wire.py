@@ -97,9 +97,9 @@ def test_informational_answers_before_the_answer_are_skipped(serve, informationa
 ])
 def test_a_malformed_answer_is_an_unknown_outcome_not_nothing_sent(serve, answer):
     server = serve(answer_each(answer))
-    with pytest.raises(errors.OutcomeUnknown, match="connection lost") as lost:
+    with pytest.raises(errors.OutcomeUnknown, match="connection lost"):
         vendor(server.url).send("POST", "/rows", json={"a": 1})
-    assert not isinstance(lost.value, errors.VendorConnectionError) and len(server.received) == 1
+    assert len(server.received) == 1
 
 
 def test_bytes_after_a_complete_answer_leave_the_answer_but_not_the_connection(serve):
@@ -440,3 +440,24 @@ def test_no_more_than_one_byte_over_the_head_cap_is_read():
     with pytest.raises(wire.Malformed, match="longer than"):
         wire.read_answer(read_into, memoryview(bytearray(direct.READ_BYTES)))
     assert sum(taken) == wire.MAX_HEAD_BYTES + 1
+
+
+# request_bytes' own additions, as http.client makes them (requests usually gives both itself)
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
+def test_a_body_less_request_of_a_method_expecting_one_says_content_length_0(method):
+    data = wire.request_bytes(method, "/rows", "vendor.example", {}, None)
+    assert data == (f"{method} /rows HTTP/1.1\r\nHost: vendor.example\r\nAccept-Encoding: identity\r\n"
+                    "Content-Length: 0\r\n\r\n").encode()
+
+
+def test_a_get_without_a_body_says_no_length_and_given_headers_are_not_repeated():
+    data = wire.request_bytes("GET", "/", "vendor.example", {"Accept-Encoding": "gzip", "Host": "other"}, None)
+    assert data == b"GET / HTTP/1.1\r\nAccept-Encoding: gzip\r\nHost: other\r\n\r\n"
+
+
+def test_a_body_gets_its_length_unless_the_request_is_chunked():
+    assert wire.request_bytes("POST", "/", "h", {}, b"abc").endswith(b"Content-Length: 3\r\n\r\nabc")
+    chunked = wire.request_bytes("POST", "/", "h", {"Transfer-Encoding": "chunked"}, b"3\r\nabc\r\n0\r\n\r\n")
+    assert b"Content-Length" not in chunked
