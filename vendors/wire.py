@@ -29,10 +29,10 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 #: methods whose request without a body still says Content-Length: 0 (as http.client does)
 _EXPECTING_BODY = frozenset({"PATCH", "POST", "PUT"})
 
-#: a request line and its headers, nothing else: method and path without a space or control
-#: character, header names as RFC 9110 tokens, values without a control character but tab (so no
+#: a request line and its headers, nothing else: method and path in printable ASCII (no space,
+#: control character, or a character beyond ASCII, which http.client refused too), header names as RFC 9110 tokens, values without a control character but tab (so no
 #: CR or LF, which would start a header or a request of the caller's choosing)
-_HEAD = re.compile(r"[^\x00-\x20\x7f]+ [^\x00-\x20\x7f]+ HTTP/1\.1"
+_HEAD = re.compile(r"[!-~]+ [!-~]+ HTTP/1\.1"
                    r"(?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+: [^\x00-\x08\x0a-\x1f\x7f]*)*")
 
 
@@ -45,7 +45,8 @@ def request_bytes(method: str, path: str, host: str, headers: Mapping[str, str |
     """The request as http.client would write it: request line; Host (`host`) and
     `Accept-Encoding: identity` unless given; Content-Length unless given (or Transfer-Encoding);
     the headers in their order; the body. ValueError (nothing to send) for a request line or
-    header HTTP forbids; UnicodeEncodeError for a header beyond latin-1, as http.client."""
+    header HTTP forbids, or a header beyond latin-1 (http.client's UnicodeEncodeError held the
+    whole head, credentials included)."""
     given = {name.lower() for name in headers}
     lines = [f"{method} {path} HTTP/1.1"]
     if "host" not in given:
@@ -65,7 +66,12 @@ def request_bytes(method: str, path: str, host: str, headers: Mapping[str, str |
     if head.count("\n") != len(lines) - 1 or _HEAD.fullmatch(head) is None:
         raise ValueError("the request line or a header holds a character HTTP forbids there "
                          "(a control character, CR or LF, or a name that is not a token)")
-    data = (head + "\r\n\r\n").encode("latin-1")
+    try:
+        data = (head + "\r\n\r\n").encode("latin-1")
+    except UnicodeEncodeError:  # its `object` is the whole head (credentials, a signed query):
+        data = None  # raised outside the handler, so not even as the new error's __context__
+    if data is None:
+        raise ValueError("a header value holds a character beyond latin-1")
     return data + body if body else data
 
 

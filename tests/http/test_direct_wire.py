@@ -276,11 +276,26 @@ def test_a_request_http_forbids_is_refused_with_nothing_sent(serve, spoil):
     assert "X-Injected" not in str(refused.value) and "s3cr3t" not in str(refused.value)  # no header's value told
 
 
-def test_a_header_value_beyond_latin_1_is_refused_as_http_client_refuses_it(serve):
+def test_a_header_value_beyond_latin_1_is_refused_telling_no_credential(serve):
+    server = serve(answer_each())
+    request = prepared(server.url + "/?sig=s3cr3t-sig")
+    request.headers["X-Name"] = "Олена"
+    with pytest.raises(ValueError, match="beyond latin-1") as refused:
+        new_session(base_url=server.url).send(request, timeout=(1.0, 1.0))
+    assert server.connections == 0
+    told = repr(refused.value) + repr(refused.value.args) + str(refused.value)
+    assert "k-123" not in told and "s3cr3t-sig" not in told and refused.value.__context__ is None
+
+
+@pytest.mark.parametrize("spoil", [
+    lambda request: setattr(request, "url", request.url + "/Олена"),
+    lambda request: setattr(request, "method", "PÖST"),
+], ids=["path", "method"])
+def test_a_request_line_beyond_ascii_is_refused_with_nothing_sent(serve, spoil):
     server = serve(answer_each())
     request = prepared(server.url)
-    request.headers["X-Name"] = "Олена"
-    with pytest.raises(UnicodeEncodeError):
+    spoil(request)
+    with pytest.raises(ValueError, match="forbids"):
         new_session(base_url=server.url).send(request, timeout=(1.0, 1.0))
     assert server.connections == 0
 
