@@ -5,7 +5,8 @@ A socket with a timeout costs CPython an ioctl for every `settimeout` (to shrink
 left of a deadline) and a `poll` before every send and recv, each a system call that hands the
 interpreter lock over. Non-blocking, a call's request is one send, and its answer one poll (the
 answer is never there as the request leaves) and a recv for each part of it, a poll again only
-when the next part has not come yet (BENCHMARKS.md, issue 11, fifth session).
+when the next part has not come yet (BENCHMARKS.md, "Issue 11, fifth session: responses parsed
+by httptools").
 """
 
 from __future__ import annotations

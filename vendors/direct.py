@@ -7,7 +7,8 @@ urllib3 would (`serves`), and through urllib3 (`DeadlineAdapter.send`) otherwise
 connection is http.client's for connecting (TCP, TLS) only: the request's bytes are written in
 one send and the answer parsed by httptools as it is read (vendors/wire.py), where
 http.client's putheader, email header parser and socket files took ~150 Python calls a call,
-over a non-blocking socket (vendors/channel.py; BENCHMARKS.md, issue 11, fifth session). Everything above the adapter (preparing,
+over a non-blocking socket (vendors/channel.py; BENCHMARKS.md, "Issue 11, fifth session:
+responses parsed by httptools"). Everything above the adapter (preparing,
 `Session.send`'s cookies, redirects and hooks, `CredentialSafeSession`) is still requests' own
 code, and the answer is still a `requests.Response` built by the adapter's own
 `build_response` around a `urllib3.HTTPResponse` (same headers, decoding, cookies, `raw`).
@@ -64,7 +65,7 @@ class NeverConnected(OSError):
 READ_BYTES = 65_536
 
 
-class _Wire:
+class _ChannelAndBuffer:
     """http.client's connection for its connect (TCP_NODELAY; for https the handshake with SNI
     and the hostname checked by the context) and close; the exchange is `_exchange`'s, over
     `channel` (the socket made non-blocking once connected)."""
@@ -75,11 +76,11 @@ class _Wire:
         self.channel: Channel | None = None
 
 
-class _HTTPConnection(_Wire, http.client.HTTPConnection):
+class _HTTPConnection(_ChannelAndBuffer, http.client.HTTPConnection):
     pass
 
 
-class _HTTPSConnection(_Wire, http.client.HTTPSConnection):
+class _HTTPSConnection(_ChannelAndBuffer, http.client.HTTPSConnection):
     pass
 
 
@@ -153,7 +154,8 @@ def serves(request: requests.PreparedRequest, *, stream: bool, timeout: Any, ver
 
 
 class DirectAdapter(DeadlineAdapter):
-    """`DeadlineAdapter` sending over http.client what `serves` allows, over urllib3 the rest.
+    """`DeadlineAdapter` sending what `serves` allows over its own connections (`DirectConnections`:
+    http.client's connect, then vendors.channel and vendors.wire), over urllib3 the rest.
     Only with no retries at this level (`max_retries=0`, as `new_session` mounts it): urllib3
     would retry, this does not."""
 
@@ -303,7 +305,7 @@ def _urllib3_response(request: requests.PreparedRequest, answer: wire.Answer) ->
 
 @contextmanager
 def _mapped(request: requests.PreparedRequest, *, connected: bool) -> Iterator[None]:
-    """socket and http.client failures as the requests exceptions urllib3's path ends in.
+    """socket, TLS and vendors.wire failures as the requests exceptions urllib3's path ends in.
 
     Connecting: a timeout is ConnectTimeout, a TLS failure SSLError, anything else a
     ConnectionError around NeverConnected (vendors.http: nothing was sent). Once connected: a
@@ -316,7 +318,7 @@ def _mapped(request: requests.PreparedRequest, *, connected: bool) -> Iterator[N
         raise requests.exceptions.SSLError(exc, request=request) from exc
     except TimeoutError as exc:
         raise (requests.ReadTimeout if connected else requests.ConnectTimeout)(exc, request=request) from exc
-    except (OSError, http.client.HTTPException, wire.Malformed) as exc:
+    except (OSError, wire.Malformed) as exc:
         reason = exc if connected else NeverConnected(f"no connection made: {exc}")
         raise requests.ConnectionError(reason, request=request) from exc
 

@@ -5,8 +5,9 @@ http.client did both at ~150 Python calls a call (its `email` header parser alon
 request is one string checked by one regular expression, and an answer is a few callbacks from
 C. What http.client checked is checked here too, a little more strictly: no control character
 in the method, path, header names or values (no header injection), a head of at most
-`MAX_HEAD_BYTES` and `MAX_HEADERS`, and an answer that is not HTTP/1.x, or ends before it is
-complete, is `Malformed`.
+`MAX_HEAD_BYTES` and `MAX_HEADERS`, a body of at most `MAX_BODY_BYTES`; an answer that is not
+HTTP/1.0 or 1.1, or ends before it is complete, is `Malformed`. A chunked answer's trailers are
+dropped, as http.client and urllib3 drop them.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The lean transport (vendors.direct): a session from new_session sends a plain request over
-http.client, not urllib3, with the bytes urllib3 would send, and everything above the adapter
-(redirects, cookies, content decoding) ends as it does over urllib3."""
+its own connections (vendors.wire, vendors.channel), not urllib3, with the bytes urllib3 would
+send, and everything above the adapter (redirects, cookies, content decoding) ends as it does over urllib3."""
 
 from __future__ import annotations
 
