@@ -51,9 +51,7 @@ class Channel:
                 event = select.POLLOUT
             except ssl.SSLWantReadError:  # TLS wants the peer's bytes first
                 event = select.POLLIN
-            waiting = select.poll()
-            waiting.register(self.sock, event)
-            _wait(waiting, gap_s, deadline)
+            _wait(_polling(self.sock, event), gap_s, deadline)
 
     def reader(self, gap_s: float | None, deadline: float | None) -> Callable[[memoryview], int]:
         """recv_into for one answer: each wait at most `gap_s` (the read timeout) and what is left
@@ -73,7 +71,15 @@ class Channel:
                     return sock.recv_into(buffer)
                 except (BlockingIOError, ssl.SSLWantReadError):  # not come yet (TLS: a record half come)
                     _wait(readable, gap_s, deadline)
+                except ssl.SSLWantWriteError:  # TLS must send first (renegotiation): wait for room
+                    _wait(_polling(sock, select.POLLOUT), gap_s, deadline)
         return read_into
+
+
+def _polling(sock: socket.socket, event: int) -> select.poll:
+    waiting = select.poll()
+    waiting.register(sock, event)
+    return waiting
 
 
 def _check(deadline: float | None) -> None:

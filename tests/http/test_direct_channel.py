@@ -229,3 +229,28 @@ def test_a_call_outside_a_deadline_whose_request_is_never_read_ends_at_the_conne
     with pytest.raises(requests.ReadTimeout):
         session.send(request, timeout=(0.3, 5.0))
     assert time.monotonic() - started < 1.2
+
+
+class WantsToWrite(socket.socket):
+    """A socket whose first read finds TLS needing to send first (a renegotiation)."""
+
+    wanted = False
+
+    def recv_into(self, buffer, *args):
+        if not self.wanted:
+            self.wanted = True
+            raise ssl.SSLWantWriteError()
+        return super().recv_into(buffer, *args)
+
+
+def test_a_read_that_tls_makes_wait_to_write_waits_and_reads():
+    ours, vendors_side = socket.socketpair()
+    wants = WantsToWrite(fileno=ours.detach())
+    try:
+        vendors_side.sendall(b"answer")
+        read_into = Channel(wants).reader(1.0, None)
+        buffer = memoryview(bytearray(10))
+        assert read_into(buffer) == 6 and bytes(buffer[:6]) == b"answer" and wants.wanted
+    finally:
+        wants.close()
+        vendors_side.close()
