@@ -40,8 +40,12 @@ class Channel:
             return True
 
     def write(self, data: bytes, gap_s: float | None, deadline: float | None) -> None:
-        """Send all of `data`, each wait for room at most `gap_s` and what is left until `deadline`."""
-        _check(deadline)
+        """Send all of `data` within `gap_s` in all (as `sendall` on a socket with a timeout) and
+        by `deadline`."""
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
+            raise DeadlinePassed("the call's deadline passed before its answer was complete")
+        ends = None if gap_s is None else now + gap_s
         view = memoryview(data)
         while view:
             try:
@@ -51,7 +55,7 @@ class Channel:
                 event = select.POLLOUT
             except ssl.SSLWantReadError:  # TLS wants the peer's bytes first
                 event = select.POLLIN
-            _wait(_polling(self.sock, event), gap_s, deadline)
+            _wait(_polling(self.sock, event), None if ends is None else max(ends - time.monotonic(), 0.0), deadline)
 
     def reader(self, gap_s: float | None, deadline: float | None) -> Callable[[memoryview], int]:
         """recv_into for one answer: each wait at most `gap_s` (the read timeout) and what is left

@@ -254,3 +254,37 @@ def test_a_read_that_tls_makes_wait_to_write_waits_and_reads():
     finally:
         wants.close()
         vendors_side.close()
+
+
+def test_a_write_the_peer_reads_slowly_ends_at_its_gap_timeout_in_all(unread):
+    # Given a peer reading a little every 0.1 s (each wait for room well under the gap timeout)
+    ours, peer = unread
+    stop = threading.Event()
+
+    def drain() -> None:
+        peer.setblocking(False)
+        while not stop.is_set():
+            try:
+                while peer.recv(1_000_000):  # all there is: room for the writer to wake to
+                    pass
+            except OSError:
+                pass
+            time.sleep(0.1)
+
+    outcome: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            Channel(ours).write(b"x" * 50_000_000, 0.5, None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    threads = [threading.Thread(target=drain, daemon=True), threading.Thread(target=write, daemon=True)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    threads[1].join(2.0)
+    stop.set()
+    # Then the write ends at 0.5 s in all, as sendall with a timeout of 0.5 s would
+    assert len(outcome) == 1 and type(outcome[0]) is TimeoutError and time.monotonic() - started < 1.2
+    threads[0].join(1.0)
