@@ -9,7 +9,7 @@ whatever the vendor sends, and the caller sees a timeout (an unknown outcome). T
 request made inside `start_by(at)` is checked as it reaches the connection pool, after all
 the work of making it and before any connection is taken or made.
 `vendors.http.new_session` mounts `vendors.direct.DirectAdapter`, a `DeadlineAdapter` that
-sends most calls over http.client connections with the same `Bounded` mixin, the rest here.
+sends most calls over its own connections, each write and read bounded the same way, the rest here.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class _DeadlineResponse(http.client.HTTPResponse):
 class Bounded:
     """A connection class's mixin: every write waits at most what is left of the call's deadline,
     and its answer is read through `_DeadlineResponse` (each read bounded the same way). Mixed
-    into urllib3's connection classes here and into http.client's in vendors/direct.py."""
+    into urllib3's connection classes (vendors/direct.py bounds its own reads and writes alike)."""
 
     response_class = _DeadlineResponse
 

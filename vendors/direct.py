@@ -1,17 +1,21 @@
-"""The lean transport: a prepared request sent over a kept-alive `http.client` connection.
+"""The lean transport: a prepared request sent over a kept-alive connection of its own.
 
 One call through requests' HTTPAdapter and urllib3 costs ~1.4 M instructions, most of it in
-urllib3's pool and response machinery; `http.client` underneath does the actual exchange for
-a fraction of that. `DirectAdapter`, the `DeadlineAdapter` that `vendors.http.new_session`
-mounts, sends a request this way when it can serve it exactly as urllib3 would (`serves`), and
-through urllib3 (`DeadlineAdapter.send`) otherwise. Everything above the adapter
-(preparing, `Session.send`'s cookies, redirects and hooks, `CredentialSafeSession`) is still
-requests' own code, and the answer is still a `requests.Response` built by the adapter's own
+urllib3's pool and response machinery. `DirectAdapter`, the `DeadlineAdapter` that
+`vendors.http.new_session` mounts, sends a request this way when it can serve it exactly as
+urllib3 would (`serves`), and through urllib3 (`DeadlineAdapter.send`) otherwise. The
+connection is http.client's for connecting (TCP, TLS) only: the request's bytes are written in
+one send and the answer parsed by httptools as it is read (vendors/wire.py), where
+http.client's putheader, email header parser and socket files took ~150 Python calls a call,
+over a non-blocking socket (vendors/channel.py; BENCHMARKS.md, "Issue 11, fifth session:
+responses parsed by httptools"). Everything above the adapter (preparing,
+`Session.send`'s cookies, redirects and hooks, `CredentialSafeSession`) is still requests' own
+code, and the answer is still a `requests.Response` built by the adapter's own
 `build_response` around a `urllib3.HTTPResponse` (same headers, decoding, cookies, `raw`).
 
 Kept as urllib3 keeps it:
-- the total deadline: the connection classes are `Bounded` (every write and read waits at
-  most what is left of `vendors.deadline.within`); connect and read timeouts as given;
+- the total deadline: as with `vendors.deadline_adapter.Bounded`, every write and read waits
+  at most what is left of `vendors.deadline.within`; connect and read timeouts as given;
 - `vendors.deadline.check_start()` before a connection is taken or made;
 - failures come out as the exceptions requests raises for the same event (`_mapped`), so
   `vendors.http.within_deadline` classes them the same way: never connected (refused, name
@@ -33,8 +37,6 @@ import functools
 import http.client
 import io
 import os
-import select
-import socket
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,8 +48,10 @@ from requests.utils import DEFAULT_CA_BUNDLE_PATH, select_proxy
 from urllib3 import HTTPHeaderDict, HTTPResponse
 from urllib3.util.ssl_ import ALPN_PROTOCOLS, create_urllib3_context
 
-from vendors.deadline import check_start
-from vendors.deadline_adapter import Bounded, DeadlineAdapter
+from vendors import wire
+from vendors.channel import Channel
+from vendors.deadline import check_start, current
+from vendors.deadline_adapter import DeadlineAdapter
 
 #: idle connections kept per (scheme, host, port), like the adapter's pool_maxsize
 DEFAULT_MAX_IDLE = 16
@@ -57,36 +61,26 @@ class NeverConnected(OSError):
     """No connection was made (refused, name not resolved): nothing of the request was sent."""
 
 
-class _OneWrite:
-    """http.client writes a request's head and its body with a send() each: two system calls,
-    each (the socket having a timeout) a poll and a send that hand the interpreter lock over,
-    and for a small body two TCP segments. Held here and written with one send by `write_held`,
-    the same bytes go out in one: one context switch fewer a row in a prefork worker with 32
-    rows in flight (BENCHMARKS.md, issue 11, fourth session: "One write a request")."""
+#: bytes asked of the socket a read (a connection's buffer, reused for each of its answers)
+READ_BYTES = 65_536
+
+
+class _ChannelAndBuffer:
+    """http.client's connection for its connect (TCP_NODELAY; for https the handshake with SNI
+    and the hostname checked by the context) and close; the exchange is `_exchange`'s, over
+    `channel` (the socket made non-blocking once connected)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._held: list[bytes] = []
-
-    def send(self, data: Any) -> None:
-        if not isinstance(data, bytes):  # a file or an iterable body: as http.client sends it
-            self.write_held()
-            super().send(data)
-            return
-        self._held.append(data)
-
-    def write_held(self) -> None:
-        if self._held:
-            data = b"".join(self._held)
-            self._held.clear()
-            super().send(data)
+        self.buffer = memoryview(bytearray(READ_BYTES))
+        self.channel: Channel | None = None
 
 
-class _HTTPConnection(_OneWrite, Bounded, http.client.HTTPConnection):
+class _HTTPConnection(_ChannelAndBuffer, http.client.HTTPConnection):
     pass
 
 
-class _HTTPSConnection(_OneWrite, Bounded, http.client.HTTPSConnection):
+class _HTTPSConnection(_ChannelAndBuffer, http.client.HTTPSConnection):
     pass
 
 
@@ -131,18 +125,27 @@ def _origin(url: str) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def _target(origin: str) -> tuple[str, str, int]:
-    """(scheme, host, port) of a URL's `_origin`: cached per vendor host, never per full URL."""
+def _target(origin: str) -> tuple[str, str, int, str]:
+    """(scheme, host, port, Host header) of a URL's `_origin`: cached per vendor host, never per
+    full URL. The Host header as http.client writes it: the port only when not the scheme's
+    default, an IPv6 address in brackets."""
     parts = urlsplit(origin)
-    return parts.scheme, parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    scheme, host = parts.scheme, parts.hostname or ""
+    default = 443 if scheme == "https" else 80
+    port = parts.port or default
+    named = f"[{host}]" if ":" in host else host
+    return scheme, host, port, named if port == default else f"{named}:{port}"
 
 
 def serves(request: requests.PreparedRequest, *, stream: bool, timeout: Any, verify: Any, cert: Any,
            proxies: Any) -> bool:
     """True when this transport sends `request` exactly as urllib3 would: the whole answer read
     at once, timeouts as numbers, no client certificate, no proxy for the URL, a body in one
-    piece (not a stream or file), and https verified against a CA bundle."""
+    piece (not a stream or file), and https verified against a CA bundle. Not HEAD: its answer
+    says a body's length and has none, which llhttp (vendors.wire) cannot be told."""
     if stream or cert is not None or not isinstance(request.body, (bytes, str, type(None))):
+        return False
+    if request.method == "HEAD":
         return False
     if not isinstance(timeout, (tuple, int, float, type(None))) or (proxies and select_proxy(request.url, proxies)):
         return False
@@ -151,7 +154,8 @@ def serves(request: requests.PreparedRequest, *, stream: bool, timeout: Any, ver
 
 
 class DirectAdapter(DeadlineAdapter):
-    """`DeadlineAdapter` sending over http.client what `serves` allows, over urllib3 the rest.
+    """`DeadlineAdapter` sending what `serves` allows over its own connections (`DirectConnections`:
+    http.client's connect, then vendors.channel and vendors.wire), over urllib3 the rest.
     Only with no retries at this level (`max_retries=0`, as `new_session` mounts it): urllib3
     would retry, this does not."""
 
@@ -196,22 +200,25 @@ class DirectConnections:
     def send(self, request: requests.PreparedRequest, timeout: Any, verify: Any) -> tuple[HTTPResponse, bytes]:
         """Send `request`; the answer as the urllib3 response requests builds from, and its body
         as read (before any content decoding)."""
-        scheme, host, port = _target(_origin(request.url))
+        scheme, host, port, host_header = _target(_origin(request.url))
         path = request.path_url  # what HTTPAdapter.request_url sends: path and query, no fragment
         if path.startswith("//"):  # as request_url has it
             path = f"/{path.lstrip('/')}"
+        body = request.body.encode("utf-8") if isinstance(request.body, str) else request.body  # as urllib3 does
+        # A request HTTP forbids (a header injected) fails here: no connection taken, nothing sent.
+        data = wire.request_bytes(request.method, path, host_header, request.headers, body)
         connect_s, read_s = timeout if isinstance(timeout, tuple) else (timeout, timeout)
         check_start()  # before a connection is taken or made, as vendors.deadline_adapter does
         key = (scheme, host, port, verify if scheme == "https" else None)  # a connection verified one way
         conn = self._take(request, key, connect_s)
         try:
             with _mapped(request, connected=True):
-                answer, body = _exchange(conn, request, path, read_s)
+                answer = _exchange(conn, data, read_s)
         except BaseException:  # a half-used connection is never reused (a task's time limit too)
             conn.close()
             raise
         self._give_back(key, conn)
-        return _urllib3_response(request, answer, body), body
+        return _urllib3_response(request, answer), answer.body
 
     def _take(self, request: requests.PreparedRequest, key: tuple[str, str, int, Any],
               connect_s: float | None) -> http.client.HTTPConnection:
@@ -222,15 +229,8 @@ class DirectConnections:
                 conn = idle.pop()
             except IndexError:  # another thread took the last one
                 break
-            if conn.sock is not None and not _dropped(conn.sock):
-                # What a write may wait, as urllib3 has it: `timeout` for Bounded, and the socket's
-                # own (the last answer's reads may have shrunk it to what was left of a deadline).
-                try:
-                    conn.timeout = connect_s
-                    conn.sock.settimeout(connect_s)
-                except BaseException:  # neither pooled nor in use: closed
-                    conn.close()
-                    raise
+            if conn.sock is not None and not conn.channel.dropped():
+                conn.timeout = connect_s  # what a write may wait, as urllib3 has it
                 return conn
             conn.close()
         scheme, host, port, verify = key
@@ -239,6 +239,7 @@ class DirectConnections:
         try:
             with _mapped(request, connected=False):
                 conn.connect()
+                conn.channel = Channel(conn.sock)
         except BaseException:  # a socket half made (TLS failed, a task's time limit): closed, not leaked
             conn.close()
             raise
@@ -261,46 +262,50 @@ class DirectConnections:
                 idle.pop().close()
 
 
-def _dropped(sock: socket.socket) -> bool:
-    """An idle kept-alive connection is readable only when the server closed it (or sent what
-    nobody asked for): either way it cannot carry a request. urllib3 checks the same way (poll,
-    not select: a worker's descriptors may pass select's limit of 1,024)."""
-    try:
-        poll = select.poll()
-        poll.register(sock, select.POLLIN)
-        return bool(poll.poll(0))
-    except (OSError, ValueError):
+def _exchange(conn: http.client.HTTPConnection, data: bytes, read_s: float | None) -> wire.Answer:
+    """Write the request in one write and read its answer, each wait bounded by the deadline; a
+    connection that cannot carry another request after it (the vendor said close, or sent more
+    than the answer) is closed."""
+    deadline = current()
+    conn.channel.write(data, conn.timeout, deadline)  # one system call, one TCP segment for a small request
+    answer = wire.read_answer(conn.channel.reader(read_s, deadline), conn.buffer)
+    if not answer.reusable:
+        conn.close()
+    return answer
+
+
+class _CookieSource:
+    """What requests reads an answer's cookies from (`original_response.msg.get_all`), standing
+    for http.client's response; to urllib3 reading the body, one already read and closed."""
+
+    def __init__(self, headers: list[tuple[str, str]]) -> None:
+        self.msg = http.client.HTTPMessage()
+        for name, value in headers:
+            self.msg[name] = value  # appended: every Set-Cookie kept
+
+    def isclosed(self) -> bool:
         return True
 
-
-def _exchange(conn: http.client.HTTPConnection, request: requests.PreparedRequest, path: str,
-              read_s: float | None) -> tuple[http.client.HTTPResponse, bytes]:
-    body = request.body.encode("utf-8") if isinstance(request.body, str) else request.body  # as urllib3 does
-    conn.request(request.method, path, body, request.headers)
-    conn.write_held()  # the whole request, head and body, in one write (_OneWrite)
-    conn.timeout = read_s  # the response reads through the socket's timeout, shrunk per read
-    conn.sock.settimeout(read_s)
-    answer = conn.getresponse()
-    return answer, answer.read()
+    def close(self) -> None:
+        pass
 
 
-def _urllib3_response(request: requests.PreparedRequest, answer: http.client.HTTPResponse,
-                      body: bytes) -> HTTPResponse:
+def _urllib3_response(request: requests.PreparedRequest, answer: wire.Answer) -> HTTPResponse:
     """The answer as requests' `build_response` expects it: urllib3's own response class (its
-    content decoding, `raw` as callers know it), its body already read. The http.client answer
-    goes with it only when it sets a cookie: requests reads cookies from it, and reads nothing
-    (not even the headers again) without it."""
-    headers = HTTPHeaderDict(answer.msg.items())
+    content decoding, `raw` as callers know it), its body already read, its repeated headers
+    kept. A `_CookieSource` goes with it only when it sets a cookie: requests reads cookies from
+    it, and reads nothing (not even the headers again) without it."""
+    headers = HTTPHeaderDict(answer.headers)
     cookies = "set-cookie" in headers or "set-cookie2" in headers
-    return HTTPResponse(body=io.BytesIO(body), headers=headers, status=answer.status, version=answer.version,
+    return HTTPResponse(body=io.BytesIO(answer.body), headers=headers, status=answer.status, version=answer.version,
                         reason=answer.reason, preload_content=False, decode_content=True,
-                        original_response=answer if cookies else None, request_method=request.method,
-                        request_url=request.url)
+                        original_response=_CookieSource(answer.headers) if cookies else None,
+                        request_method=request.method, request_url=request.url)
 
 
 @contextmanager
 def _mapped(request: requests.PreparedRequest, *, connected: bool) -> Iterator[None]:
-    """socket and http.client failures as the requests exceptions urllib3's path ends in.
+    """socket, TLS and vendors.wire failures as the requests exceptions urllib3's path ends in.
 
     Connecting: a timeout is ConnectTimeout, a TLS failure SSLError, anything else a
     ConnectionError around NeverConnected (vendors.http: nothing was sent). Once connected: a
@@ -313,7 +318,7 @@ def _mapped(request: requests.PreparedRequest, *, connected: bool) -> Iterator[N
         raise requests.exceptions.SSLError(exc, request=request) from exc
     except TimeoutError as exc:
         raise (requests.ReadTimeout if connected else requests.ConnectTimeout)(exc, request=request) from exc
-    except (OSError, http.client.HTTPException) as exc:
+    except (OSError, wire.Malformed) as exc:
         reason = exc if connected else NeverConnected(f"no connection made: {exc}")
         raise requests.ConnectionError(reason, request=request) from exc
 

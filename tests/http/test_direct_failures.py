@@ -156,7 +156,7 @@ def test_a_reused_connection_waits_its_new_timeout_not_what_the_last_deadline_le
     connections = session.get_adapter(server.url)._direct
     key = ("http", "127.0.0.1", server.port, None)
     conn = connections._take(None, key, 7.0)
-    assert conn.sock.gettimeout() == 7.0 and server.connections == 1
+    assert conn.timeout == 7.0 and server.connections == 1  # what a write may wait; the socket has none (vendors.channel)
     conn.close()
 
 
@@ -225,15 +225,15 @@ def test_a_reused_connection_broken_after_the_vendor_read_the_request_is_an_unkn
     assert len(server.received) == 2 and server.connections == 1
 
 
-@pytest.mark.parametrize("method, answer", [
-    ("HEAD", b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n"),
-    ("POST", b"HTTP/1.1 204 No Content\r\n\r\n"),
+@pytest.mark.parametrize("answer", [
+    b"HTTP/1.1 204 No Content\r\n\r\n",
+    b"HTTP/1.1 304 Not Modified\r\nContent-Length: 16\r\n\r\n",  # the length of what was not sent
 ])
-def test_an_answer_without_a_body_leaves_the_connection_reusable(serve, method, answer):
+def test_an_answer_without_a_body_leaves_the_connection_reusable(serve, answer):
     server = serve(answer_each(answer))
     http_ = vendor(server.url)
     for n in range(3):
-        response = http_.send(method, "/rows", json={"n": n})
+        response = http_.send("POST", "/rows", json={"n": n})
         assert response.content == b""
     assert server.connections == 1 and len(server.received) == 3
 

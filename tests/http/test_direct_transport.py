@@ -1,12 +1,12 @@
 """The lean transport (vendors.direct): a session from new_session sends a plain request over
-http.client, not urllib3, with the bytes urllib3 would send, and everything above the adapter
-(redirects, cookies, content decoding) ends as it does over urllib3."""
+its own connections (vendors.wire, vendors.channel), not urllib3, with the bytes urllib3 would
+send, and everything above the adapter (redirects, cookies, content decoding) ends as it does over urllib3."""
 
 from __future__ import annotations
 
 import gzip
-import http.client
 import json
+import socket
 import threading
 
 import pytest
@@ -58,10 +58,18 @@ def test_the_bytes_sent_are_those_urllib3_sends(raw, call):
 
 
 def test_a_request_head_and_body_go_out_in_one_write(raw, monkeypatch):
-    # Given every write http.client makes counted, with what it wrote
+    # Given every socket write made to the vendor counted, with what it wrote
     writes: list[bytes] = []
-    send = http.client.HTTPConnection.send
-    monkeypatch.setattr(http.client.HTTPConnection, "send", lambda conn, data: writes.append(data) or send(conn, data))
+
+    def counted(write):
+        def writing(sock, data, *args):
+            if sock.getpeername()[1] == raw.port:  # the client's side, not the server's answers
+                writes.append(bytes(data))
+            return write(sock, data, *args)
+        return writing
+
+    for name in ("send", "sendall"):
+        monkeypatch.setattr(socket.socket, name, counted(getattr(socket.socket, name)))
     http_ = VendorHttp("test", base_url=raw.url, session=new_session(base_url=raw.url), headers=HEADERS)
     # When two calls with a body and one without are made
     http_.request("POST", "/rows", json={"n": 1})
@@ -70,6 +78,19 @@ def test_a_request_head_and_body_go_out_in_one_write(raw, monkeypatch):
     # Then each request, head and body, was one write, and the vendor got those bytes
     assert len(writes) == 3 and writes == raw.received
     assert writes[0].endswith(b'{"n": 1}') and writes[2].endswith(b"\r\n\r\n")
+
+
+def test_a_head_request_goes_through_urllib3_and_leaves_its_connection_reusable(urllib3_calls):
+    # Given a vendor answering HEAD with the length of a body it does not send
+    server = RawServer(answer_each(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n"))
+    try:
+        http_ = VendorHttp("test", base_url=server.url, session=new_session(base_url=server.url), headers=HEADERS)
+        # When three HEAD calls are made, then each ends with no body, over one connection, through urllib3
+        for n in range(3):
+            assert http_.send("HEAD", "/rows").content == b""
+        assert server.connections == 1 and len(server.received) == 3 and urllib3_calls == ["/rows"] * 3
+    finally:
+        server.close()
 
 
 def test_settings_the_lean_transport_cannot_keep_go_through_urllib3(raw, urllib3_calls):
