@@ -153,7 +153,8 @@ class ChunkRunner:
     groups: one limiter call reserves the group's slots, each with its own due time, one
     ledger call claims its rows (their leases cover the wait for the last slot too), and
     each batch waits in its sender for its own slot; the rows the vendor took are marked
-    delivered together, as the next group goes. A group goes once half the places in flight
+    delivered together, as the next group goes (once none follows, those that end within
+    GROUP_LINGER_S of each other). A group goes once half the places in flight
     are free, or GROUP_LINGER_S after the first fell free: sends that end one at a time would
     otherwise cost those three Redis calls per row. A pause, cancel or the budget stops the next
     group; the sends already in flight end first (none waits longer than the limiter's
@@ -231,6 +232,8 @@ class ChunkRunner:
                 wait_s = self._launch_next(sends, outcome, busy)
                 if wait_s == 0:
                     continue
+            elif not sends.may_launch():
+                wait_s = sends.marks_due_s()  # draining: wake for the delivered marks held
             self._collect(sends, wait_s, outcome, busy)
         self._mark_delivered(sends.sent, outcome)
         if sends.error is not None:
@@ -270,12 +273,14 @@ class ChunkRunner:
             if flight.verdict not in STOPS:
                 sends.width = self._in_flight
             if flight.verdict == SENT:
-                sends.sent.extend(flight.rows)
+                sends.hold(flight.rows)
             elif flight.verdict in STOPS:
                 sends.stop = sends.stop or flight.verdict
                 sends.unsent.update(row.line for row in flight.rows)
-        if not sends.may_launch():
-            self._mark_delivered(sends.sent, outcome)  # no launch follows to carry them
+        if not sends.may_launch() and sends.marks_due_s() == 0:
+            # No launch follows to carry them: those of sends that end within GROUP_LINGER_S
+            # of each other, as the chunk drains, go in one call
+            self._mark_delivered(sends.sent, outcome)
 
     def _mark_delivered(self, sent: list[JobRow], outcome: ChunkOutcome) -> None:
         if sent:
@@ -500,8 +505,11 @@ class _Sends:
     error: Exception | None = None
     #: lines not sent because of the stop
     unsent: set[int] = field(default_factory=set)
-    #: taken by the vendor, marked delivered with the next group's launch
+    #: taken by the vendor, marked delivered with the next group's launch (or, once no group
+    #: follows, GROUP_LINGER_S after the first of them ended, or when the last send ends)
     sent: list[JobRow] = field(default_factory=list)
+    #: when the first of `sent` ended
+    sent_at: float = 0.0
     #: when a place in flight fell free since the last launch
     freed_at: float | None = None
     #: the last group's first slot was booked further ahead than BOOKED_AHEAD_S: the account's
@@ -528,6 +536,22 @@ class _Sends:
         if self.booked_ahead and self.batches:
             return max(1, math.ceil(self.width * (2 - len(self.pending) / self.batches) / 2))
         return self.width
+
+    def hold(self, rows: list[JobRow]) -> None:
+        """Rows the vendor took, to mark delivered with others."""
+        if not self.sent:
+            self.sent_at = time.monotonic()
+        self.sent.extend(rows)
+
+    def marks_due_s(self) -> float | None:
+        """While no group follows: how long the delivered marks held may wait for more sends to
+        end (0: mark them now, none is in flight or the first waited GROUP_LINGER_S); None
+        when none is held."""
+        if not self.sent:
+            return None
+        if not self.flights.running:
+            return 0.0
+        return max(0.0, GROUP_LINGER_S - (time.monotonic() - self.sent_at))
 
     def may_launch(self) -> bool:
         return bool(self.pending) and not self.stop and self.error is None

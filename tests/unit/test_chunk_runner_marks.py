@@ -1,0 +1,81 @@
+"""Delivered marks while a chunk drains (no group left to launch, sends still in flight): those
+of sends that end within GROUP_LINGER_S of each other go in one ledger call, none waits longer."""
+
+from __future__ import annotations
+
+import time
+
+from tasks import chunk_runner
+from tasks.chunk_runner import ChunkRunner, JobRow
+from tasks.key_trust import KeyTrust
+from tasks.retry import RetryPolicy
+from workers.jobs.ledger import Claim, Claims
+from workers.limits.limiter import Reservation
+
+ROWS = [JobRow(line, {"phone": f"38093000000{line}"}, [line, f"38093000000{line}"]) for line in (1, 2, 3)]
+
+
+class Ledger:
+    """Every row claimed; each delivered_many call kept, with when it came."""
+
+    def __init__(self) -> None:
+        self.marks: list[tuple[float, list[int]]] = []
+
+    def finished_lines(self, lines):
+        return set()
+
+    def claim_many(self, lines, *, extra_lease_s=0.0):
+        return Claims(stop=None, verdicts={line: Claim.CLAIMED for line in lines})
+
+    def delivered_many(self, lines):
+        self.marks.append((time.monotonic(), sorted(lines)))
+        return [True] * len(lines)
+
+    def job_state(self):
+        return "running"
+
+
+class Limiter:
+    """Every slot free at once."""
+
+    def reserve(self, slots=1):
+        now = time.monotonic()
+        return Reservation(granted=True, wait_s=0.0, last_s=0.0, due=(now,) * slots)
+
+    def keep_reserved(self, due):
+        pass
+
+    def quiet(self):
+        return False
+
+    def missed(self, due):
+        return False
+
+    def start_by(self, due):
+        return float("inf")
+
+
+def run(ends_after_s: dict[int, float]) -> tuple[Ledger, float]:
+    """The three rows in flight at once (a trusted key: no first send alone), each send ending
+    after its time; the ledger and when the chunk started."""
+    key = KeyTrust()
+    key.accepted()
+    ledger = Ledger()
+    runner = ChunkRunner(ledger=ledger, limiter=Limiter(), retry=RetryPolicy(in_task_attempts=3), lease_s=30,
+                         send=lambda row: time.sleep(ends_after_s[row.line]), in_flight=3, key=key)
+    started = time.monotonic()
+    assert runner.run(ROWS).delivered == 3
+    return ledger, started
+
+
+def test_sends_that_end_within_the_linger_as_the_chunk_drains_are_marked_in_one_call(monkeypatch):
+    monkeypatch.setattr(chunk_runner, "GROUP_LINGER_S", 0.5)
+    ledger, _ = run({1: 0.0, 2: 0.05, 3: 0.1})
+    assert [lines for _, lines in ledger.marks] == [[1, 2, 3]]
+
+
+def test_a_mark_held_as_the_chunk_drains_waits_no_longer_than_the_linger(monkeypatch):
+    monkeypatch.setattr(chunk_runner, "GROUP_LINGER_S", 0.05)
+    ledger, started = run({1: 0.0, 2: 0.0, 3: 0.6})
+    assert [lines for _, lines in ledger.marks] == [[1, 2], [3]]
+    assert ledger.marks[0][0] - started < 0.4  # rows 1 and 2 were not held for row 3
