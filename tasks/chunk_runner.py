@@ -335,7 +335,7 @@ class ChunkRunner:
     def _first_send(self, claimed: list[JobRow], due: tuple[float, ...], outcome: ChunkOutcome, tries: Tries) -> str:
         """Send with the slots and claims _launch got: a 429 (or, after a long wait, a pause)
         that came while this send waited for its slot gives the rows back instead, to go on with
-        a new slot; so does a slot this sender got to too late (limiter.missed) or whose
+        a new slot; so does a slot this sender got to too late (limiter.late) or whose
         request it made too slowly (LATE), unless a new one comes while the rows' leases still
         cover it and the send (_late_slot)."""
         first_due, retaken = due[0], False
@@ -346,7 +346,7 @@ class ChunkRunner:
             stop = _stop_verdict(self._ledger) if wait_s >= LONG_WAIT_S else ""
             if stop:
                 break
-            if not self._limiter.missed(due[0]):
+            if not self._limiter.late(due[0]):
                 if wait_s > 0 and self._limiter.quiet():
                     break
                 self._limiter.keep_reserved(due[1:])
@@ -354,9 +354,12 @@ class ChunkRunner:
                 if verdict != LATE:
                     return verdict
             # Late for the slot, waking or making the request: a new slot with the claims kept,
-            # once; a sender late for that one too gives its rows back, to go on as a retry.
-            due = () if retaken else self._late_slot(time.monotonic() - first_due)
-            retaken = True
+            # once (its reserve counts the late one); a sender late for that one too gives its
+            # rows back, to go on as a retry.
+            if retaken:
+                self._limiter.missed(due[0])  # called for its count: no reserve follows here
+                break
+            due, retaken = self._late_slot(time.monotonic() - first_due), True
             if not due:
                 break
         self._release(claimed, unknown_outcome=False)
@@ -369,8 +372,8 @@ class ChunkRunner:
         their claims: no release, and no claim again in _send_with_retries, two Redis calls
         fewer per row in a worker too busy to wake its senders on time. () when there is none
         (the schedule is full for max_wait_s: _send_with_retries waits for one) or the wait
-        would outlast the leases."""
-        reservation = self._limiter.reserve(self._slots_per_send)
+        would outlast the leases. The reserve counts the slot given up late (limiter stats' missed)."""
+        reservation = self._limiter.reserve(self._slots_per_send, missed=1)
         if not reservation.granted:
             return ()
         send_s = self._send_budget_s if self._send_budget_s is not None else self._lease_s / 2
@@ -442,8 +445,8 @@ class ChunkRunner:
                 self._send_batch(claimed)
         except deadline.StartPassed:
             # Making the request took this sender past its slot (a busy process): nothing went
-            # out, and the rows stay claimed for _first_send's new slot, as for a late wake.
-            self._limiter.missed(due)  # called for its count: the slot was given up late
+            # out, and the rows stay claimed for _first_send's new slot (whose reserve counts
+            # this one as missed), as for a late wake.
             return LATE
         except AuthError as exc:
             # The account's key is wrong for every row: pause the job, not fail row after row.

@@ -61,13 +61,13 @@ class ResumedMeanwhile:
     def __init__(self, limiter, store, job_id) -> None:
         self.limiter, self.store, self.job_id, self.gave_up = limiter, store, job_id, False
 
-    def reserve(self, slots=1):
+    def reserve(self, slots=1, missed=0):
         if not self.gave_up:
             self.gave_up = True
             self.store.set_state(self.job_id, "paused")
             self.store.set_state(self.job_id, "running")
             return Reservation(False, 6.0)  # the schedule is full further than max_wait
-        return self.limiter.reserve(slots)
+        return self.limiter.reserve(slots, missed=missed)
 
     def __getattr__(self, name):
         return getattr(self.limiter, name)

@@ -38,7 +38,7 @@ class Ledger:
 class Limiter:
     """Every slot free at once."""
 
-    def reserve(self, slots=1):
+    def reserve(self, slots=1, missed=0):
         now = time.monotonic()
         return Reservation(granted=True, wait_s=0.0, last_s=0.0, due=(now,) * slots)
 
@@ -46,6 +46,9 @@ class Limiter:
         pass
 
     def quiet(self):
+        return False
+
+    def late(self, due):
         return False
 
     def missed(self, due):
