@@ -151,12 +151,12 @@ class ChunkRunner:
     ended without a stop (a refused key pauses the job after one 401), or from the start when
     the vendor took the account's `key` lately (tasks.key_trust). The runner takes them in
     groups: one limiter call reserves the group's slots, each with its own due time, one
-    ledger call claims its rows (their leases cover the wait for the last slot too), and
-    each batch waits in its sender for its own slot; the rows the vendor took are marked
-    delivered together, as the next group goes (once none follows, those that end within
-    GROUP_LINGER_S of each other). A group goes once half the places in flight
-    are free, or GROUP_LINGER_S after the first fell free: sends that end one at a time would
-    otherwise cost those three Redis calls per row. A pause, cancel or the budget stops the next
+    ledger call claims its rows (their leases cover the wait for the last slot too) and marks
+    delivered the rows the vendor took since the last group, and each batch waits in its
+    sender for its own slot; once no group follows, the rows of sends that end within
+    GROUP_LINGER_S of each other are marked delivered together. A group goes once half the
+    places in flight are free, or GROUP_LINGER_S after the first fell free: sends that end one
+    at a time would otherwise cost those Redis calls per row. A pause, cancel or the budget stops the next
     group; the sends already in flight end first (none waits longer than the limiter's
     max_wait_s for its slot), and whatever was not sent goes on as before.
     """
@@ -245,9 +245,9 @@ class ChunkRunner:
         """Launch the next group, carrying the delivered marks of the sends that ended. 0 to go
         round at once (nothing is in flight to wait for, or that group had nothing to send);
         else how long to wait for sends in flight to end (None: until one does)."""
-        self._mark_delivered(sends.sent, outcome)
         running = sends.flights.running
         sends.stop, refused_s = self._launch(sends, outcome, busy)
+        self._mark_delivered(sends.sent, outcome)  # when no claim carried them (a refusal, a stop)
         launched = sends.flights.running > running
         if launched:
             sends.freed_at = None
@@ -304,8 +304,11 @@ class ChunkRunner:
             stop = _stop_verdict(self._ledger)
             return stop, None if stop else min(reservation.wait_s * 0.9, RECHECK_S)
         sends.booked_ahead = reservation.wait_s > BOOKED_AHEAD_S
+        # the group's claims carry the delivered marks of the sends that ended (one round trip)
         claims = self._ledger.claim_many([row.line for batch in group for row in batch],
-                                         extra_lease_s=reservation.last_s)
+                                         extra_lease_s=reservation.last_s, delivered=[row.line for row in sends.sent])
+        outcome.delivered += len(sends.sent)
+        sends.sent.clear()
         if claims.stop is not None:
             pending.extendleft(reversed(group))
             return claims.stop.value, None

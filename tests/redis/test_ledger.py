@@ -223,6 +223,30 @@ def test_claim_many_stops_for_a_paused_job_and_its_leases_cover_the_extra_wait(r
     assert r.hget(keys.claims(job_id), 3) is None
 
 
+def test_claim_many_marks_the_sends_that_ended_delivered_in_the_same_call(r, job):
+    # Given rows 2 and 3 sent by us, and row 4 held by a worker whose lease ran out
+    store, keys, job_id = job
+    ledger, dead = Ledger(r, keys, job_id, lease_s=30), Ledger(r, keys, job_id, lease_s=30)
+    ledger.claim_many([2, 3])
+    dead.claim(4)
+    expire_lease(r, keys, job_id, 4)
+    # When the next claim carries their delivered marks
+    claims = ledger.claim_many([4], delivered=[2, 3])
+    # Then both are delivered and unclaimed, and row 4 is claimed as a single claim would be
+    assert claims.stop is None and claims.verdicts == {4: Claim.RECLAIMED}
+    assert store.status(job_id).delivered == 2 and not r.hexists(keys.claims(job_id), 2)
+    assert store.status(job_id).unknown_outcome == 1 and r.hget(keys.unknown(job_id), 4) == b"1"
+    # And marks carried by a claim the job's pause stops are recorded all the same
+    store.set_state(job_id, "paused")
+    claims = ledger.claim_many([2], delivered=[4])
+    assert claims.stop is Claim.PAUSED and store.status(job_id).delivered == 3
+    # And the job ends once every row has its outcome, as with delivered_many
+    store.set_state(job_id, "running")
+    store.mark_produced(job_id)
+    assert ledger.claim_many([2], delivered=[4]).verdicts == {2: Claim.DONE}
+    assert store.status(job_id).state == "done"
+
+
 def test_delivered_many_in_one_call_is_owner_checked(r, job):
     # Given rows 2 and 3 claimed by us, row 4 taken over by another worker after our lease ran out
     store, keys, job_id = job

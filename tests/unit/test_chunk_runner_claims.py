@@ -26,7 +26,8 @@ class Ledger:
     def finished_lines(self, lines):
         return set()
 
-    def claim_many(self, lines, *, extra_lease_s=0.0):
+    def claim_many(self, lines, *, extra_lease_s=0.0, delivered=()):
+        self.delivered_many(delivered)
         return Claims(stop=None, verdicts={line: Claim.CLAIMED for line in lines})
 
     def claim(self, line):

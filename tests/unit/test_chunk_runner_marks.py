@@ -1,5 +1,6 @@
-"""Delivered marks while a chunk drains (no group left to launch, sends still in flight): those
-of sends that end within GROUP_LINGER_S of each other go in one ledger call, none waits longer."""
+"""Delivered marks: those of the sends that ended go with the next group's claims; while a chunk
+drains (no group left to launch, sends still in flight), those of sends that end within
+GROUP_LINGER_S of each other go in one ledger call, none waits longer."""
 
 from __future__ import annotations
 
@@ -20,11 +21,14 @@ class Ledger:
 
     def __init__(self) -> None:
         self.marks: list[tuple[float, list[int]]] = []
+        #: the delivered marks each claim carried
+        self.carried: list[list[int]] = []
 
     def finished_lines(self, lines):
         return set()
 
-    def claim_many(self, lines, *, extra_lease_s=0.0):
+    def claim_many(self, lines, *, extra_lease_s=0.0, delivered=()):
+        self.carried.append(sorted(delivered))
         return Claims(stop=None, verdicts={line: Claim.CLAIMED for line in lines})
 
     def delivered_many(self, lines):
@@ -58,14 +62,14 @@ class Limiter:
         return float("inf")
 
 
-def run(ends_after_s: dict[int, float]) -> tuple[Ledger, float]:
-    """The three rows in flight at once (a trusted key: no first send alone), each send ending
-    after its time; the ledger and when the chunk started."""
+def run(ends_after_s: dict[int, float], in_flight: int = 3) -> tuple[Ledger, float]:
+    """The three rows, up to `in_flight` at once (a trusted key: no first send alone), each send
+    ending after its time; the ledger and when the chunk started."""
     key = KeyTrust()
     key.accepted()
     ledger = Ledger()
     runner = ChunkRunner(ledger=ledger, limiter=Limiter(), retry=RetryPolicy(in_task_attempts=3), lease_s=30,
-                         send=lambda row: time.sleep(ends_after_s[row.line]), in_flight=3, key=key)
+                         send=lambda row: time.sleep(ends_after_s[row.line]), in_flight=in_flight, key=key)
     started = time.monotonic()
     assert runner.run(ROWS).delivered == 3
     return ledger, started
@@ -82,3 +86,11 @@ def test_a_mark_held_as_the_chunk_drains_waits_no_longer_than_the_linger(monkeyp
     ledger, started = run({1: 0.0, 2: 0.0, 3: 0.6})
     assert [lines for _, lines in ledger.marks] == [[1, 2], [3]]
     assert ledger.marks[0][0] - started < 0.4  # rows 1 and 2 were not held for row 3
+
+
+def test_the_marks_of_the_sends_that_ended_go_with_the_next_claim():
+    # Given rows sent one at a time, each its own group
+    ledger, _ = run({1: 0.0, 2: 0.0, 3: 0.0}, in_flight=1)
+    # Then each row's delivered mark went with the next row's claim, the last one's on its own
+    assert ledger.carried == [[], [1], [2]]
+    assert [lines for _, lines in ledger.marks] == [[3]]
