@@ -12,6 +12,7 @@ Needs perf, root, and an uprobe on drop_gil in this Python's libpython (it has s
       perf script -i /tmp/r$n.data -F comm,pid,tid,event,trace,ip,sym > /tmp/r$n.txt
     done
     python bench/gil_handoffs.py /tmp/r16.txt /tmp/r6.txt 1000
+    perf probe -d 'probe_libpython3:*'    # the uprobe goes when done
 
 "gil release": a drop_gil (a call that lets other threads run: socket calls, a socket's
 settimeout, a poll, a lock or queue wait, time.sleep), by the two native frames above it
