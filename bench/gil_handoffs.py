@@ -31,7 +31,8 @@ from collections import Counter
 
 #: frames of the lock and libc wrappers, skipped to name the call site
 SKIP = {"drop_gil", "PyEval_SaveThread", "PyEval_RestoreThread", "take_gil", "futex_wait",
-        "__futex_abstimed_wait_common64", "__futex_abstimed_wait_common", "__GI___futex_abstimed_wait_cancelable64", "__pthread_cond_wait_common",
+        "__futex_abstimed_wait_common64", "__futex_abstimed_wait_common", "__GI___futex_abstimed_wait_cancelable64",
+        "__pthread_cond_wait_common",
         "___pthread_cond_timedwait64", "___pthread_cond_wait", "pthread_cond_timedwait@@GLIBC_2.3.2",
         "__GI___poll", "__libc_recv", "__libc_send", "__GI___clock_nanosleep", "__GI___nanosleep",
         "__new_sem_wait_slow64", "do_futex_wait", "__GI___ioctl", "__libc_sendto", "__libc_recvfrom"}
