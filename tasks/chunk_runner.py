@@ -153,8 +153,9 @@ class ChunkRunner:
     groups: one limiter call reserves the group's slots, each with its own due time, one
     ledger call claims its rows (their leases cover the wait for the last slot too) and marks
     delivered the rows the vendor took since the last group, and each batch waits in its
-    sender for its own slot; once no group follows, the rows of sends that end within
-    GROUP_LINGER_S of each other are marked delivered together. A group goes once half the
+    sender for its own slot; when no group goes within GROUP_LINGER_S (none left, or none
+    with room while the limit books slots ahead), the rows of sends that end within
+    GROUP_LINGER_S of each other are marked delivered together: no mark is held longer. A group goes once half the
     places in flight are free, or GROUP_LINGER_S after the first fell free: sends that end one
     at a time would otherwise cost those Redis calls per row. A pause, cancel or the budget stops the next
     group; the sends already in flight end first (none waits longer than the limiter's
@@ -232,9 +233,10 @@ class ChunkRunner:
                 wait_s = self._launch_next(sends, outcome, busy)
                 if wait_s == 0:
                     continue
-            elif not sends.may_launch():
-                wait_s = sends.marks_due_s()  # draining: wake for the delivered marks held
-            self._collect(sends, wait_s, outcome, busy)
+            # Wake for the delivered marks held, whatever holds the next group back (draining,
+            # or no room while the limit books slots ahead): a row the vendor took is not left
+            # unmarked (a killed worker would send it again) longer than GROUP_LINGER_S.
+            self._collect(sends, _sooner(wait_s, sends.marks_due_s()), outcome, busy)
         self._mark_delivered(sends.sent, outcome)
         if sends.error is not None:
             raise sends.error
@@ -277,9 +279,9 @@ class ChunkRunner:
             elif flight.verdict in STOPS:
                 sends.stop = sends.stop or flight.verdict
                 sends.unsent.update(row.line for row in flight.rows)
-        if not sends.may_launch() and sends.marks_due_s() == 0:
-            # No launch follows to carry them: those of sends that end within GROUP_LINGER_S
-            # of each other, as the chunk drains, go in one call
+        if sends.marks_due_s() == 0 and sends.linger_s() != 0:
+            # No launch due now to carry them: those of sends that end within GROUP_LINGER_S
+            # of each other (as the chunk drains, or while no group has room) go in one call
             self._mark_delivered(sends.sent, outcome)
 
     def _mark_delivered(self, sent: list[JobRow], outcome: ChunkOutcome) -> None:
@@ -511,8 +513,8 @@ class _Sends:
     error: Exception | None = None
     #: lines not sent because of the stop
     unsent: set[int] = field(default_factory=set)
-    #: taken by the vendor, marked delivered with the next group's launch (or, once no group
-    #: follows, GROUP_LINGER_S after the first of them ended, or when the last send ends)
+    #: taken by the vendor, marked delivered with the next group's launch (or, when none goes
+    #: sooner, GROUP_LINGER_S after the first of them ended, or when the last send ends)
     sent: list[JobRow] = field(default_factory=list)
     #: when the first of `sent` ended
     sent_at: float = 0.0
@@ -550,7 +552,7 @@ class _Sends:
         self.sent.extend(rows)
 
     def marks_due_s(self) -> float | None:
-        """While no group follows: how long the delivered marks held may wait for more sends to
+        """Unless a group goes first: how long the delivered marks held may wait for more sends to
         end (0: mark them now, none is in flight or the first waited GROUP_LINGER_S); None
         when none is held."""
         if not self.sent:
@@ -580,6 +582,13 @@ class _Sends:
         if self.freed_at is None:
             return GROUP_LINGER_S
         return max(0.0, GROUP_LINGER_S - (time.monotonic() - self.freed_at))
+
+
+def _sooner(wait_s: float | None, other_s: float | None) -> float | None:
+    """The shorter of two waits, None being no limit."""
+    if wait_s is None or other_s is None:
+        return other_s if wait_s is None else wait_s
+    return min(wait_s, other_s)
 
 
 def _merge(outcome: ChunkOutcome, busy: list[JobRow], flight: Flight) -> None:

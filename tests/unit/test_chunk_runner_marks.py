@@ -94,3 +94,54 @@ def test_the_marks_of_the_sends_that_ended_go_with_the_next_claim():
     # Then each row's delivered mark went with the next row's claim, the last one's on its own
     assert ledger.carried == [[], [1], [2]]
     assert [lines for _, lines in ledger.marks] == [[3]]
+
+
+class BookedAhead(Limiter):
+    """The first group's slots free at once, the second's booked 0.3 s ahead (the account's
+    limit sets the pace: the chunk keeps fewer places in flight early on), then free again."""
+
+    def __init__(self) -> None:
+        self.reserves = 0
+
+    def reserve(self, slots=1, missed=0):
+        self.reserves += 1
+        wait_s = 0.3 if self.reserves == 2 else 0.0
+        due = time.monotonic() + wait_s
+        return Reservation(granted=True, wait_s=wait_s, last_s=wait_s, due=(due,) * slots)
+
+
+class WhenMarked(Ledger):
+    """When each row was marked delivered, alone or carried by a claim."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.marked_at: dict[int, float] = {}
+
+    def claim_many(self, lines, *, extra_lease_s=0.0, delivered=()):
+        self.marked_at.update(dict.fromkeys(delivered, time.monotonic()))
+        return super().claim_many(lines, extra_lease_s=extra_lease_s, delivered=delivered)
+
+    def delivered_many(self, lines):
+        self.marked_at.update(dict.fromkeys(lines, time.monotonic()))
+        return super().delivered_many(lines)
+
+
+def test_a_mark_waits_no_longer_than_the_linger_while_no_group_has_room():
+    # Given 40 rows, 8 in flight: rows 1-2 end at once, rows 3-8 take 1 s; the next group
+    # (rows 9-10) has its slots booked 0.3 s ahead, so the chunk keeps fewer places in flight
+    # (room()) and no group can go before rows 3-8 end
+    key = KeyTrust()
+    key.accepted()
+    ledger, ended = WhenMarked(), {}
+    rows = [JobRow(line, {"phone": str(line)}, [line, str(line)]) for line in range(1, 41)]
+
+    def send(row):
+        time.sleep(1.0 if 3 <= row.line <= 8 else 0.0)
+        ended[row.line] = time.monotonic()
+
+    runner = ChunkRunner(ledger=ledger, limiter=BookedAhead(), retry=RetryPolicy(in_task_attempts=3), lease_s=30,
+                         send=send, in_flight=8, key=key)
+    assert runner.run(rows).delivered == 40
+    # Then rows 9 and 10, which ended at 0.3 s, were marked then, not held until a group had room
+    assert {9, 10} <= set(ledger.marked_at)
+    assert all(ledger.marked_at[line] - ended[line] < 0.2 for line in (9, 10)), ledger.marked_at
