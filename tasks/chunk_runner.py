@@ -8,6 +8,7 @@ ChunkRunner._attempt). Rows are never sent once the ledger holds an outcome for 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections import deque
@@ -227,6 +228,22 @@ class ChunkRunner:
         # The first send goes alone unless the vendor took this account's key lately (tasks.key_trust):
         # a key the vendor refuses then meets one 401 per chunk (which pauses the job), not in_flight of them.
         sends = _Sends(batches, InFlight(self._in_flight), width=self._in_flight if self._key.trusted() else 1)
+        try:
+            self._drive(sends, outcome, busy)
+        except BaseException:
+            # The rows the vendor took are marked before the error leaves (a limiter or ledger
+            # call failed): held for a claim that never went, they would be sent again.
+            with contextlib.suppress(Exception):  # the first error is the one to tell
+                self._mark_delivered(sends.sent, outcome)
+            raise
+        self._mark_delivered(sends.sent, outcome)
+        if sends.error is not None:
+            raise sends.error
+        sends.unsent.update(row.line for batch in sends.pending for row in batch)
+        return sends.stop, [row for row in rows if row.line in sends.unsent]
+
+    def _drive(self, sends: _Sends, outcome: ChunkOutcome, busy: list[JobRow]) -> None:
+        """Launch groups and collect the sends that end, until none is left in flight or to launch."""
         while sends.going():
             wait_s = sends.linger_s()
             if wait_s == 0:
@@ -237,11 +254,6 @@ class ChunkRunner:
             # or no room while the limit books slots ahead): a row the vendor took is not left
             # unmarked (a killed worker would send it again) longer than GROUP_LINGER_S.
             self._collect(sends, _sooner(wait_s, sends.marks_due_s()), outcome, busy)
-        self._mark_delivered(sends.sent, outcome)
-        if sends.error is not None:
-            raise sends.error
-        sends.unsent.update(row.line for batch in sends.pending for row in batch)
-        return sends.stop, [row for row in rows if row.line in sends.unsent]
 
     def _launch_next(self, sends: _Sends, outcome: ChunkOutcome, busy: list[JobRow]) -> float | None:
         """Launch the next group, carrying the delivered marks of the sends that ended. 0 to go

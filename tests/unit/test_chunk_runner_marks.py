@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tasks import chunk_runner
 from tasks.chunk_runner import ChunkRunner, JobRow
 from tasks.key_trust import KeyTrust
@@ -145,3 +147,39 @@ def test_a_mark_waits_no_longer_than_the_linger_while_no_group_has_room():
     # Then rows 9 and 10, which ended at 0.3 s, were marked then, not held until a group had room
     assert {9, 10} <= set(ledger.marked_at)
     assert all(ledger.marked_at[line] - ended[line] < 0.2 for line in (9, 10)), ledger.marked_at
+
+
+class FailsSecond(Limiter):
+    """The first group's slots free at once; the second reserve fails (Redis went away)."""
+
+    def __init__(self) -> None:
+        self.reserves = 0
+
+    def reserve(self, slots=1, missed=0):
+        self.reserves += 1
+        if self.reserves == 2:
+            raise ConnectionError("limiter unreachable")
+        return super().reserve(slots, missed)
+
+
+def test_the_marks_held_for_the_next_claim_are_written_when_its_reserve_raises():
+    # Given rows sent one at a time, the second's reserve raising
+    ledger = Ledger()
+    runner = ChunkRunner(ledger=ledger, limiter=FailsSecond(), retry=RetryPolicy(in_task_attempts=3), lease_s=30,
+                         send=lambda row: None, in_flight=1)
+    # Then the error leaves the run, but the first row, which the vendor took, was marked first
+    with pytest.raises(ConnectionError, match="limiter unreachable"):
+        runner.run(ROWS)
+    assert ledger.carried == [[]]
+    assert [lines for _, lines in ledger.marks] == [[1]]
+
+
+def test_a_mark_that_fails_after_the_reserve_raised_leaves_the_reserve_error_to_tell():
+    class Down(Ledger):
+        def delivered_many(self, lines):
+            raise RuntimeError("ledger unreachable too")
+
+    runner = ChunkRunner(ledger=Down(), limiter=FailsSecond(), retry=RetryPolicy(in_task_attempts=3), lease_s=30,
+                         send=lambda row: None, in_flight=1)
+    with pytest.raises(ConnectionError, match="limiter unreachable"):
+        runner.run(ROWS)
