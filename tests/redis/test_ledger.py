@@ -247,6 +247,24 @@ def test_claim_many_marks_the_sends_that_ended_delivered_in_the_same_call(r, job
     assert store.status(job_id).state == "done"
 
 
+def test_the_last_mark_carried_by_a_claim_ends_the_job_and_its_keys_expire(r, job):
+    # Given every row counted and enqueued (the producer is done), rows 2 and 3 delivered, and
+    # row 4 sent by us but not marked yet
+    store, keys, job_id = job
+    ledger = Ledger(r, keys, job_id, lease_s=30)
+    store.mark_produced(job_id)
+    ledger.claim_many([2, 3, 4])
+    ledger.delivered_many([2, 3])
+    assert r.hget(keys.job(job_id), "state") == b"running"
+    # When a claim carries row 4's mark
+    ledger.claim_many([2], delivered=[4])
+    # Then the job is done (read from the hash: status() would finish it on the way) and its
+    # keys expire together
+    assert r.hget(keys.job(job_id), "state") == b"done"
+    existing = [key for key in keys.job_keys(job_id) if r.exists(key)]
+    assert len(existing) >= 2 and all(r.ttl(key) > 0 for key in existing)
+
+
 def test_delivered_many_in_one_call_is_owner_checked(r, job):
     # Given rows 2 and 3 claimed by us, row 4 taken over by another worker after our lease ran out
     store, keys, job_id = job
