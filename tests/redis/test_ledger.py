@@ -265,6 +265,18 @@ def test_the_last_mark_carried_by_a_claim_ends_the_job_and_its_keys_expire(r, jo
     assert len(existing) >= 2 and all(r.ttl(key) > 0 for key in existing)
 
 
+def test_a_claim_carrying_marks_claims_only_the_lines_asked_for(r, job):
+    # Given a ledger whose TTL (the script's last argument) is also a line of the job
+    store, keys, job_id = job
+    ledger = Ledger(r, keys, job_id, lease_s=30, ttl_s=3)
+    ledger.claim_many([2])
+    # When a claim of row 4 carries row 2's mark
+    claims = ledger.claim_many([4], delivered=[2])
+    # Then row 4 alone is claimed: the TTL is not taken for a line
+    assert claims.verdicts == {4: Claim.CLAIMED}
+    assert set(r.hkeys(keys.claims(job_id))) == {b"4", b"4:owner"}
+
+
 def test_delivered_many_in_one_call_is_owner_checked(r, job):
     # Given rows 2 and 3 claimed by us, row 4 taken over by another worker after our lease ran out
     store, keys, job_id = job

@@ -324,7 +324,8 @@ class Ledger:
         if stop:
             return Claims(Claim(stop), {line: Claim(stop) for line in lines})
         verdicts = [Claim(v.decode() if isinstance(v, bytes) else v) for v in verdicts]
-        return Claims(None, dict(zip(lines, verdicts)), int(busy_left_ms) / 1000)
+        # strict: a verdict more or fewer than lines is a script claiming the wrong arguments
+        return Claims(None, dict(zip(lines, verdicts, strict=True)), int(busy_left_ms) / 1000)
 
     def delivered(self, line: int) -> bool:
         return bool(self._finish(keys=self._all_keys, args=[line, "delivered", "", self.owner, self._ttl_s]))
