@@ -85,3 +85,22 @@ def test_a_late_send_whose_new_slot_the_lease_would_not_cover_gives_its_rows_bac
     # Then the row was given back and claimed again before it went (as a late send always did)
     assert sent == [2] and outcome.delivered == 1
     assert ledger.released == [2] and ledger.claims == [2]
+
+
+class LateTwice(LateOnce):
+    """A sender late for its first slot and for the new one too."""
+
+    def late(self, due):
+        self.lates += 1
+        return self.lates <= 2
+
+
+def test_a_send_late_for_its_new_slot_too_counts_that_one_on_its_own_and_gives_its_rows_back():
+    # Given a sender late for its slot and for the new one the late slot's reserve got
+    limiter = LateTwice(new_wait_s=0.0)
+    outcome, ledger, sent = run(limiter)
+    # Then the first late slot was counted by the new one's reserve, the second by missed()
+    # (no reserve follows), and the row went on as a retry: given back, claimed again, sent once
+    assert limiter.reserves == [(1, 0), (1, 1)] and limiter.counted == 1
+    assert sent == [2] and outcome.delivered == 1
+    assert ledger.released == [2] and ledger.claims == [2]
