@@ -8,15 +8,23 @@ import time
 from tasks.inflight import InFlight
 
 
+def wait_until(condition, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.0005)
+
+
 def test_calls_are_collected_in_the_order_they_ended():
     flights = InFlight(8)
     gates = [threading.Event() for _ in range(8)]
     futures = [flights.submit(gate.wait, 5) for gate in gates]
     order = [5, 2, 7, 0, 3, 6, 1, 4]
-    for index in order:  # each ends before the next may: the order they end in is this one
+    for count, index in enumerate(order, 1):  # each ends before the next may: the order they end in is this one
         gates[index].set()
         futures[index].result(timeout=5)
-    time.sleep(0.05)  # the done-callback runs just after result() returns
+        # result() returns before the future's done-callbacks have run: wait for this one's
+        wait_until(lambda: flights._ended.qsize() == count)
     assert flights.ended(0) == [futures[index] for index in order]
     assert flights.running == 0 and flights.ended(0) == []
 
