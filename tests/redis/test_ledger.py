@@ -265,6 +265,23 @@ def test_the_last_mark_carried_by_a_claim_ends_the_job_and_its_keys_expire(r, jo
     assert len(existing) >= 2 and all(r.ttl(key) > 0 for key in existing)
 
 
+def test_a_claim_carrying_marks_run_twice_records_and_counts_once(r, job):
+    # Given row 2 sent by us, row 4 held by a worker whose lease ran out
+    store, keys, job_id = job
+    ledger, dead = Ledger(r, keys, job_id, lease_s=30), Ledger(r, keys, job_id, lease_s=30)
+    ledger.claim_many([2])
+    dead.claim(4)
+    expire_lease(r, keys, job_id, 4)
+    # When the claim carrying row 2's mark runs twice (redis-py retrying after a lost reply)
+    first = ledger.claim_many([4], delivered=[2])
+    again = ledger.claim_many([4], delivered=[2])
+    # Then row 2 is delivered once, row 4's takeover counted once, and the second run renews our lease
+    assert (first.verdicts, again.verdicts) == ({4: Claim.RECLAIMED}, {4: Claim.CLAIMED})
+    status = store.status(job_id)
+    assert (status.delivered, status.unknown_outcome) == (1, 1)
+    assert dead.claim(4) is Claim.BUSY
+
+
 def test_a_claim_carrying_marks_claims_only_the_lines_asked_for(r, job):
     # Given a ledger whose TTL (the script's last argument) is also a line of the job
     store, keys, job_id = job
