@@ -5,6 +5,7 @@ and RingostatClient against a loopback sandbox.
     python bench/runner_cpu.py 1 20
     python bench/runner_cpu.py 8 16 1000   # a third number: the limiter's LATE_FLOOR_S (see below)
     python bench/runner_cpu.py 8 40 --slots 8   # 8 chunks at once, as a `-P threads -c 8` worker runs them
+    python bench/runner_cpu.py 32 16 1000 --stub-ms 2   # no HTTP: each send sleeps 1-3 ms (the runner's own cost)
 
 Instructions per row, which the shared machine's load does not move (CPU time here varies by
 ±30 % between runs at a load of 3-4): two runs under callgrind, where every sender wakes late,
@@ -66,6 +67,11 @@ def main() -> None:
         at = args.index("--slots")
         slots = int(args[at + 1])
         del args[at:at + 2]
+    stub_ms = 0.0
+    if "--stub-ms" in args:  # a send is a sleep of stub_ms ± 50 % (by line), not an HTTP call: the runner alone
+        at = args.index("--stub-ms")
+        stub_ms = float(args[at + 1])
+        del args[at:at + 2]
     in_flight = int(args[0])
     chunks = int(args[1]) if len(args) > 1 else 30
     if len(args) > 2:
@@ -90,9 +96,13 @@ def main() -> None:
         counted(ledger, "claim_many", counts)
         counted(ledger, "delivered_many", counts)
         counted(limiter, "reserve", counts)
+        def send(row: JobRow) -> object:
+            if stub_ms:
+                return time.sleep(stub_ms * (0.5 + (row.line * 37 % 11) / 10) / 1000)
+            return client().add_campaign_row(456, row.fields["phone"], "")
+
         runner = ChunkRunner(ledger=ledger, limiter=limiter, retry=RetryPolicy(in_task_attempts=3), lease_s=30,
-                             send=lambda row: client().add_campaign_row(456, row.fields["phone"], ""),
-                             in_flight=in_flight)
+                             send=send, in_flight=in_flight)
         runner.run(rows[:100])  # warm-up: connections, scripts loaded
         r.delete(prefix + "stats")
         cpu0, wall0, threads0 = time.process_time(), time.perf_counter(), threads_now()

@@ -8,6 +8,7 @@ ChunkRunner._attempt). Rows are never sent once the ledger holds an outcome for 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections import deque
@@ -151,11 +152,13 @@ class ChunkRunner:
     ended without a stop (a refused key pauses the job after one 401), or from the start when
     the vendor took the account's `key` lately (tasks.key_trust). The runner takes them in
     groups: one limiter call reserves the group's slots, each with its own due time, one
-    ledger call claims its rows (their leases cover the wait for the last slot too), and
-    each batch waits in its sender for its own slot; the rows the vendor took are marked
-    delivered together, as the next group goes. A group goes once half the places in flight
-    are free, or GROUP_LINGER_S after the first fell free: sends that end one at a time would
-    otherwise cost those three Redis calls per row. A pause, cancel or the budget stops the next
+    ledger call claims its rows (their leases cover the wait for the last slot too) and marks
+    delivered the rows the vendor took since the last group, and each batch waits in its
+    sender for its own slot; when no group goes within GROUP_LINGER_S (none left, or none
+    with room while the limit books slots ahead), the rows of sends that end within
+    GROUP_LINGER_S of each other are marked delivered together: no mark is held longer. A group goes once half the
+    places in flight are free, or GROUP_LINGER_S after the first fell free: sends that end one
+    at a time would otherwise cost those Redis calls per row. A pause, cancel or the budget stops the next
     group; the sends already in flight end first (none waits longer than the limiter's
     max_wait_s for its slot), and whatever was not sent goes on as before.
     """
@@ -225,26 +228,40 @@ class ChunkRunner:
         # The first send goes alone unless the vendor took this account's key lately (tasks.key_trust):
         # a key the vendor refuses then meets one 401 per chunk (which pauses the job), not in_flight of them.
         sends = _Sends(batches, InFlight(self._in_flight), width=self._in_flight if self._key.trusted() else 1)
-        while sends.going():
-            wait_s = sends.linger_s()
-            if wait_s == 0:
-                wait_s = self._launch_next(sends, outcome, busy)
-                if wait_s == 0:
-                    continue
-            self._collect(sends, wait_s, outcome, busy)
+        try:
+            self._drive(sends, outcome, busy)
+        except BaseException:
+            # The rows the vendor took are marked before the error leaves (a limiter or ledger
+            # call failed): held for a claim that never went, they would be sent again.
+            with contextlib.suppress(Exception):  # the first error is the one to tell
+                self._mark_delivered(sends.sent, outcome)
+            raise
         self._mark_delivered(sends.sent, outcome)
         if sends.error is not None:
             raise sends.error
         sends.unsent.update(row.line for batch in sends.pending for row in batch)
         return sends.stop, [row for row in rows if row.line in sends.unsent]
 
+    def _drive(self, sends: _Sends, outcome: ChunkOutcome, busy: list[JobRow]) -> None:
+        """Launch groups and collect the sends that end, until none is left in flight or to launch."""
+        while sends.going():
+            wait_s = sends.linger_s()
+            if wait_s == 0:
+                wait_s = self._launch_next(sends, outcome, busy)
+                if wait_s == 0:
+                    continue
+            # Wake for the delivered marks held, whatever holds the next group back (draining,
+            # or no room while the limit books slots ahead): a row the vendor took is not left
+            # unmarked (a killed worker would send it again) longer than GROUP_LINGER_S.
+            self._collect(sends, _sooner(wait_s, sends.marks_due_s()), outcome, busy)
+
     def _launch_next(self, sends: _Sends, outcome: ChunkOutcome, busy: list[JobRow]) -> float | None:
         """Launch the next group, carrying the delivered marks of the sends that ended. 0 to go
         round at once (nothing is in flight to wait for, or that group had nothing to send);
         else how long to wait for sends in flight to end (None: until one does)."""
-        self._mark_delivered(sends.sent, outcome)
         running = sends.flights.running
         sends.stop, refused_s = self._launch(sends, outcome, busy)
+        self._mark_delivered(sends.sent, outcome)  # when no claim carried them (a refusal, a stop)
         launched = sends.flights.running > running
         if launched:
             sends.freed_at = None
@@ -270,12 +287,14 @@ class ChunkRunner:
             if flight.verdict not in STOPS:
                 sends.width = self._in_flight
             if flight.verdict == SENT:
-                sends.sent.extend(flight.rows)
+                sends.hold(flight.rows)
             elif flight.verdict in STOPS:
                 sends.stop = sends.stop or flight.verdict
                 sends.unsent.update(row.line for row in flight.rows)
-        if not sends.may_launch():
-            self._mark_delivered(sends.sent, outcome)  # no launch follows to carry them
+        if sends.marks_due_s() == 0 and sends.linger_s() != 0:
+            # No launch due now to carry them: those of sends that end within GROUP_LINGER_S
+            # of each other (as the chunk drains, or while no group has room) go in one call
+            self._mark_delivered(sends.sent, outcome)
 
     def _mark_delivered(self, sent: list[JobRow], outcome: ChunkOutcome) -> None:
         if sent:
@@ -299,8 +318,11 @@ class ChunkRunner:
             stop = _stop_verdict(self._ledger)
             return stop, None if stop else min(reservation.wait_s * 0.9, RECHECK_S)
         sends.booked_ahead = reservation.wait_s > BOOKED_AHEAD_S
+        # the group's claims carry the delivered marks of the sends that ended (one round trip)
         claims = self._ledger.claim_many([row.line for batch in group for row in batch],
-                                         extra_lease_s=reservation.last_s)
+                                         extra_lease_s=reservation.last_s, delivered=[row.line for row in sends.sent])
+        outcome.delivered += len(sends.sent)
+        sends.sent.clear()
         if claims.stop is not None:
             pending.extendleft(reversed(group))
             return claims.stop.value, None
@@ -330,7 +352,7 @@ class ChunkRunner:
     def _first_send(self, claimed: list[JobRow], due: tuple[float, ...], outcome: ChunkOutcome, tries: Tries) -> str:
         """Send with the slots and claims _launch got: a 429 (or, after a long wait, a pause)
         that came while this send waited for its slot gives the rows back instead, to go on with
-        a new slot; so does a slot this sender got to too late (limiter.missed) or whose
+        a new slot; so does a slot this sender got to too late (limiter.late) or whose
         request it made too slowly (LATE), unless a new one comes while the rows' leases still
         cover it and the send (_late_slot)."""
         first_due, retaken = due[0], False
@@ -341,7 +363,7 @@ class ChunkRunner:
             stop = _stop_verdict(self._ledger) if wait_s >= LONG_WAIT_S else ""
             if stop:
                 break
-            if not self._limiter.missed(due[0]):
+            if not self._limiter.late(due[0]):
                 if wait_s > 0 and self._limiter.quiet():
                     break
                 self._limiter.keep_reserved(due[1:])
@@ -349,9 +371,12 @@ class ChunkRunner:
                 if verdict != LATE:
                     return verdict
             # Late for the slot, waking or making the request: a new slot with the claims kept,
-            # once; a sender late for that one too gives its rows back, to go on as a retry.
-            due = () if retaken else self._late_slot(time.monotonic() - first_due)
-            retaken = True
+            # once (its reserve counts the late one); a sender late for that one too gives its
+            # rows back, to go on as a retry.
+            if retaken:
+                self._limiter.missed(due[0])  # called for its count: no reserve follows here
+                break
+            due, retaken = self._late_slot(time.monotonic() - first_due), True
             if not due:
                 break
         self._release(claimed, unknown_outcome=False)
@@ -364,8 +389,8 @@ class ChunkRunner:
         their claims: no release, and no claim again in _send_with_retries, two Redis calls
         fewer per row in a worker too busy to wake its senders on time. () when there is none
         (the schedule is full for max_wait_s: _send_with_retries waits for one) or the wait
-        would outlast the leases."""
-        reservation = self._limiter.reserve(self._slots_per_send)
+        would outlast the leases. The reserve counts the slot given up late (limiter stats' missed)."""
+        reservation = self._limiter.reserve(self._slots_per_send, missed=1)
         if not reservation.granted:
             return ()
         send_s = self._send_budget_s if self._send_budget_s is not None else self._lease_s / 2
@@ -437,8 +462,8 @@ class ChunkRunner:
                 self._send_batch(claimed)
         except deadline.StartPassed:
             # Making the request took this sender past its slot (a busy process): nothing went
-            # out, and the rows stay claimed for _first_send's new slot, as for a late wake.
-            self._limiter.missed(due)  # called for its count: the slot was given up late
+            # out, and the rows stay claimed for _first_send's new slot (whose reserve counts
+            # this one as missed), as for a late wake.
             return LATE
         except AuthError as exc:
             # The account's key is wrong for every row: pause the job, not fail row after row.
@@ -500,8 +525,11 @@ class _Sends:
     error: Exception | None = None
     #: lines not sent because of the stop
     unsent: set[int] = field(default_factory=set)
-    #: taken by the vendor, marked delivered with the next group's launch
+    #: taken by the vendor, marked delivered with the next group's launch (or, when none goes
+    #: sooner, GROUP_LINGER_S after the first of them ended, or when the last send ends)
     sent: list[JobRow] = field(default_factory=list)
+    #: when the first of `sent` ended
+    sent_at: float = 0.0
     #: when a place in flight fell free since the last launch
     freed_at: float | None = None
     #: the last group's first slot was booked further ahead than BOOKED_AHEAD_S: the account's
@@ -529,6 +557,22 @@ class _Sends:
             return max(1, math.ceil(self.width * (2 - len(self.pending) / self.batches) / 2))
         return self.width
 
+    def hold(self, rows: list[JobRow]) -> None:
+        """Rows the vendor took, to mark delivered with others."""
+        if not self.sent:
+            self.sent_at = time.monotonic()
+        self.sent.extend(rows)
+
+    def marks_due_s(self) -> float | None:
+        """Unless a group goes first: how long the delivered marks held may wait for more sends to
+        end (0: mark them now, none is in flight or the first waited GROUP_LINGER_S); None
+        when none is held."""
+        if not self.sent:
+            return None
+        if not self.flights.running:
+            return 0.0
+        return max(0.0, GROUP_LINGER_S - (time.monotonic() - self.sent_at))
+
     def may_launch(self) -> bool:
         return bool(self.pending) and not self.stop and self.error is None
 
@@ -550,6 +594,13 @@ class _Sends:
         if self.freed_at is None:
             return GROUP_LINGER_S
         return max(0.0, GROUP_LINGER_S - (time.monotonic() - self.freed_at))
+
+
+def _sooner(wait_s: float | None, other_s: float | None) -> float | None:
+    """The shorter of two waits, None being no limit."""
+    if wait_s is None or other_s is None:
+        return other_s if wait_s is None else wait_s
+    return min(wait_s, other_s)
 
 
 def _merge(outcome: ChunkOutcome, busy: list[JobRow], flight: Flight) -> None:

@@ -77,7 +77,7 @@ def test_a_limiter_wait_ends_when_the_time_is_up(setup):
     class FullSchedule:
         """Every slot is further away than max_wait: each try is refused, and takes a second."""
 
-        def reserve(self, slots=1):
+        def reserve(self, slots=1, missed=0):
             clock.now += 1
             return Reservation(False, 10.0)
 

@@ -242,8 +242,8 @@ class StaleSlots:
     def __init__(self, limiter) -> None:
         self.limiter, self.acquired = limiter, 0
 
-    def reserve(self, slots=1):
-        reservation = self.limiter.reserve(slots)
+    def reserve(self, slots=1, missed=0):
+        reservation = self.limiter.reserve(slots, missed=missed)
         return dataclasses.replace(reservation, due=tuple(due - 1.0 for due in reservation.due))
 
     def acquire(self, **kwargs):

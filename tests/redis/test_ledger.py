@@ -223,6 +223,77 @@ def test_claim_many_stops_for_a_paused_job_and_its_leases_cover_the_extra_wait(r
     assert r.hget(keys.claims(job_id), 3) is None
 
 
+def test_claim_many_marks_the_sends_that_ended_delivered_in_the_same_call(r, job):
+    # Given rows 2 and 3 sent by us, and row 4 held by a worker whose lease ran out
+    store, keys, job_id = job
+    ledger, dead = Ledger(r, keys, job_id, lease_s=30), Ledger(r, keys, job_id, lease_s=30)
+    ledger.claim_many([2, 3])
+    dead.claim(4)
+    expire_lease(r, keys, job_id, 4)
+    # When the next claim carries their delivered marks
+    claims = ledger.claim_many([4], delivered=[2, 3])
+    # Then both are delivered and unclaimed, and row 4 is claimed as a single claim would be
+    assert claims.stop is None and claims.verdicts == {4: Claim.RECLAIMED}
+    assert store.status(job_id).delivered == 2 and not r.hexists(keys.claims(job_id), 2)
+    assert store.status(job_id).unknown_outcome == 1 and r.hget(keys.unknown(job_id), 4) == b"1"
+    # And marks carried by a claim the job's pause stops are recorded all the same
+    store.set_state(job_id, "paused")
+    claims = ledger.claim_many([2], delivered=[4])
+    assert claims.stop is Claim.PAUSED and store.status(job_id).delivered == 3
+    # And the job ends once every row has its outcome, as with delivered_many
+    store.set_state(job_id, "running")
+    store.mark_produced(job_id)
+    assert ledger.claim_many([2], delivered=[4]).verdicts == {2: Claim.DONE}
+    assert store.status(job_id).state == "done"
+
+
+def test_the_last_mark_carried_by_a_claim_ends_the_job_and_its_keys_expire(r, job):
+    # Given every row counted and enqueued (the producer is done), rows 2 and 3 delivered, and
+    # row 4 sent by us but not marked yet
+    store, keys, job_id = job
+    ledger = Ledger(r, keys, job_id, lease_s=30)
+    store.mark_produced(job_id)
+    ledger.claim_many([2, 3, 4])
+    ledger.delivered_many([2, 3])
+    assert r.hget(keys.job(job_id), "state") == b"running"
+    # When a claim carries row 4's mark
+    ledger.claim_many([2], delivered=[4])
+    # Then the job is done (read from the hash: status() would finish it on the way) and its
+    # keys expire together
+    assert r.hget(keys.job(job_id), "state") == b"done"
+    existing = [key for key in keys.job_keys(job_id) if r.exists(key)]
+    assert len(existing) >= 2 and all(r.ttl(key) > 0 for key in existing)
+
+
+def test_a_claim_carrying_marks_run_twice_records_and_counts_once(r, job):
+    # Given row 2 sent by us, row 4 held by a worker whose lease ran out
+    store, keys, job_id = job
+    ledger, dead = Ledger(r, keys, job_id, lease_s=30), Ledger(r, keys, job_id, lease_s=30)
+    ledger.claim_many([2])
+    dead.claim(4)
+    expire_lease(r, keys, job_id, 4)
+    # When the claim carrying row 2's mark runs twice (redis-py retrying after a lost reply)
+    first = ledger.claim_many([4], delivered=[2])
+    again = ledger.claim_many([4], delivered=[2])
+    # Then row 2 is delivered once, row 4's takeover counted once, and the second run renews our lease
+    assert (first.verdicts, again.verdicts) == ({4: Claim.RECLAIMED}, {4: Claim.CLAIMED})
+    status = store.status(job_id)
+    assert (status.delivered, status.unknown_outcome) == (1, 1)
+    assert dead.claim(4) is Claim.BUSY
+
+
+def test_a_claim_carrying_marks_claims_only_the_lines_asked_for(r, job):
+    # Given a ledger whose TTL (the script's last argument) is also a line of the job
+    store, keys, job_id = job
+    ledger = Ledger(r, keys, job_id, lease_s=30, ttl_s=3)
+    ledger.claim_many([2])
+    # When a claim of row 4 carries row 2's mark
+    claims = ledger.claim_many([4], delivered=[2])
+    # Then row 4 alone is claimed: the TTL is not taken for a line
+    assert claims.verdicts == {4: Claim.CLAIMED}
+    assert set(r.hkeys(keys.claims(job_id))) == {b"4", b"4:owner"}
+
+
 def test_delivered_many_in_one_call_is_owner_checked(r, job):
     # Given rows 2 and 3 claimed by us, row 4 taken over by another worker after our lease ran out
     store, keys, job_id = job

@@ -145,6 +145,24 @@ def test_a_slot_its_sender_got_to_too_late_is_given_up_for_a_new_one(redis_url, 
     assert limiter.take_reserved() is False
 
 
+def test_a_late_slot_is_counted_by_the_next_reserve_granted_or_not(redis_url, key_prefix):
+    # Given an account at 10/s whose schedule is full for longer than max_wait (0.2 s)
+    limiter = _limiter(redis_url, key_prefix, rate=10, max_wait_s=0.2)
+    assert limiter.reserve(4).granted
+    stats_key = f"{key_prefix}stats"
+    r = redis.Redis.from_url(redis_url)
+    # When a sender that gave up a slot late asks for a new one, refused then granted
+    assert not limiter.reserve(missed=1).granted
+    # Then each reserve counted what it carried, the refused one too, in the same call
+    assert int(r.hget(stats_key, "missed")) == 1
+    time.sleep(0.25)
+    assert limiter.reserve(missed=2).granted
+    assert int(r.hget(stats_key, "missed")) == 3 and int(r.hget(stats_key, "granted")) == 5
+    # And late() alone counts nothing
+    assert limiter.late(time.monotonic() - 1) and not limiter.late(time.monotonic())
+    assert int(r.hget(stats_key, "missed")) == 3
+
+
 def _concurrent_sender(url: str, prefix: str, rate: float, burst: int, duration_s: float, out: mp.Queue) -> None:
     """One worker process sending 8 rows at once: one reserve() call, then a thread per slot
     that sleeps until its own slot's due time."""

@@ -26,7 +26,8 @@ class Ledger:
     def finished_lines(self, lines):
         return set()
 
-    def claim_many(self, lines, *, extra_lease_s=0.0):
+    def claim_many(self, lines, *, extra_lease_s=0.0, delivered=()):
+        self.delivered_many(delivered)
         return Claims(stop=None, verdicts={line: Claim.CLAIMED for line in lines})
 
     def claim(self, line):
@@ -53,7 +54,7 @@ class Ledger:
 class Limiter:
     """Every slot free at once."""
 
-    def reserve(self, slots=1):
+    def reserve(self, slots=1, missed=0):
         now = time.monotonic()
         return Reservation(granted=True, wait_s=0.0, last_s=0.0, due=(now,) * slots)
 
@@ -64,6 +65,9 @@ class Limiter:
         pass
 
     def quiet(self):
+        return False
+
+    def late(self, due):
         return False
 
     def missed(self, due):

@@ -21,10 +21,13 @@ import redis
 # ARGV[3]  max wait, µs: beyond it nothing is reserved
 # ARGV[4]  slots to reserve back to back (default 1): slot k may be used at wait + k * interval
 #          (sooner when the tolerance allows), so n requests of one row keep the account's rate
+# ARGV[5]  slots the caller gave up late since its last call (default 0), counted as `missed`
 # returns  {reserved (1/0), wait µs for the first slot, µs from now to when the last slot may be used}
 RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local missed = tonumber(ARGV[5] or 0)
+if missed > 0 then redis.call('HINCRBY', KEYS[2], 'missed', missed) end
 local interval = tonumber(ARGV[1])
 local slots = tonumber(ARGV[4] or 1)
 local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or 0), now)
@@ -135,19 +138,26 @@ class RateLimiter:
         """The slots this thread's take_reserved() waits for next (a row's slots after its first)."""
         self._local.reserved_at = list(due)
 
-    def reserve(self, slots: int = 1) -> Reservation:
-        """One atomic try: `slots` back-to-back slots within max_wait_s, or how far away the next one is."""
-        granted, wait_us, last_us = self._reserve(
-            keys=self._keys, args=[self._interval_us, self._tolerance_us, self._max_wait_us, slots])
+    def reserve(self, slots: int = 1, *, missed: int = 0) -> Reservation:
+        """One atomic try: `slots` back-to-back slots within max_wait_s, or how far away the next one is.
+        `missed`: slots the caller gave up late (late()) since, counted in the same call: a late
+        slot's new one costs one round trip, not two."""
+        args = [self._interval_us, self._tolerance_us, self._max_wait_us, slots] + ([missed] if missed else [])
+        granted, wait_us, last_us = self._reserve(keys=self._keys, args=args)
         wait_s, last_s = int(wait_us) / 1_000_000, int(last_us) / 1_000_000
         due = _due(time.monotonic(), last_s, slots, self._interval_us / 1_000_000) if granted else ()
         return Reservation(bool(granted), wait_s, last_s, due)
 
-    def missed(self, due: float) -> bool:
+    def late(self, due: float) -> bool:
         """Whether the slot due at `due` (time.monotonic()) passed too long ago to be used: the
-        caller sends nothing in it and asks for a new one (see LATE_FLOOR_S). Counted in the
-        account's stats as `missed`: many mean a worker too busy for its rows in flight."""
-        if time.monotonic() - due <= self._late_s:
+        caller sends nothing in it and asks for a new one (see LATE_FLOOR_S), counting it in
+        the account's stats as `missed` (reserve(missed=1), or missed() when no reserve
+        follows): many mean a worker too busy for its rows in flight."""
+        return time.monotonic() - due > self._late_s
+
+    def missed(self, due: float) -> bool:
+        """late(), and a late slot counted at once."""
+        if not self.late(due):
             return False
         self._client.hincrby(self._keys[1], "missed", 1)
         return True
@@ -171,13 +181,17 @@ class RateLimiter:
         """Sleep until our reserved slot; False when should_stop() said so before a slot came.
         With slots=n, the n-1 slots after the first are kept for take_reserved()."""
         self.keep_reserved([])
+        missed = 0  # a slot given up late, counted by the next reserve
         while True:
-            reservation = self.reserve(slots)
+            reservation, missed = self.reserve(slots, missed=missed), 0
             if reservation.granted:
                 if reservation.wait_s:
                     time.sleep(max(0.0, reservation.due[0] - time.monotonic()))
                     # A 429 while we slept: a slot booked before it must not be used inside its quiet time.
-                    if self.quiet() or self.missed(reservation.due[0]):
+                    if self.quiet():
+                        continue
+                    if self.late(reservation.due[0]):
+                        missed = 1
                         continue
                 self.keep_reserved(reservation.due[1:])
                 return True
