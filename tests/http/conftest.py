@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import urllib3
 
+from tests.support.raw_http import RawServer
+
 
 @pytest.fixture
 def urllib3_calls(monkeypatch) -> list[str]:
@@ -19,3 +21,20 @@ def urllib3_calls(monkeypatch) -> list[str]:
 
     monkeypatch.setattr(urllib3.connectionpool.HTTPConnectionPool, "urlopen", counted)
     return calls
+
+
+@pytest.fixture
+def no_urllib3(monkeypatch) -> None:
+    """Every call in the test goes over the lean transport: one through urllib3 fails the test."""
+    def refused(*args, **kwargs):
+        raise AssertionError("the call went through urllib3")
+    monkeypatch.setattr(urllib3.connectionpool.HTTPConnectionPool, "urlopen", refused)
+
+
+@pytest.fixture
+def serve():
+    """RawServer(handle) for the test, closed after it."""
+    servers: list[RawServer] = []
+    yield lambda handle: servers.append(RawServer(handle)) or servers[-1]
+    for server in servers:
+        server.close()

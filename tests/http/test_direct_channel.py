@@ -10,46 +10,31 @@ import socket
 import ssl
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import requests
-import urllib3
 
 from tests.http.test_direct_tls import serve_tls
-from tests.support.raw_http import RawServer, answer_each
+from tests.support.raw_http import answer_each, lean_vendor
 from vendors import direct, errors
 from vendors.channel import Channel
 from vendors.deadline import DeadlinePassed, within
-from vendors.http import VendorHttp, new_session
-
-HEADERS = {"Auth-key": "k-123", "Content-Type": "application/json"}
+from vendors.http import new_session
 
 
-@pytest.fixture(autouse=True)
-def no_urllib3(monkeypatch):
-    """Every call in these tests goes over the lean transport: urllib3 would fail the test."""
-    def refused(*args, **kwargs):
-        raise AssertionError("the call went through urllib3")
-    monkeypatch.setattr(urllib3.connectionpool.HTTPConnectionPool, "urlopen", refused)
+
+pytestmark = pytest.mark.usefixtures("no_urllib3")
 
 
-@pytest.fixture
-def serve():
-    servers: list[RawServer] = []
-    yield lambda handle: servers.append(RawServer(handle)) or servers[-1]
-    for server in servers:
-        server.close()
 
 
-def vendor(url: str, timeout_s: tuple[float, ...] = (1.0, 1.0, 5.0)) -> VendorHttp:
-    return VendorHttp("test", base_url=url, session=new_session(base_url=url), headers=HEADERS, timeout_s=timeout_s)
 
 
 def test_a_call_on_a_kept_alive_connection_sets_no_socket_timeout(serve, monkeypatch):
     # Given a kept-alive connection, and every settimeout on a socket counted from then on
     server = serve(answer_each())
-    http_ = vendor(server.url)
+    http_ = lean_vendor(server.url)
     http_.request("POST", "/rows", json={"n": 0})
     settimeouts: list[object] = []
     settimeout = socket.socket.settimeout
@@ -71,7 +56,7 @@ def test_a_request_larger_than_the_socket_buffer_goes_out_whole(serve):
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
 
     server = serve(slow_reader)
-    assert vendor(server.url, (1.0, 2.0, 10.0)).request("POST", "/rows", data=body).json() == {}
+    assert lean_vendor(server.url, (1.0, 2.0, 10.0)).request("POST", "/rows", data=body).json() == {}
     assert server.received[0].endswith(body.encode()) and len(server.received[0]) > 8_000_000
 
 
@@ -79,7 +64,7 @@ def test_a_request_the_vendor_never_reads_ends_at_the_deadline(serve):
     server = serve(lambda conn, s: time.sleep(3))  # accepts, never reads
     started = time.monotonic()
     with pytest.raises(errors.VendorTimeout):
-        vendor(server.url, (1.0, 5.0, 1.0)).send("POST", "/rows", data="x" * 50_000_000)
+        lean_vendor(server.url, (1.0, 5.0, 1.0)).send("POST", "/rows", data="x" * 50_000_000)
     assert 0.9 <= time.monotonic() - started < 1.6
 
 
@@ -94,7 +79,7 @@ def test_an_answer_in_many_reads_comes_in_whole(serve):
                 time.sleep(0.01)
 
     server = serve(big)
-    http_ = vendor(server.url)
+    http_ = lean_vendor(server.url)
     for n in range(2):
         assert len(http_.request("POST", "/rows", json={"n": n}).json()) == 500_001
     assert server.connections == 1
@@ -129,7 +114,7 @@ def test_tls_answers_small_and_large_over_one_kept_alive_connection(tmp_path, mo
     direct._tls_context.cache_clear()
     try:
         url = f"https://localhost:{server.server_address[1]}"
-        http_ = vendor(url)
+        http_ = lean_vendor(url)
         for size in (0, 300_000, 3, 300_000):
             assert len(http_.request("GET", f"/{size}").json()) == size + 1
         assert len(connections) == 1

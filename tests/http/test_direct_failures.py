@@ -11,34 +11,18 @@ import struct
 import time
 
 import pytest
-import urllib3
 
-from tests.support.raw_http import OK, RawServer, answer_each
+from tests.support.raw_http import OK, answer_each, lean_vendor
 from vendors import deadline, direct, errors
-from vendors.http import VendorHttp, new_session
-
-HEADERS = {"Auth-key": "k-123", "Content-Type": "application/json"}
+from vendors.http import new_session
 
 
-@pytest.fixture(autouse=True)
-def no_urllib3(monkeypatch):
-    """Every call in these tests goes over the lean transport: urllib3 would fail the test."""
-    def refused(*args, **kwargs):
-        raise AssertionError("the call went through urllib3")
-    monkeypatch.setattr(urllib3.connectionpool.HTTPConnectionPool, "urlopen", refused)
+
+pytestmark = pytest.mark.usefixtures("no_urllib3")
 
 
-def vendor(url: str, timeout_s: tuple[float, ...] = (1.0, 1.0, 5.0)) -> VendorHttp:
-    return VendorHttp("test", base_url=url, session=new_session(base_url=url), headers=HEADERS, timeout_s=timeout_s)
 
 
-@pytest.fixture
-def serve():
-    """RawServer(handle) for the test, closed after it."""
-    servers: list[RawServer] = []
-    yield lambda handle: servers.append(RawServer(handle)) or servers[-1]
-    for server in servers:
-        server.close()
 
 
 def test_a_vendor_trickling_its_answer_is_cut_at_the_total_deadline(serve):
@@ -52,7 +36,7 @@ def test_a_vendor_trickling_its_answer_is_cut_at_the_total_deadline(serve):
     server = serve(trickle)
     started = time.monotonic()
     with pytest.raises(errors.VendorTimeout, match="within 1.0 s"):
-        vendor(server.url, (1.0, 1.0, 1.0)).send("POST", "/rows", json={"a": 1})
+        lean_vendor(server.url, (1.0, 1.0, 1.0)).send("POST", "/rows", json={"a": 1})
     assert 0.9 <= time.monotonic() - started < 1.6
 
 
@@ -60,13 +44,13 @@ def test_no_answer_within_the_read_timeout_is_a_timeout(serve):
     server = serve(lambda conn, s: (s.read_request(conn), time.sleep(3)))
     started = time.monotonic()
     with pytest.raises(errors.VendorTimeout, match="no answer within 0.5 s"):
-        vendor(server.url, (1.0, 0.5, 5.0)).send("POST", "/rows", json={"a": 1})
+        lean_vendor(server.url, (1.0, 0.5, 5.0)).send("POST", "/rows", json={"a": 1})
     assert time.monotonic() - started < 1.2
 
 
 def test_a_request_past_its_start_by_time_sends_nothing_and_takes_no_connection(serve):
     server = serve(answer_each())
-    http = vendor(server.url)
+    http = lean_vendor(server.url)
     # When a first call is made too late, then one in time, then a late one on the kept-alive connection
     with deadline.start_by(time.monotonic() - 0.01), pytest.raises(deadline.StartPassed):
         http.send("POST", "/rows", json={"a": 1})
@@ -84,12 +68,12 @@ def test_a_refused_connection_is_nothing_sent():
     with socket.create_server(("127.0.0.1", 0)) as closed:
         port = closed.getsockname()[1]
     with pytest.raises(errors.VendorConnectionError, match="connection failed"):
-        vendor(f"http://127.0.0.1:{port}").send("POST", "/rows", json={"a": 1})
+        lean_vendor(f"http://127.0.0.1:{port}").send("POST", "/rows", json={"a": 1})
 
 
 def test_a_name_that_does_not_resolve_is_nothing_sent():
     with pytest.raises(errors.VendorConnectionError, match="connection failed"):
-        vendor("http://vendor.invalid").send("POST", "/rows", json={"a": 1})
+        lean_vendor("http://vendor.invalid").send("POST", "/rows", json={"a": 1})
 
 
 def test_a_connect_timeout_is_nothing_sent():
@@ -107,7 +91,7 @@ def test_a_connect_timeout_is_nothing_sent():
     time.sleep(0.1)
     try:
         with pytest.raises(errors.VendorConnectionError, match="connect timeout"):
-            vendor(f"http://127.0.0.1:{port}", (0.3, 1.0, 5.0)).send("POST", "/rows", json={"a": 1})
+            lean_vendor(f"http://127.0.0.1:{port}", (0.3, 1.0, 5.0)).send("POST", "/rows", json={"a": 1})
     finally:
         for sock in [*fillers, listener]:
             sock.close()
@@ -117,7 +101,7 @@ def test_a_connect_timeout_is_nothing_sent():
 def test_a_connection_broken_after_the_request_went_out_is_an_unknown_outcome(serve, answer):
     server = serve(lambda conn, s: (s.read_request(conn), conn.sendall(answer), conn.close()))
     with pytest.raises(errors.OutcomeUnknown, match="connection lost"):
-        vendor(server.url).send("POST", "/rows", json={"a": 1})
+        lean_vendor(server.url).send("POST", "/rows", json={"a": 1})
     assert len(server.received) == 1
 
 
@@ -130,7 +114,7 @@ def test_a_kept_alive_connection_the_vendor_closed_while_idle_is_replaced(serve)
         conn.close()
 
     server = serve(one_answer)
-    http = vendor(server.url)
+    http = lean_vendor(server.url)
     http.request("POST", "/rows", json={"a": 1})
     time.sleep(0.2)
     # When the next call is made, then it goes over a new connection, with no error
@@ -140,7 +124,7 @@ def test_a_kept_alive_connection_the_vendor_closed_while_idle_is_replaced(serve)
 
 def test_an_answer_saying_close_is_followed_by_a_new_connection(serve):
     server = serve(answer_each(OK.replace(b"Content-Length", b"Connection: close\r\nContent-Length")))
-    http = vendor(server.url)
+    http = lean_vendor(server.url)
     for n in range(2):
         assert http.request("POST", "/rows", json={"n": n}).json() == {"result": True}
     assert server.connections == 2
@@ -175,14 +159,14 @@ def test_a_connection_whose_connect_is_interrupted_is_closed_not_leaked(serve, m
 
     monkeypatch.setattr(direct._HTTPConnection, "connect", interrupted)
     with pytest.raises(SoftTimeLimit):
-        vendor(server.url).send("POST", "/rows", json={"a": 1})
+        lean_vendor(server.url).send("POST", "/rows", json={"a": 1})
     assert len(made) == 1 and made[0].sock is None  # closed
 
 
 def test_a_connection_taken_then_interrupted_before_the_exchange_is_closed(serve, monkeypatch):
     # Given a kept-alive connection
     server = serve(answer_each())
-    http_ = vendor(server.url)
+    http_ = lean_vendor(server.url)
     http_.send("POST", "/rows", json={"a": 1})
     (conn,) = http_.session.get_adapter(server.url)._direct._idle[("http", "127.0.0.1", server.port, None)]
 
@@ -200,7 +184,7 @@ def test_a_failure_to_connect_names_its_request_as_over_urllib3():
     with socket.create_server(("127.0.0.1", 0)) as closed:
         port = closed.getsockname()[1]
     with pytest.raises(errors.VendorConnectionError) as failed:
-        vendor(f"http://127.0.0.1:{port}").send("POST", "/rows", json={"a": 1})
+        lean_vendor(f"http://127.0.0.1:{port}").send("POST", "/rows", json={"a": 1})
     assert failed.value.__cause__.request.url == f"http://127.0.0.1:{port}/rows"
 
 
@@ -216,7 +200,7 @@ def test_a_reused_connection_broken_after_the_vendor_read_the_request_is_an_unkn
         conn.close()
 
     server = serve(second_breaks)
-    http_ = vendor(server.url)
+    http_ = lean_vendor(server.url)
     http_.request("POST", "/rows", json={"a": 1})
     # When the second call goes out over the kept-alive connection, then it is not "nothing sent", and not re-sent
     with pytest.raises(errors.OutcomeUnknown, match="connection lost") as lost:
@@ -231,7 +215,7 @@ def test_a_reused_connection_broken_after_the_vendor_read_the_request_is_an_unkn
 ])
 def test_an_answer_without_a_body_leaves_the_connection_reusable(serve, answer):
     server = serve(answer_each(answer))
-    http_ = vendor(server.url)
+    http_ = lean_vendor(server.url)
     for n in range(3):
         response = http_.send("POST", "/rows", json={"n": n})
         assert response.content == b""
@@ -241,7 +225,7 @@ def test_an_answer_without_a_body_leaves_the_connection_reusable(serve, answer):
 def test_a_forked_child_never_uses_its_parents_kept_alive_connection(serve):
     # Given a session with a kept-alive connection
     server = serve(answer_each())
-    http_ = vendor(server.url)
+    http_ = lean_vendor(server.url)
     http_.request("POST", "/rows", json={"a": 1})
     # When a forked child calls over the same session (and closes it), then it makes its own connection
     pid = os.fork()

@@ -9,36 +9,20 @@ import time
 
 import pytest
 import requests
-import urllib3
 
-from tests.support.raw_http import OK, RawServer, answer_each
+from tests.support.raw_http import LEAN_HEADERS, OK, RawServer, answer_each, lean_vendor
 from vendors import direct, errors, wire
-from vendors.http import VendorHttp, new_session
+from vendors.http import new_session
 
-HEADERS = {"Auth-key": "k-123", "Content-Type": "application/json"}
 CHUNKED = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
            b"6\r\n{\"resu\r\na\r\nlt\": true}\r\n0\r\n\r\n")
 
 
-@pytest.fixture(autouse=True)
-def no_urllib3(monkeypatch):
-    """Every call in these tests goes over the lean transport: urllib3 would fail the test."""
-    def refused(*args, **kwargs):
-        raise AssertionError("the call went through urllib3")
-    monkeypatch.setattr(urllib3.connectionpool.HTTPConnectionPool, "urlopen", refused)
+pytestmark = pytest.mark.usefixtures("no_urllib3")
 
 
-@pytest.fixture
-def serve():
-    """RawServer(handle) for the test, closed after it."""
-    servers: list[RawServer] = []
-    yield lambda handle: servers.append(RawServer(handle)) or servers[-1]
-    for server in servers:
-        server.close()
 
 
-def vendor(url: str, timeout_s: tuple[float, ...] = (1.0, 1.0, 5.0)) -> VendorHttp:
-    return VendorHttp("test", base_url=url, session=new_session(base_url=url), headers=HEADERS, timeout_s=timeout_s)
 
 
 def answer_then_close(answer: bytes):
@@ -51,7 +35,7 @@ def answer_then_close(answer: bytes):
 
 
 def calls(server: RawServer, count: int = 2) -> list[requests.Response]:
-    http_ = vendor(server.url)
+    http_ = lean_vendor(server.url)
     return [http_.request("POST", "/rows", json={"n": n}) for n in range(count)]
 
 
@@ -98,7 +82,7 @@ def test_informational_answers_before_the_answer_are_skipped(serve, informationa
 def test_a_malformed_answer_is_an_unknown_outcome_not_nothing_sent(serve, answer):
     server = serve(answer_each(answer))
     with pytest.raises(errors.OutcomeUnknown, match="connection lost"):
-        vendor(server.url).send("POST", "/rows", json={"a": 1})
+        lean_vendor(server.url).send("POST", "/rows", json={"a": 1})
     assert len(server.received) == 1
 
 
@@ -115,7 +99,7 @@ def test_bytes_after_a_complete_answer_leave_the_answer_but_not_the_connection(s
 def test_an_answer_cut_by_the_close_is_an_unknown_outcome(serve, answer):
     server = serve(answer_then_close(answer))
     with pytest.raises(errors.OutcomeUnknown, match="connection lost"):
-        vendor(server.url).send("POST", "/rows", json={"a": 1})
+        lean_vendor(server.url).send("POST", "/rows", json={"a": 1})
 
 
 def test_an_answer_arriving_a_byte_at_a_time_is_read_as_one(serve):
@@ -162,7 +146,7 @@ def test_a_head_over_the_cap_is_refused_before_it_ends(serve, head):
     server = serve(endless)
     started = time.monotonic()
     with pytest.raises(errors.OutcomeUnknown, match="connection lost"):
-        vendor(server.url, (1.0, 2.0, 5.0)).send("POST", "/rows", json={"a": 1})
+        lean_vendor(server.url, (1.0, 2.0, 5.0)).send("POST", "/rows", json={"a": 1})
     assert time.monotonic() - started < 1.5  # refused as it came, not at the read timeout
 
 
@@ -184,7 +168,7 @@ def test_a_read_timeout_mid_body_is_a_timeout(serve):
     server = serve(stalls)
     started = time.monotonic()
     with pytest.raises(errors.VendorTimeout, match="no answer within 0.5 s"):
-        vendor(server.url, (1.0, 0.5, 5.0)).send("POST", "/rows", json={"a": 1})
+        lean_vendor(server.url, (1.0, 0.5, 5.0)).send("POST", "/rows", json={"a": 1})
     assert time.monotonic() - started < 1.2
 
 
@@ -199,7 +183,7 @@ def test_a_deadline_passing_mid_chunked_body_is_a_timeout(serve):
     server = serve(trickles_chunks)
     started = time.monotonic()
     with pytest.raises(errors.VendorTimeout, match="within 1.0 s"):
-        vendor(server.url, (1.0, 1.0, 1.0)).send("POST", "/rows", json={"a": 1})
+        lean_vendor(server.url, (1.0, 1.0, 1.0)).send("POST", "/rows", json={"a": 1})
     assert 0.9 <= time.monotonic() - started < 1.6
 
 
@@ -214,7 +198,7 @@ def cookie_answer(status: bytes = b"200 OK", extra: bytes = b"", body: bytes = b
 def test_every_cookie_an_answer_sets_goes_into_the_session_and_back(serve):
     answers = iter([cookie_answer(), OK])
     server = serve(lambda conn, s: [conn.sendall(next(answers)) for _ in iter(lambda: s.read_request(conn), None)])
-    http_ = vendor(server.url)
+    http_ = lean_vendor(server.url)
     first = http_.request("POST", "/login", json={})
     http_.request("POST", "/rows", json={})
     assert first.cookies.get("sid") == "abc" and first.cookies.get("lang") == "uk"
@@ -225,7 +209,7 @@ def test_every_cookie_an_answer_sets_goes_into_the_session_and_back(serve):
 def test_a_cookie_set_with_a_gzip_body_is_kept_and_the_body_decoded(serve):
     body = gzip.compress(b'{"result": true}')
     server = serve(answer_each(cookie_answer(extra=b"Content-Encoding: gzip\r\n", body=body)))
-    response = vendor(server.url).request("POST", "/login", json={})
+    response = lean_vendor(server.url).request("POST", "/login", json={})
     assert response.json() == {"result": True} and response.cookies.get("sid") == "abc"
 
 
@@ -235,7 +219,7 @@ def test_a_cookie_set_by_a_redirect_goes_to_where_it_leads(serve):
             conn.sendall(cookie_answer(b"302 Found", b"Location: /landing\r\n", b"") if b"/login" in request else OK)
 
     server = serve(redirects)
-    assert vendor(server.url).request("POST", "/login", json={}).json() == {"result": True}
+    assert lean_vendor(server.url).request("POST", "/login", json={}).json() == {"result": True}
     assert server.received[1].startswith(b"GET /landing ") and b"sid=abc" in server.received[1]
 
 
@@ -252,7 +236,7 @@ def test_the_host_header_is_the_one_http_client_sends(origin, host):
 
 
 def prepared(url: str, **kwargs) -> requests.PreparedRequest:
-    return requests.Request("POST", url + "/rows", json={"a": 1}, headers=HEADERS, **kwargs).prepare()
+    return requests.Request("POST", url + "/rows", json={"a": 1}, headers=LEAN_HEADERS, **kwargs).prepare()
 
 
 @pytest.mark.parametrize("spoil", [
@@ -320,14 +304,14 @@ TRAILED = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encod
 
 def test_a_trailer_sets_no_cookie(serve):
     server = serve(answer_each(TRAILED + b"Set-Cookie: evil=1; Path=/\r\n\r\n"))
-    http_ = vendor(server.url)
+    http_ = lean_vendor(server.url)
     assert http_.request("POST", "/rows", json={}).json() == {"result": True}
     assert http_.session.cookies.get_dict() == {}
 
 
 def test_a_trailer_changes_no_header_of_the_answer(serve):
     server = serve(answer_each(TRAILED + b"Content-Encoding: gzip\r\nX-Late: 1\r\n\r\n"))
-    response = vendor(server.url).request("POST", "/rows", json={})
+    response = lean_vendor(server.url).request("POST", "/rows", json={})
     assert response.json() == {"result": True} and "X-Late" not in response.headers
     assert server.connections == 1
 
@@ -344,7 +328,7 @@ def test_trailers_that_never_end_are_refused_as_they_come(serve):
     server = serve(endless)
     started = time.monotonic()
     with pytest.raises(errors.OutcomeUnknown, match="connection lost"):
-        vendor(server.url, (1.0, 2.0, 5.0)).send("POST", "/rows", json={"a": 1})
+        lean_vendor(server.url, (1.0, 2.0, 5.0)).send("POST", "/rows", json={"a": 1})
     assert time.monotonic() - started < 1.5  # refused as it came, not at the read timeout
 
 

@@ -68,3 +68,14 @@ def answer_each(answer: bytes = OK) -> Callable[[socket.socket, RawServer], None
         while server.read_request(conn) is not None:
             conn.sendall(answer)
     return handle
+
+
+#: what a test's vendor client sends with every call (a credential header among them)
+LEAN_HEADERS = {"Auth-key": "k-123", "Content-Type": "application/json"}
+
+
+def lean_vendor(url: str, timeout_s: tuple[float, ...] = (1.0, 1.0, 5.0)):
+    """A VendorHttp to `url` over a session from new_session (the lean transport)."""
+    from vendors.http import VendorHttp, new_session  # the server side above needs no client
+    return VendorHttp("test", base_url=url, session=new_session(base_url=url), headers=LEAN_HEADERS,
+                      timeout_s=timeout_s)
