@@ -12,6 +12,7 @@ from tasks import chunk_runner
 from tasks.chunk_runner import ChunkRunner, JobRow
 from tasks.key_trust import KeyTrust
 from tasks.retry import RetryPolicy
+from tests.unit.test_chunk_runner_claims import Limiter
 from workers.jobs.ledger import Claim, Claims
 from workers.limits.limiter import Reservation
 
@@ -39,29 +40,6 @@ class Ledger:
 
     def job_state(self):
         return "running"
-
-
-class Limiter:
-    """Every slot free at once."""
-
-    def reserve(self, slots=1, missed=0):
-        now = time.monotonic()
-        return Reservation(granted=True, wait_s=0.0, last_s=0.0, due=(now,) * slots)
-
-    def keep_reserved(self, due):
-        pass
-
-    def quiet(self):
-        return False
-
-    def late(self, due):
-        return False
-
-    def missed(self, due):
-        return False
-
-    def start_by(self, due):
-        return float("inf")
 
 
 def run(ends_after_s: dict[int, float], in_flight: int = 3) -> tuple[Ledger, float]:
