@@ -231,16 +231,23 @@ class ChunkRunner:
         try:
             self._drive(sends, outcome, busy)
         except BaseException:
-            # The rows the vendor took are marked before the error leaves (a limiter or ledger
-            # call failed): held for a claim that never went, they would be sent again.
             with contextlib.suppress(Exception):  # the first error is the one to tell
-                self._mark_delivered(sends.sent, outcome)
+                self._settle(sends, outcome, busy)
             raise
         self._mark_delivered(sends.sent, outcome)
         if sends.error is not None:
             raise sends.error
         sends.unsent.update(row.line for batch in sends.pending for row in batch)
         return sends.stop, [row for row in rows if row.line in sends.unsent]
+
+    def _settle(self, sends: _Sends, outcome: ChunkOutcome, busy: list[JobRow]) -> None:
+        """After an error (a limiter or ledger call failed): the rows the vendor took are marked
+        before it leaves, those held first, then those of the sends still in flight as they end
+        (each within its own deadline). Unmarked, they would be sent again once their leases ran out."""
+        self._mark_delivered(sends.sent, outcome)
+        while sends.flights.running:
+            self._collect(sends, None, outcome, busy)
+        self._mark_delivered(sends.sent, outcome)
 
     def _drive(self, sends: _Sends, outcome: ChunkOutcome, busy: list[JobRow]) -> None:
         """Launch groups and collect the sends that end, until none is left in flight or to launch."""

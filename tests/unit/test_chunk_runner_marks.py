@@ -161,3 +161,23 @@ def test_a_mark_that_fails_after_the_reserve_raised_leaves_the_reserve_error_to_
                          send=lambda row: None, in_flight=1)
     with pytest.raises(ConnectionError, match="limiter unreachable"):
         runner.run(ROWS)
+
+
+def test_the_sends_in_flight_when_a_reserve_raises_end_and_are_marked_before_the_error_leaves():
+    # Given 2 in flight: row 1 ends at once, row 2 takes 0.3 s, and the reserve for the group
+    # after row 1 raises while row 2 is still at the vendor
+    key = KeyTrust()
+    key.accepted()
+    ledger = Ledger()
+    rows = [JobRow(line, {"phone": str(line)}, [line, str(line)]) for line in range(1, 11)]
+
+    def send(row):
+        time.sleep(0.3 if row.line == 2 else 0.0)
+
+    runner = ChunkRunner(ledger=ledger, limiter=FailsSecond(), retry=RetryPolicy(in_task_attempts=3), lease_s=30,
+                         send=send, in_flight=2, key=key)
+    with pytest.raises(ConnectionError, match="limiter unreachable"):
+        runner.run(rows)
+    # Then row 2, which the vendor took after the error, was marked too: unmarked, another copy
+    # of the chunk would send it again once its lease ran out
+    assert sorted(line for _, lines in ledger.marks for line in lines) == [1, 2]
