@@ -156,6 +156,10 @@ def test_lines_outside_the_job_never_reach_the_bitmap(r, key_prefix):
         assert ledger.claim(line) is Claim.BADLINE
         with pytest.raises(redis.ResponseError, match="is not a row of this job"):
             ledger.delivered(line)
+        with pytest.raises(redis.ResponseError, match="is not a row of this job"):
+            ledger.delivered_many([line])
+        with pytest.raises(redis.ResponseError, match="is not a row of this job"):
+            ledger.claim_many([1], delivered=[line])
     # Then no bit was set (a line of 4294967295 would have allocated 512 MiB) and nothing counted
     assert r.strlen(keys.delivered(job_id)) == 0
     assert store.status(job_id).delivered == 0

@@ -181,30 +181,35 @@ if done == 1 then maybe_done(KEYS[1]) end
 return done
 """
 
+# FINISH as 'delivered' for ARGV[first..last], lines of one owner: 1/0 per line, or the first
+# line's error (a line not of this job) as it is to be returned.
+_DELIVER_LINES = _MAYBE_DONE + _FINISH + """
+local function deliver_lines(owner, first, last)
+  local out = {}
+  for i = first, last do
+    local done = finish(ARGV[i], 'delivered', '', owner)
+    if type(done) == 'table' then return done end
+    out[#out + 1] = done
+  end
+  maybe_done(KEYS[1])
+  return out
+end
+"""
+
 # KEYS  as FINISH;  ARGV  owner, line..., TTL s
 # FINISH as 'delivered' for many lines of one owner in one call; returns 1/0 per line.
-DELIVERED_MANY = _MAYBE_DONE + _FINISH + """
-local out = {}
-for i = 2, #ARGV - 1 do
-  local done = finish(ARGV[i], 'delivered', '', ARGV[1])
-  if type(done) == 'table' then return done end
-  out[#out + 1] = done
-end
-maybe_done(KEYS[1])
-return out
+DELIVERED_MANY = _DELIVER_LINES + """
+return deliver_lines(ARGV[1], 2, #ARGV - 1)
 """
 
 # KEYS  every key of the job (Keys.job_keys: job, delivered, failed, claims, rejects, unknown, ...)
 # ARGV  lease_ms, owner, n, n delivered lines, lines to claim..., TTL s
 # DELIVERED_MANY for the n lines, then CLAIM_MANY for the rest, in one call: the marks of the
 # sends that ended go with the next group's claims. They are recorded whatever the job's state.
-CLAIM_MANY_AFTER_DELIVERED = _MAYBE_DONE + _FINISH + _CLAIM_LINES + """
+CLAIM_MANY_AFTER_DELIVERED = _DELIVER_LINES + _CLAIM_LINES + """
 local n = tonumber(ARGV[3])
-for i = 4, 3 + n do
-  local done = finish(ARGV[i], 'delivered', '', ARGV[2])
-  if type(done) == 'table' then return done end
-end
-maybe_done(KEYS[1])
+local marked = deliver_lines(ARGV[2], 4, 3 + n)
+if marked.err then return marked end
 return claim_lines(KEYS[6], tonumber(ARGV[1]), ARGV[2], 4 + n, #ARGV - 1)
 """
 
