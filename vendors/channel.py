@@ -42,10 +42,8 @@ class Channel:
     def write(self, data: bytes, gap_s: float | None, deadline: float | None) -> None:
         """Send all of `data` within `gap_s` in all (as `sendall` on a socket with a timeout) and
         by `deadline`."""
-        now = time.monotonic()
-        if deadline is not None and now >= deadline:
-            raise DeadlinePassed("the call's deadline passed before its answer was complete")
-        ends = None if gap_s is None else now + gap_s
+        _check(deadline)
+        ends = None if gap_s is None else time.monotonic() + gap_s
         view = memoryview(data)
         while view:
             try:
